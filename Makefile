@@ -1,0 +1,73 @@
+# pxe-edge — `make` builds bin/pxe-edge for this machine; `GOARCH=arm64 make` a static
+# linux/arm64 binary. See README.md for the two commands that matter: `make demo`, `make test`.
+
+GO       ?= go
+HOSTARCH := $(shell $(GO) env GOHOSTARCH)
+GOARCH   ?= $(HOSTARCH)
+GOARM    ?=
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -buildid= -X main.version=$(VERSION)
+GOBUILD  := CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) GOARM=$(GOARM) $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
+
+ifeq ($(GOARCH),$(HOSTARCH))
+BIN := bin/pxe-edge
+else
+BIN := bin/pxe-edge-linux-$(GOARCH)$(if $(GOARM),v$(GOARM))
+endif
+
+# Test knobs: TESTFLAGS for extra `go test` flags, PKG to narrow the packages.
+PKG       ?= ./...
+TESTFLAGS ?=
+
+.PHONY: all build test test-unit deps-test bench lint netboot demo cross deb clean
+
+all: build
+
+build:
+	$(GOBUILD) -o $(BIN) ./cmd/pxe-edge
+	@echo "built $(BIN) ($(VERSION), linux/$(GOARCH)$(if $(GOARM), GOARM=$(GOARM)))"
+
+## test: unit tests, fuzz seed corpora and namespace integration tests (root; installs the
+## Debian packages it needs first). Outside CI, tests that need root skip with the reason.
+test: deps-test
+	@scripts/sweep-netns.sh
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 28m $(TESTFLAGS) $(PKG)
+	@scripts/sweep-netns.sh
+
+## test-unit: only what needs neither root nor Debian packages.
+test-unit:
+	$(GO) test -count=1 -short $(TESTFLAGS) $(PKG)
+
+deps-test:
+	@scripts/install-deps.sh test
+
+## bench: Go micro-benchmarks, then every side-by-side script in bench/.
+bench:
+	@scripts/install-deps.sh bench
+	$(GO) test -run '^$$' -bench . -benchmem $(PKG)
+	@for s in bench/*.sh; do [ -f "$$s" ] || continue; echo "== $$s"; bash "$$s" || exit 1; done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+
+## netboot: copy the iPXE / PXELINUX binaries from Debian packages into netboot/.
+netboot:
+	@scripts/netboot.sh
+
+## demo: build, boot a QEMU guest from pxe-edge inside a namespace lab, tear down. ARCH=arm64
+## for an arm64 UEFI guest.
+demo:
+	@scripts/demo.sh $(ARCH)
+
+## cross: every Pi target plus amd64 into dist/ with SHA256SUMS.
+cross:
+	@scripts/cross.sh $(VERSION)
+
+deb:
+	@board/deb/build.sh $(VERSION)
+
+clean:
+	rm -rf bin dist build
