@@ -1,0 +1,203 @@
+// Package config turns PyPXE-compatible command-line flags and PyPXE JSON configuration files
+// into one validated Config. PyPXE's flag names, short flags and JSON keys (USE_DHCP,
+// DHCP_OFFER_BEGIN, NETBOOT_DIR, …) keep their meaning, so a PyPXE user's command line and
+// JSON file work unchanged; pxe-edge adds a few settings of its own (--iface, --dhcp-auto,
+// --state-dir, --tftp-max, …), each with a JSON key in the same style.
+//
+// Precedence, lowest first: built-in defaults (PyPXE's), the --config JSON file, flags on the
+// command line. Validation errors name the setting (flag and JSON key) and say how to fix it;
+// the command exits with status 2 for any of them.
+package config
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// DHCPMode says whether and how pxe-edge answers DHCP. The zero value serves no DHCP at all:
+// pxe-edge never starts a DHCP server unless --dhcp, --dhcp-proxy or --dhcp-auto (or the JSON
+// equivalents) ask for one.
+type DHCPMode int
+
+// DHCP modes.
+const (
+	DHCPOff   DHCPMode = iota // no DHCP (PyPXE's default)
+	DHCPFull                  // full DHCP server handing out addresses from the pool (--dhcp)
+	DHCPProxy                 // ProxyDHCP: boot information only, another server gives addresses (--dhcp-proxy)
+	DHCPAuto                  // proxy when another DHCP server answers on the link, full otherwise (--dhcp-auto)
+)
+
+// String returns the mode's name as logs and the status API show it.
+func (m DHCPMode) String() string {
+	switch m {
+	case DHCPFull:
+		return "full"
+	case DHCPProxy:
+		return "proxy"
+	case DHCPAuto:
+		return "auto"
+	}
+	return "off"
+}
+
+// Config is the effective configuration. Field comments name the PyPXE JSON key and flag.
+type Config struct {
+	// Services.
+	UseIPXE   bool // USE_IPXE, --ipxe/--no-ipxe: chainload iPXE first
+	UseHTTP   bool // USE_HTTP, --http/--no-http: serve NetbootDir over HTTP
+	UseTFTP   bool // USE_TFTP, --tftp/--no-tftp: serve NetbootDir over TFTP (on by default)
+	UseDHCP   bool // USE_DHCP, --dhcp: full DHCP server
+	DHCPProxy bool // DHCP_MODE_PROXY, --dhcp-proxy: ProxyDHCP (implies USE_DHCP, as in PyPXE)
+	DHCPAuto  bool // DHCP_MODE_AUTO, --dhcp-auto (ours): proxy if another server answers, else full
+
+	ModeDebug   string // MODE_DEBUG, --debug: services to log at debug level ("tftp,dhcp", "all,-dhcp")
+	ModeVerbose string // MODE_VERBOSE, --verbose: services to log verbosely
+
+	StaticConfig string // STATIC_CONFIG, --static-config: PyPXE static lease (reservation) JSON file
+	LeasesFile   string // LEASES_FILE, --save-leases: PyPXE lease file, loaded at start, saved on exit/SIGHUP
+	SyslogServer string // SYSLOG_SERVER, --syslog: send logs to this syslog host over UDP
+	SyslogPort   int    // SYSLOG_PORT, --syslog-port
+
+	// DHCP.
+	DHCPServerIP   netip.Addr // DHCP_SERVER_IP, -s/--dhcp-server-ip: our address on the boot network
+	DHCPServerPort int        // DHCP_SERVER_PORT, -p/--dhcp-server-port
+	DHCPBegin      netip.Addr // DHCP_OFFER_BEGIN, -b/--dhcp-begin: first pool address
+	DHCPEnd        netip.Addr // DHCP_OFFER_END, -e/--dhcp-end: last pool address
+	DHCPSubnet     netip.Addr // DHCP_SUBNET, -n/--dhcp-subnet: subnet mask (255.255.255.0)
+	DHCPRouter     netip.Addr // DHCP_ROUTER, -r/--dhcp-router: option 3; invalid (zero) = none
+	DHCPDNS        []netip.Addr
+	DHCPBroadcast  string     // DHCP_BROADCAST, -c/--dhcp-broadcast: "" or "<broadcast>" = limited broadcast, else an address
+	DHCPFileserver netip.Addr // DHCP_FILESERVER, -f/--dhcp-fileserver: next-server (siaddr, option 66)
+	DHCPWhitelist  bool       // DHCP_WHITELIST, --dhcp-whitelist: answer only clients in STATIC_CONFIG
+
+	// HTTP.
+	HTTPPort     int        // HTTP_PORT, --http-port
+	HTTPServerIP netip.Addr // HTTP_SERVER_IP, --http-server-ip
+	HTTPStatus   string     // HTTP_STATUS, --http-status (ours): address:port for the status API and dashboard
+
+	// Files.
+	NetbootDir  string // NETBOOT_DIR, -a/--netboot-dir
+	NetbootFile string // NETBOOT_FILE, -i/--netboot-file; "" = chosen per client (see BootFile)
+
+	// TFTP.
+	TFTPPort          int        // TFTP_PORT, --tftp-port
+	TFTPServerIP      netip.Addr // TFTP_SERVER_IP, --tftp-server-ip
+	TFTPMax           int        // TFTP_MAX, --tftp-max (ours): concurrent transfers
+	TFTPWindowsizeMax int        // TFTP_WINDOWSIZE_MAX, --tftp-windowsize-max (ours): RFC 7440 cap
+
+	// NBD: accepted for PyPXE compatibility; this build has no NBD server.
+	NBDBlockDevice string // NBD_BLOCK_DEVICE, --nbd
+	NBDWrite       bool   // NBD_WRITE, --nbd-write
+	NBDCow         bool   // NBD_COW, --nbd-cow
+	NBDCowInMem    bool   // NBD_COW_IN_MEM, --nbd-cow-in-mem
+	NBDCopyToRAM   bool   // NBD_COPY_TO_RAM, --nbd-copy-to-ram
+	NBDServerIP    string // NBD_SERVER_IP, --nbd-server
+	NBDPort        int    // NBD_PORT, --nbd-port
+
+	// Ours.
+	Iface        string // IFACE, --iface: the boot-network interface; "" = first wired one with a carrier
+	StateDir     string // STATE_DIR, --state-dir: lease journal and snapshot
+	LogFormat    string // LOG_FORMAT, --log-format: "text" or "json"
+	SyslogFormat string // SYSLOG_FORMAT, --syslog-format: "rfc5424" or "rfc3164"
+
+	// ConfigFile is the --config file the values were loaded from ("" = none).
+	ConfigFile string
+	// Given records the JSON keys that were set explicitly, by the file or a flag; the daemon
+	// uses it to tell "left at the default" from "asked for", e.g. for TFTP_SERVER_IP.
+	Given map[string]bool
+
+	cliNBD string // first NBD flag given on the command line, refused by Validate
+}
+
+// Defaults returns PyPXE's defaults plus ours: TFTP on, DHCP/HTTP/iPXE off, netboot dir
+// "netboot", server 192.168.2.2 with a pool of .100–.150 in 192.168.2.0/24.
+func Defaults() *Config {
+	return &Config{
+		UseTFTP:           true,
+		SyslogPort:        514,
+		DHCPServerIP:      netip.MustParseAddr("192.168.2.2"),
+		DHCPServerPort:    67,
+		DHCPBegin:         netip.MustParseAddr("192.168.2.100"),
+		DHCPEnd:           netip.MustParseAddr("192.168.2.150"),
+		DHCPSubnet:        netip.MustParseAddr("255.255.255.0"),
+		DHCPRouter:        netip.MustParseAddr("192.168.2.1"),
+		DHCPDNS:           []netip.Addr{netip.MustParseAddr("8.8.8.8")},
+		DHCPFileserver:    netip.MustParseAddr("192.168.2.2"),
+		HTTPPort:          80,
+		HTTPServerIP:      netip.IPv4Unspecified(),
+		NetbootDir:        "netboot",
+		TFTPPort:          69,
+		TFTPServerIP:      netip.IPv4Unspecified(),
+		TFTPMax:           64,
+		TFTPWindowsizeMax: 64,
+		NBDCow:            true,
+		NBDServerIP:       "0.0.0.0",
+		NBDPort:           10809,
+		StateDir:          "/var/lib/pxe-edge",
+		LogFormat:         "text",
+		SyslogFormat:      "rfc5424",
+		Given:             map[string]bool{},
+	}
+}
+
+// Mode returns the DHCP mode the settings ask for. Auto wins over proxy, proxy over full
+// (PyPXE: DHCP_MODE_PROXY implies USE_DHCP).
+func (c *Config) Mode() DHCPMode {
+	switch {
+	case c.DHCPAuto:
+		return DHCPAuto
+	case c.DHCPProxy:
+		return DHCPProxy
+	case c.UseDHCP:
+		return DHCPFull
+	}
+	return DHCPOff
+}
+
+// Prefix returns the server address with the prefix length of DHCP_SUBNET, e.g.
+// 192.168.2.2/24: the address the interface needs.
+func (c *Config) Prefix() netip.Prefix {
+	bits, _ := maskBits(c.DHCPSubnet)
+	return netip.PrefixFrom(c.DHCPServerIP, bits)
+}
+
+// BootFile returns PyPXE's boot file name when NETBOOT_FILE is empty: pxelinux.0 without
+// iPXE, boot.ipxe with iPXE over TFTP, boot.http.ipxe with iPXE over HTTP.
+func (c *Config) BootFile() string {
+	switch {
+	case c.NetbootFile != "":
+		return c.NetbootFile
+	case !c.UseIPXE:
+		return "pxelinux.0"
+	case !c.UseHTTP:
+		return "boot.ipxe"
+	}
+	return "boot.http.ipxe"
+}
+
+// maskBits returns the prefix length of a contiguous IPv4 netmask.
+func maskBits(m netip.Addr) (int, bool) {
+	if !m.Is4() {
+		return 0, false
+	}
+	b := m.As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	n := 0
+	for n < 32 && v&(1<<(31-n)) != 0 {
+		n++
+	}
+	// Contiguous: every bit after the first zero is zero.
+	if n < 32 && v<<n != 0 {
+		return n, false
+	}
+	return n, true
+}
+
+// dnsString renders the DNS list the way PyPXE's single DHCP_DNS string reads.
+func dnsString(l []netip.Addr) string {
+	s := make([]string, len(l))
+	for i, a := range l {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}

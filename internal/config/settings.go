@@ -1,0 +1,176 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+type kind int
+
+const (
+	kBool kind = iota
+	kString
+	kInt
+	kAddr    // one IPv4 address
+	kOptAddr // one IPv4 address or "" for none
+	kAddrs   // comma-separated IPv4 addresses (or a JSON array of them)
+)
+
+// setting ties one JSON key to its flags and to its Config field.
+type setting struct {
+	key     string   // PyPXE JSON key
+	aliases []string // older PyPXE spellings of the key, accepted in files
+	long    string   // flag name, without dashes
+	short   string   // PyPXE short flag, if any
+	neg     string   // flag that sets a bool to false (--no-tftp)
+	kind    kind
+	help    string
+	ours    bool // pxe-edge's own, not PyPXE's
+	nbd     bool // NBD setting: accepted, but this build has no NBD server
+	ptr     func(*Config) any
+}
+
+// settings lists every setting in the order --help shows them.
+var settings = []*setting{
+	{key: "USE_IPXE", long: "ipxe", neg: "no-ipxe", kind: kBool, help: "chainload iPXE first (PXE clients get the iPXE ROM, iPXE gets NETBOOT_FILE)", ptr: func(c *Config) any { return &c.UseIPXE }},
+	{key: "USE_HTTP", long: "http", neg: "no-http", kind: kBool, help: "enable the built-in HTTP server", ptr: func(c *Config) any { return &c.UseHTTP }},
+	{key: "USE_TFTP", long: "tftp", neg: "no-tftp", kind: kBool, help: "enable the built-in TFTP server (on by default)", ptr: func(c *Config) any { return &c.UseTFTP }},
+	{key: "USE_DHCP", long: "dhcp", kind: kBool, help: "enable the built-in DHCP server (full: hands out addresses from the pool)", ptr: func(c *Config) any { return &c.UseDHCP }},
+	{key: "DHCP_MODE_PROXY", aliases: []string{"DHCP_PROXY_MODE"}, long: "dhcp-proxy", kind: kBool, help: "enable the DHCP server in ProxyDHCP mode (boot information only; implies --dhcp)", ptr: func(c *Config) any { return &c.DHCPProxy }},
+	{key: "DHCP_MODE_AUTO", long: "dhcp-auto", kind: kBool, ours: true, help: "ProxyDHCP when another DHCP server answers on the interface, full DHCP otherwise; re-checked when the cable comes back", ptr: func(c *Config) any { return &c.DHCPAuto }},
+	{key: "MODE_DEBUG", long: "debug", kind: kString, help: "services to log at debug level, comma-separated: tftp,dhcp,http,nbd,link, 'all', '-svc' to exclude (all,-dhcp)", ptr: func(c *Config) any { return &c.ModeDebug }},
+	{key: "MODE_VERBOSE", long: "verbose", kind: kString, help: "services to log verbosely (less than --debug); same syntax as --debug", ptr: func(c *Config) any { return &c.ModeVerbose }},
+	{key: "STATIC_CONFIG", long: "static-config", kind: kString, help: "PyPXE static lease JSON file ({\"dhcp\":{\"binding\":{MAC:{...}}}}); reloaded on SIGHUP", ptr: func(c *Config) any { return &c.StaticConfig }},
+	{key: "LEASES_FILE", long: "save-leases", kind: kString, help: "PyPXE lease file: loaded at start, saved on exit and SIGHUP", ptr: func(c *Config) any { return &c.LeasesFile }},
+	{key: "SYSLOG_SERVER", long: "syslog", kind: kString, help: "send logs to this syslog server (UDP)", ptr: func(c *Config) any { return &c.SyslogServer }},
+	{key: "SYSLOG_PORT", long: "syslog-port", kind: kInt, help: "syslog server port", ptr: func(c *Config) any { return &c.SyslogPort }},
+	{key: "SYSLOG_FORMAT", long: "syslog-format", kind: kString, ours: true, help: "syslog message format: rfc5424 or rfc3164", ptr: func(c *Config) any { return &c.SyslogFormat }},
+
+	{key: "DHCP_SERVER_IP", long: "dhcp-server-ip", short: "s", kind: kAddr, help: "our address on the boot network (added to --iface if missing)", ptr: func(c *Config) any { return &c.DHCPServerIP }},
+	{key: "DHCP_SERVER_PORT", long: "dhcp-server-port", short: "p", kind: kInt, help: "DHCP server port", ptr: func(c *Config) any { return &c.DHCPServerPort }},
+	{key: "DHCP_OFFER_BEGIN", long: "dhcp-begin", short: "b", kind: kAddr, help: "first address of the lease pool", ptr: func(c *Config) any { return &c.DHCPBegin }},
+	{key: "DHCP_OFFER_END", long: "dhcp-end", short: "e", kind: kAddr, help: "last address of the lease pool", ptr: func(c *Config) any { return &c.DHCPEnd }},
+	{key: "DHCP_SUBNET", long: "dhcp-subnet", short: "n", kind: kAddr, help: "subnet mask of the boot network", ptr: func(c *Config) any { return &c.DHCPSubnet }},
+	{key: "DHCP_ROUTER", long: "dhcp-router", short: "r", kind: kOptAddr, help: "router (option 3) handed to clients; '' for none", ptr: func(c *Config) any { return &c.DHCPRouter }},
+	{key: "DHCP_DNS", long: "dhcp-dns", short: "d", kind: kAddrs, help: "DNS server(s) handed to clients, comma-separated; '' for none", ptr: func(c *Config) any { return &c.DHCPDNS }},
+	{key: "DHCP_BROADCAST", long: "dhcp-broadcast", short: "c", kind: kString, help: "broadcast address; '' (default) uses 255.255.255.255 on the interface", ptr: func(c *Config) any { return &c.DHCPBroadcast }},
+	{key: "DHCP_FILESERVER", aliases: []string{"DHCP_FILESERVER_IP"}, long: "dhcp-fileserver", short: "f", kind: kAddr, help: "TFTP/HTTP file server (next-server, option 66) handed to clients", ptr: func(c *Config) any { return &c.DHCPFileserver }},
+	{key: "DHCP_WHITELIST", long: "dhcp-whitelist", kind: kBool, help: "answer only the clients listed in --static-config", ptr: func(c *Config) any { return &c.DHCPWhitelist }},
+
+	{key: "HTTP_PORT", long: "http-port", kind: kInt, help: "HTTP server port", ptr: func(c *Config) any { return &c.HTTPPort }},
+	{key: "HTTP_SERVER_IP", long: "http-server-ip", kind: kAddr, help: "HTTP server address (0.0.0.0: the --iface address when one is managed, else all)", ptr: func(c *Config) any { return &c.HTTPServerIP }},
+	{key: "HTTP_STATUS", long: "http-status", kind: kString, ours: true, help: "address:port for the status API, metrics and dashboard (e.g. 127.0.0.1:8080); '' = on the --http server only", ptr: func(c *Config) any { return &c.HTTPStatus }},
+
+	{key: "NETBOOT_DIR", long: "netboot-dir", short: "a", kind: kString, help: "directory served over TFTP and HTTP", ptr: func(c *Config) any { return &c.NetbootDir }},
+	{key: "NETBOOT_FILE", long: "netboot-file", short: "i", kind: kString, help: "boot file name ('' = pxelinux.0, boot.ipxe or boot.http.ipxe as in PyPXE, per architecture where known)", ptr: func(c *Config) any { return &c.NetbootFile }},
+
+	{key: "TFTP_PORT", long: "tftp-port", kind: kInt, help: "TFTP server port", ptr: func(c *Config) any { return &c.TFTPPort }},
+	{key: "TFTP_SERVER_IP", long: "tftp-server-ip", kind: kAddr, help: "TFTP server address (0.0.0.0: the --iface address when one is managed, else all)", ptr: func(c *Config) any { return &c.TFTPServerIP }},
+	{key: "TFTP_MAX", long: "tftp-max", kind: kInt, ours: true, help: "most concurrent TFTP transfers; more get ERROR 0 'server busy'", ptr: func(c *Config) any { return &c.TFTPMax }},
+	{key: "TFTP_WINDOWSIZE_MAX", long: "tftp-windowsize-max", kind: kInt, ours: true, help: "largest RFC 7440 windowsize granted", ptr: func(c *Config) any { return &c.TFTPWindowsizeMax }},
+
+	{key: "NBD_BLOCK_DEVICE", aliases: []string{"NBD_BLOCKDEVICE"}, long: "nbd", kind: kString, nbd: true, help: "NBD block device (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDBlockDevice }},
+	{key: "NBD_WRITE", long: "nbd-write", kind: kBool, nbd: true, help: "NBD: allow writes (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDWrite }},
+	{key: "NBD_COW", long: "nbd-cow", kind: kBool, nbd: true, help: "NBD: copy-on-write (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDCow }},
+	{key: "NBD_COW_IN_MEM", aliases: []string{"NBD_COWINMEM"}, long: "nbd-cow-in-mem", kind: kBool, nbd: true, help: "NBD: copy-on-write pages in memory (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDCowInMem }},
+	{key: "NBD_COPY_TO_RAM", aliases: []string{"NBD_COPYTORAM"}, long: "nbd-copy-to-ram", kind: kBool, nbd: true, help: "NBD: copy the device to RAM (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDCopyToRAM }},
+	{key: "NBD_SERVER_IP", long: "nbd-server", kind: kString, nbd: true, help: "NBD server address (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDServerIP }},
+	{key: "NBD_PORT", aliases: []string{"NBD_SERVER_PORT"}, long: "nbd-port", kind: kInt, nbd: true, help: "NBD server port (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDPort }},
+
+	{key: "IFACE", long: "iface", kind: kString, ours: true, help: "boot-network interface (default: the first wired interface with a carrier)", ptr: func(c *Config) any { return &c.Iface }},
+	{key: "STATE_DIR", long: "state-dir", kind: kString, ours: true, help: "directory for the lease journal and snapshot", ptr: func(c *Config) any { return &c.StateDir }},
+	{key: "LOG_FORMAT", long: "log-format", kind: kString, ours: true, help: "log format: text or json", ptr: func(c *Config) any { return &c.LogFormat }},
+}
+
+var byKey = func() map[string]*setting {
+	m := map[string]*setting{}
+	for _, s := range settings {
+		m[s.key] = s
+		for _, a := range s.aliases {
+			m[a] = s
+		}
+	}
+	return m
+}()
+
+// flagName is how errors name a setting: "--dhcp-begin (DHCP_OFFER_BEGIN)".
+func (s *setting) flagName() string {
+	n := "--" + s.long
+	if s.short != "" {
+		n = "-" + s.short + "/" + n
+	}
+	return n + " (" + s.key + ")"
+}
+
+// setString sets the field from a command-line value.
+func (s *setting) setString(c *Config, v string) error {
+	switch p := s.ptr(c).(type) {
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not true or false", s.flagName(), v)
+		}
+		*p = b
+	case *string:
+		*p = v
+	case *int:
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a whole number", s.flagName(), v)
+		}
+		*p = n
+	case *netip.Addr:
+		v = strings.TrimSpace(v)
+		if v == "" && s.kind == kOptAddr {
+			*p = netip.Addr{}
+			return nil
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("%s: %q is not an IPv4 address (write it like 192.168.2.2)", s.flagName(), v)
+		}
+		*p = a
+	case *[]netip.Addr:
+		var l []netip.Addr
+		for _, f := range strings.Split(v, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				continue
+			}
+			a, err := netip.ParseAddr(f)
+			if err != nil || !a.Is4() {
+				return fmt.Errorf("%s: %q is not an IPv4 address (write a list like 8.8.8.8,1.1.1.1)", s.flagName(), f)
+			}
+			l = append(l, a)
+		}
+		*p = l
+	default:
+		panic("config: setting " + s.key + " has an unknown field type")
+	}
+	return nil
+}
+
+// value returns the field as it appears in a PyPXE JSON file.
+func (s *setting) value(c *Config) any {
+	switch p := s.ptr(c).(type) {
+	case *bool:
+		return *p
+	case *string:
+		if s.key == "SYSLOG_SERVER" && *p == "" {
+			return nil // PyPXE's default is null
+		}
+		return *p
+	case *int:
+		return *p
+	case *netip.Addr:
+		if !p.IsValid() {
+			return ""
+		}
+		return p.String()
+	case *[]netip.Addr:
+		return dnsString(*p)
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+)
+
+// Validate checks the configuration as a whole and returns every problem at once, each naming
+// the setting and the fix. Errors wrap ErrUsage.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, usageErr(format, args...)) }
+
+	if c.cliNBD != "" || c.NBDBlockDevice != "" {
+		what := c.cliNBD
+		if what == "" {
+			what = "NBD_BLOCK_DEVICE"
+		}
+		bad("%s: NBD not implemented in this build; remove the NBD settings (serve the image over HTTP instead)", what)
+	}
+	for _, p := range []struct {
+		key string
+		v   int
+	}{{"DHCP_SERVER_PORT", c.DHCPServerPort}, {"HTTP_PORT", c.HTTPPort}, {"TFTP_PORT", c.TFTPPort}, {"SYSLOG_PORT", c.SyslogPort}} {
+		if p.v < 1 || p.v > 65535 {
+			bad("%s: port %d is out of range; use 1-65535", byKey[p.key].flagName(), p.v)
+		}
+	}
+	if c.TFTPMax < 1 || c.TFTPMax > 10000 {
+		bad("%s: %d transfers; use 1-10000", byKey["TFTP_MAX"].flagName(), c.TFTPMax)
+	}
+	if c.TFTPWindowsizeMax < 1 || c.TFTPWindowsizeMax > 65535 {
+		bad("%s: %d; RFC 7440 allows 1-65535", byKey["TFTP_WINDOWSIZE_MAX"].flagName(), c.TFTPWindowsizeMax)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("%s: %q; use text or json", byKey["LOG_FORMAT"].flagName(), c.LogFormat)
+	}
+	if c.SyslogFormat != "rfc5424" && c.SyslogFormat != "rfc3164" {
+		bad("%s: %q; use rfc5424 or rfc3164", byKey["SYSLOG_FORMAT"].flagName(), c.SyslogFormat)
+	}
+	if _, err := ParseServices(c.ModeDebug); err != nil {
+		bad("%s: %v", byKey["MODE_DEBUG"].flagName(), err)
+	}
+	if _, err := ParseServices(c.ModeVerbose); err != nil {
+		bad("%s: %v", byKey["MODE_VERBOSE"].flagName(), err)
+	}
+	if c.HTTPStatus != "" {
+		if _, port, err := net.SplitHostPort(c.HTTPStatus); err != nil {
+			bad("%s: %q is not host:port; write it like 127.0.0.1:8080", byKey["HTTP_STATUS"].flagName(), c.HTTPStatus)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			bad("%s: port %q is out of range; use 1-65535", byKey["HTTP_STATUS"].flagName(), port)
+		}
+	}
+	if c.UseTFTP || c.UseHTTP {
+		if st, err := os.Stat(c.NetbootDir); err != nil {
+			bad("%s: %v; create the directory or point --netboot-dir at the one holding your boot files", byKey["NETBOOT_DIR"].flagName(), err)
+		} else if !st.IsDir() {
+			bad("%s: %s is not a directory", byKey["NETBOOT_DIR"].flagName(), c.NetbootDir)
+		}
+	}
+	if !c.UseTFTP && !c.UseHTTP && c.Mode() == DHCPOff {
+		bad("--no-tftp (USE_TFTP=false) with no --http and no DHCP leaves nothing to serve; enable a service")
+	}
+	if c.DHCPWhitelist && c.StaticConfig == "" {
+		bad("%s needs the allowed clients: give --static-config FILE (STATIC_CONFIG)", byKey["DHCP_WHITELIST"].flagName())
+	}
+	if c.StaticConfig != "" {
+		if _, err := os.Stat(c.StaticConfig); err != nil {
+			bad("%s: %v", byKey["STATIC_CONFIG"].flagName(), err)
+		}
+	}
+	if c.Mode() != DHCPOff {
+		errs = append(errs, c.validateDHCP()...)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateDHCP() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, usageErr(format, args...)) }
+	bits, ok := maskBits(c.DHCPSubnet)
+	if !ok || bits == 0 || bits > 30 {
+		bad("%s: %v is not a usable netmask; use a contiguous mask from /1 to /30 such as 255.255.255.0", byKey["DHCP_SUBNET"].flagName(), c.DHCPSubnet)
+		return errs
+	}
+	server := c.DHCPServerIP
+	subnet := netip.PrefixFrom(server, bits).Masked()
+	bcast := lastAddr(subnet)
+	name := func(k string) string { return byKey[k].flagName() }
+	if server == subnet.Addr() || server == bcast {
+		bad("%s: %v is the network or broadcast address of %v; pick a host address", name("DHCP_SERVER_IP"), server, subnet)
+	}
+	if !c.DHCPFileserver.IsValid() || c.DHCPFileserver.IsUnspecified() {
+		bad("%s: give the address clients fetch boot files from (usually the same as --dhcp-server-ip)", name("DHCP_FILESERVER"))
+	}
+	switch c.DHCPBroadcast {
+	case "", "<broadcast>":
+	default:
+		if a, err := netip.ParseAddr(c.DHCPBroadcast); err != nil || !a.Is4() {
+			bad("%s: %q is not an IPv4 address; leave it empty for 255.255.255.255", name("DHCP_BROADCAST"), c.DHCPBroadcast)
+		}
+	}
+	if c.Mode() == DHCPProxy {
+		// ProxyDHCP hands out no addresses: the pool, router and DNS are not used.
+		return errs
+	}
+	fix := fmt.Sprintf("the pool must lie inside %v, the subnet of --dhcp-server-ip %v with --dhcp-subnet %v", subnet, server, c.DHCPSubnet)
+	for _, k := range []string{"DHCP_OFFER_BEGIN", "DHCP_OFFER_END"} {
+		a := *byKey[k].ptr(c).(*netip.Addr)
+		if !subnet.Contains(a) {
+			bad("%s: %v is outside the subnet; %s", name(k), a, fix)
+		} else if a == subnet.Addr() || a == bcast {
+			bad("%s: %v is the network or broadcast address of %v; start/end the pool inside it", name(k), a, subnet)
+		}
+	}
+	if c.DHCPEnd.Less(c.DHCPBegin) {
+		bad("%s %v comes after %s %v; swap them", name("DHCP_OFFER_BEGIN"), c.DHCPBegin, name("DHCP_OFFER_END"), c.DHCPEnd)
+	} else if subnet.Contains(c.DHCPBegin) && !server.Less(c.DHCPBegin) && !c.DHCPEnd.Less(server) {
+		bad("%s: %v lies inside the pool %v-%v; move the pool (-b/-e) or the server address so they do not overlap", name("DHCP_SERVER_IP"), server, c.DHCPBegin, c.DHCPEnd)
+	}
+	if c.DHCPRouter.IsValid() && !subnet.Contains(c.DHCPRouter) {
+		bad("%s: %v is outside %v, so clients could not reach it; give a router inside the subnet or '' for none", name("DHCP_ROUTER"), c.DHCPRouter, subnet)
+	}
+	return errs
+}
+
+// lastAddr returns the broadcast address of an IPv4 prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= 1<<(32-p.Bits()) - 1
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
