@@ -1,0 +1,10 @@
+// Package tftp is pxe-edge's read-only TFTP server (RFC 1350) with option negotiation
+// (RFC 2347 blksize/tsize/timeout, RFC 2348, RFC 2349) and windowed transfers (RFC 7440),
+// written for what PXE firmware actually does (see docs/DESIGN.md and the field guide).
+//
+// Files come from a FileSource, so callers can serve a directory (NewDirSource), generated
+// files or per-client roots without touching the transfer engine. Each transfer runs on its
+// own UDP socket bound to the address the request arrived on, with one packet buffer taken
+// from a pool sized when the server starts; retransmissions re-read the file with ReadAt,
+// and the steady-state send path makes no heap allocations.
+package tftp

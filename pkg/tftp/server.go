@@ -1,0 +1,313 @@
+package tftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/pxe-edge/pxe-edge/pkg/events"
+)
+
+// Defaults for the zero values of Server's fields.
+const (
+	DefaultMaxTransfers   = 64
+	DefaultWindowSizeMax  = 64
+	DefaultWindowBytesMax = 64 << 10
+	DefaultTimeout        = time.Second
+	DefaultRetries        = 5
+	DefaultIdleTimeout    = 60 * time.Second
+	DefaultBlockSizeMax   = MaxBlockSize
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("tftp: server closed")
+
+// Server is a read-only TFTP server. Set its fields before the first Serve and do not
+// change them afterwards; zero values take the defaults above. One Server may Serve several
+// sockets; MaxTransfers bounds them together.
+type Server struct {
+	// Source opens requested files. Required.
+	Source FileSource
+	// MaxTransfers bounds concurrent transfers (dnsmasq's tftp-max); a request beyond it
+	// gets ERROR 0 "server busy". One packet buffer per transfer is set aside for it.
+	MaxTransfers int
+	// WindowSizeMax caps the RFC 7440 windowsize a client may negotiate.
+	WindowSizeMax int
+	// WindowBytesMax caps windowsize × blksize, so a window never overflows a small
+	// receiver's socket buffer (where every loss would cost a full timeout). Negative means
+	// no cap.
+	WindowBytesMax int
+	// BlockSizeMax caps blksize below the interface MTU limit; it also sizes the packet
+	// buffers (BlockSizeMax+4 bytes each).
+	BlockSizeMax int
+	// Timeout is the first retransmission timeout when the client did not ask for one;
+	// each further retry doubles it (up to 8×).
+	Timeout time.Duration
+	// Retries is how many retransmissions of the same packet are made before the transfer
+	// is abandoned.
+	Retries int
+	// IdleTimeout drops a transfer that made no progress (no new block acknowledged) for
+	// this long, whatever else the client sends.
+	IdleTimeout time.Duration
+	// Logger receives one line per finished transfer and per refused request; per-packet
+	// detail at debug level. Nil logs nothing.
+	Logger *slog.Logger
+	// Events receives TransferStarted/Progress/Done/Failed (Proto "tftp"). Nil is fine.
+	Events *events.Bus
+
+	// listen opens a transfer socket; tests swap it for a lossy double.
+	listen func(local netip.Addr) (packetConn, error)
+
+	initOnce sync.Once
+	pool     chan []byte
+
+	mu        sync.Mutex
+	listeners map[*net.UDPConn]struct{}
+	active    map[netip.AddrPort]struct{} // clients with a running transfer
+	closing   bool
+	transfers sync.WaitGroup
+	abortCtx  context.Context
+	abort     context.CancelFunc
+}
+
+// packetConn is the part of *net.UDPConn a transfer uses.
+type packetConn interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		if s.MaxTransfers <= 0 {
+			s.MaxTransfers = DefaultMaxTransfers
+		}
+		if s.WindowSizeMax <= 0 {
+			s.WindowSizeMax = DefaultWindowSizeMax
+		}
+		if s.WindowBytesMax == 0 {
+			s.WindowBytesMax = DefaultWindowBytesMax
+		}
+		if s.BlockSizeMax <= 0 || s.BlockSizeMax > MaxBlockSize {
+			s.BlockSizeMax = DefaultBlockSizeMax
+		}
+		s.BlockSizeMax = max(s.BlockSizeMax, DefaultBlockSize)
+		if s.Timeout <= 0 {
+			s.Timeout = DefaultTimeout
+		}
+		if s.Retries <= 0 {
+			s.Retries = DefaultRetries
+		}
+		if s.IdleTimeout <= 0 {
+			s.IdleTimeout = DefaultIdleTimeout
+		}
+		if s.Logger == nil {
+			s.Logger = slog.New(slog.DiscardHandler)
+		}
+		if s.listen == nil {
+			s.listen = listenUDP
+		}
+		// One slab for all packet buffers: pages the kernel never touches (a transfer at
+		// blksize 1468 uses one page of a 64 KiB buffer) never count towards RSS.
+		size := s.BlockSizeMax + 4
+		slab := make([]byte, s.MaxTransfers*size)
+		s.pool = make(chan []byte, s.MaxTransfers)
+		for i := range s.MaxTransfers {
+			s.pool <- slab[i*size : (i+1)*size : (i+1)*size]
+		}
+		s.listeners = make(map[*net.UDPConn]struct{})
+		s.active = make(map[netip.AddrPort]struct{})
+		s.abortCtx, s.abort = context.WithCancel(context.Background())
+	})
+}
+
+func listenUDP(local netip.Addr) (packetConn, error) {
+	network := "udp4"
+	if local.Is6() {
+		network = "udp6"
+	}
+	if !local.IsValid() {
+		network = "udp"
+	}
+	return net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
+}
+
+// ListenAndServe listens on addr (host:port, e.g. ":69" or "10.0.0.1:69") and serves until
+// ctx is cancelled or Shutdown is called.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return fmt.Errorf("tftp: %w", err)
+	}
+	network := "udp"
+	if ua.IP != nil && ua.IP.To4() != nil {
+		network = "udp4"
+	} else if ua.IP == nil || ua.IP.IsUnspecified() {
+		// PXE is IPv4; a wildcard listener on udp4 gets IPv4 packet info without mapping.
+		network = "udp4"
+	}
+	conn, err := net.ListenUDP(network, ua)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return s.Serve(ctx, conn)
+}
+
+// Serve answers requests arriving on conn until ctx is cancelled (running transfers are
+// aborted, and Serve returns nil once they have ended) or Shutdown is called (Serve returns
+// ErrServerClosed at once; Shutdown lets transfers finish). Serve does not close conn.
+func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
+	if s.Source == nil {
+		return errors.New("tftp: Server.Source is nil")
+	}
+	s.init()
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[conn] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, conn)
+		s.mu.Unlock()
+	}()
+
+	// Transfers of this Serve stop when ctx ends, unless Shutdown took them over.
+	tctx, tcancel := context.WithCancel(s.abortCtx)
+	var wg sync.WaitGroup
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	pi := newPacketInfoReader(conn)
+	var buf [2048]byte
+	var oob [128]byte
+	for {
+		n, oobn, flags, from, err := conn.ReadMsgUDPAddrPort(buf[:], oob[:])
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			switch {
+			case closing:
+				go func() { wg.Wait(); tcancel() }()
+				return ErrServerClosed
+			case ctx.Err() != nil:
+				tcancel()
+				wg.Wait()
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			tcancel()
+			wg.Wait()
+			return fmt.Errorf("tftp: read request: %w", err)
+		}
+		local, ifindex := pi.parse(oob[:oobn])
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if !local.IsValid() {
+			local = pi.fallback
+		}
+		if flags&msgTrunc != 0 {
+			s.Logger.Info("tftp refused", "client", from, "err", "request larger than 2048 bytes")
+			s.refuse(local, from, ErrIllegalOperation, "request too long")
+			continue
+		}
+		s.dispatch(tctx, &wg, buf[:n], from, local, ifindex)
+	}
+}
+
+// dispatch parses one request and starts its transfer.
+func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, b []byte, from netip.AddrPort, local netip.Addr, ifindex int) {
+	req, err := ParseRequest(b)
+	if err != nil {
+		s.Logger.Info("tftp refused", "client", from, "err", err)
+		s.refuse(local, from, ErrIllegalOperation, "malformed request")
+		return
+	}
+	s.mu.Lock()
+	if _, dup := s.active[from]; dup {
+		s.mu.Unlock()
+		// The Pi 4 re-sends its RRQ every 2 s from the same port while a transfer runs:
+		// the running transfer retransmits on its own.
+		s.Logger.Debug("tftp duplicate request ignored", "client", from, "file", req.Filename)
+		return
+	}
+	var buf []byte
+	select {
+	case buf = <-s.pool:
+	default:
+		s.mu.Unlock()
+		s.Logger.Info("tftp refused", "client", from, "file", req.Filename, "err", "server busy")
+		s.refuse(local, from, ErrUndefined, "server busy")
+		return
+	}
+	s.active[from] = struct{}{}
+	s.transfers.Add(1)
+	s.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer func() {
+			s.mu.Lock()
+			delete(s.active, from)
+			s.mu.Unlock()
+			s.pool <- buf
+			wg.Done()
+			s.transfers.Done()
+		}()
+		s.handle(ctx, req, buf, from, local, ifindex)
+	}()
+}
+
+// refuse sends an ERROR from a fresh port (the server's side of a new transfer id, as
+// RFC 1350 wants for every reply to a request).
+func (s *Server) refuse(local netip.Addr, to netip.AddrPort, code ErrorCode, msg string) {
+	c, err := s.listen(local)
+	if err != nil {
+		s.Logger.Warn("tftp: cannot open reply socket", "local", local, "err", err)
+		return
+	}
+	defer c.Close()
+	var b [128]byte
+	_, _ = c.WriteToUDPAddrPort(AppendError(b[:0], code, msg), to)
+}
+
+// Shutdown stops accepting requests, waits for running transfers to finish until ctx ends,
+// then aborts the rest. It returns ctx's error if it had to abort.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.closing = true
+	for c := range s.listeners {
+		_ = c.SetReadDeadline(time.Unix(1, 0))
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.transfers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.abort()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Active returns the number of running transfers.
+func (s *Server) Active() int {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.active)
+}

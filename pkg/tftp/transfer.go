@@ -1,0 +1,379 @@
+package tftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/pxe-edge/pxe-edge/pkg/events"
+)
+
+// Progress events are rate-limited per transfer (docs/DESIGN.md).
+const (
+	progressEvery = 250 * time.Millisecond
+	progressBytes = 1 << 20
+)
+
+// Ways a transfer ends early.
+var (
+	errTimeout = errors.New("timed out waiting for ACK")
+	errIdle    = errors.New("no progress")
+	errAborted = errors.New("server shutting down")
+)
+
+// clientError is an ERROR packet the client sent.
+type clientError struct {
+	code ErrorCode
+	msg  string
+}
+
+func (e *clientError) Error() string { return fmt.Sprintf("client sent ERROR %d %q", e.code, e.msg) }
+
+
+// handle runs one request from its arrival to the last ACK.
+func (s *Server) handle(ctx context.Context, req *RequestPacket, buf []byte, from netip.AddrPort, local netip.Addr, ifindex int) {
+	log := s.Logger
+	if req.Op == OpWRQ {
+		log.Info("tftp refused", "client", from, "file", req.Filename, "op", "WRQ", "err", "read-only server")
+		s.refuse(local, from, ErrAccessViolation, "read-only server")
+		return
+	}
+	if req.Mode != "octet" && req.Mode != "netascii" {
+		log.Info("tftp refused", "client", from, "file", req.Filename, "mode", req.Mode, "err", "unsupported mode")
+		s.refuse(local, from, ErrIllegalOperation, "unsupported mode")
+		return
+	}
+	p, err := CleanPath(req.Filename)
+	if err != nil {
+		log.Info("tftp refused", "client", from, "file", req.Filename, "err", err)
+		s.refuse(local, from, ErrAccessViolation, "access violation")
+		return
+	}
+	r := &Request{Path: p, Client: from, Local: local, Mode: req.Mode}
+	f, err := s.Source.Open(r)
+	if err != nil {
+		code, msg := ErrUndefined, "cannot open file"
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			code, msg = ErrFileNotFound, "file not found"
+		case errors.Is(err, fs.ErrPermission):
+			code, msg = ErrAccessViolation, "access violation"
+		}
+		log.Info("tftp refused", "client", from, "file", p, "code", int(code), "err", err)
+		s.refuse(local, from, code, msg)
+		return
+	}
+	defer f.Close()
+	var file File = f
+	if req.Mode == "netascii" {
+		na, err := newNetascii(f)
+		if err != nil {
+			log.Info("tftp refused", "client", from, "file", p, "err", err)
+			s.refuse(local, from, ErrUndefined, "read error")
+			return
+		}
+		file = na
+	}
+	size := file.Size()
+
+	blkMax := min(s.BlockSizeMax, len(buf)-4)
+	if mtu := interfaceMTU(ifindex); mtu > 0 {
+		overhead := 32 // IPv4 20 + UDP 8 + TFTP 4
+		if local.Is6() && !local.Is4In6() {
+			overhead = 52
+		}
+		blkMax = min(blkMax, mtu-overhead)
+	}
+	neg := Negotiate(req.Options, Limits{
+		BlockSizeMax:   blkMax,
+		WindowSizeMax:  s.WindowSizeMax,
+		WindowBytesMax: max(s.WindowBytesMax, 0),
+		FileSize:       size,
+	})
+
+	conn, err := s.listen(local)
+	if err != nil && local.IsValid() {
+		conn, err = s.listen(netip.Addr{})
+	}
+	if err != nil {
+		log.Warn("tftp: cannot open transfer socket", "client", from, "local", local, "err", err)
+		return
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+
+	t := &transfer{
+		s:       s,
+		ctx:     ctx,
+		conn:    conn,
+		client:  from,
+		file:    file,
+		size:    size,
+		blksize: int64(neg.BlockSize),
+		window:  int64(neg.WindowSize),
+		timeout: s.Timeout,
+		retries: s.Retries,
+		idle:    s.IdleTimeout,
+		buf:     buf,
+		oack:    neg.OACK,
+		debug:   log.Enabled(ctx, slog.LevelDebug),
+		log:     log,
+		ev: events.Event{
+			Proto:   "tftp",
+			ID:      s.Events.NextID(),
+			Client:  from,
+			File:    p,
+			Total:   size,
+			Options: neg.String(),
+		},
+	}
+	if neg.Timeout > 0 {
+		t.timeout = neg.Timeout
+	}
+	t.start = time.Now()
+	ev := t.ev
+	ev.Kind = events.TransferStarted
+	s.Events.Publish(ev)
+
+	err = t.run()
+	t.finish(err)
+}
+
+// transfer is the send side of one RRQ.
+type transfer struct {
+	s       *Server
+	ctx     context.Context
+	conn    packetConn
+	client  netip.AddrPort
+	file    File
+	size    int64
+	blksize int64
+	window  int64
+	timeout time.Duration
+	retries int
+	idle    time.Duration
+	buf     []byte
+	oack    []Option
+	debug   bool
+	log     *slog.Logger
+	ev      events.Event // template for this transfer's events
+
+	start        time.Time
+	acked        int64 // highest block acknowledged
+	retrans      int
+	lastProgress time.Time
+	lastEvTime   time.Time
+	lastEvBytes  int64
+}
+
+// bytesDone is how much of the file the client has acknowledged.
+func (t *transfer) bytesDone() int64 {
+	if t.acked <= 0 {
+		return 0
+	}
+	return min(t.acked*t.blksize, t.size)
+}
+
+// run sends the file. Block index 0 stands for the OACK (when options were accepted), so
+// that the OACK and the DATA blocks share one retransmission loop. The wire block number is
+// the index modulo 65536, which gives the rollover to 0 after 65535.
+func (t *transfer) run() error {
+	nblocks := t.size/t.blksize + 1 // the last block is short, possibly empty
+	acked := int64(0)
+	if len(t.oack) > 0 {
+		acked = -1
+	}
+	t.acked = acked
+	next, sentHi := acked+1, acked
+	retries := 0
+	t.lastProgress = t.start
+	t.lastEvTime = t.start
+	for acked < nblocks {
+		end := min(acked+t.window, nblocks)
+		if acked < 0 {
+			end = 0 // the OACK goes alone
+		}
+		for i := next; i <= end; i++ {
+			if err := t.send(i); err != nil {
+				return err
+			}
+		}
+		sentHi = max(sentHi, end)
+
+		wait := t.timeout << min(retries, 3)
+		if err := t.conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+			return t.connErr(err)
+		}
+	recv:
+		for {
+			n, from, err := t.conn.ReadFromUDPAddrPort(t.buf)
+			if err != nil {
+				var ne net.Error
+				if !errors.As(err, &ne) || !ne.Timeout() {
+					return t.connErr(err)
+				}
+				if time.Since(t.lastProgress) >= t.idle {
+					return errIdle
+				}
+				retries++
+				if retries > t.retries {
+					return errTimeout
+				}
+				t.retrans++
+				if t.debug {
+					t.log.Debug("tftp timeout, resending", "client", t.client, "from_block", acked+1, "retry", retries)
+				}
+				next = acked + 1
+				break recv
+			}
+			if from != t.client {
+				// RFC 1350: a packet from a wrong transfer id gets ERROR 5; the transfer goes on.
+				if t.debug {
+					t.log.Debug("tftp packet from unknown transfer id", "client", t.client, "from", from)
+				}
+				_, _ = t.conn.WriteToUDPAddrPort(AppendError(t.buf[:0], ErrUnknownTID, "unknown transfer id"), from)
+				continue
+			}
+			var p Packet
+			if p.Decode(t.buf[:n]) != nil {
+				continue
+			}
+			switch p.Op {
+			case OpACK:
+				// Map the 16-bit block number onto the blocks in flight; anything else is
+				// a duplicate or stale ACK, which never triggers a resend (RFC 1123
+				// §4.2.3.1, the Sorcerer's Apprentice).
+				d := int64(p.Block - uint16(acked))
+				if d == 0 || d > sentHi-acked {
+					if t.debug {
+						t.log.Debug("tftp duplicate ACK ignored", "client", t.client, "block", p.Block)
+					}
+					continue
+				}
+				acked += d
+				t.acked = acked
+				retries = 0
+				now := time.Now()
+				t.lastProgress = now
+				t.progress(now)
+				// After a whole window the next one starts; an ACK inside the window
+				// (the client saw a gap) restarts from the block after it (RFC 7440).
+				next = acked + 1
+				break recv
+			case OpERROR:
+				return &clientError{code: p.Code, msg: string(p.Msg)}
+			default:
+				if t.debug {
+					t.log.Debug("tftp unexpected packet ignored", "client", t.client, "op", p.Op)
+				}
+			}
+			if time.Since(t.lastProgress) >= t.idle {
+				return errIdle
+			}
+		}
+	}
+	return nil
+}
+
+// send transmits block i (0 = the OACK).
+func (t *transfer) send(i int64) error {
+	var pkt []byte
+	if i == 0 {
+		pkt = AppendOACK(t.buf[:0], t.oack)
+	} else {
+		off := (i - 1) * t.blksize
+		n := min(t.blksize, t.size-off)
+		PutDataHeader(t.buf, uint16(i))
+		if n > 0 {
+			m, err := t.file.ReadAt(t.buf[4:4+n], off)
+			if int64(m) < n {
+				if err == nil {
+					err = errors.New("short read")
+				}
+				_, _ = t.conn.WriteToUDPAddrPort(AppendError(t.buf[:0], ErrUndefined, "read error"), t.client)
+				return fmt.Errorf("read block %d: %w", i, err)
+			}
+		}
+		pkt = t.buf[:4+n]
+	}
+	if t.debug {
+		t.log.Debug("tftp send", "client", t.client, "block", i, "bytes", len(pkt))
+	}
+	if _, err := t.conn.WriteToUDPAddrPort(pkt, t.client); err != nil {
+		if errors.Is(err, net.ErrClosed) {
+			return t.connErr(err)
+		}
+		// A full send queue or an ICMP error: the timeout resends.
+		if t.debug {
+			t.log.Debug("tftp send failed", "client", t.client, "block", i, "err", err)
+		}
+	}
+	return nil
+}
+
+func (t *transfer) connErr(err error) error {
+	if t.ctx.Err() != nil {
+		return errAborted
+	}
+	return err
+}
+
+// progress publishes a rate-limited TransferProgress.
+func (t *transfer) progress(now time.Time) {
+	if t.s.Events == nil {
+		return
+	}
+	b := t.bytesDone()
+	if b-t.lastEvBytes < progressBytes && now.Sub(t.lastEvTime) < progressEvery {
+		return
+	}
+	t.lastEvBytes, t.lastEvTime = b, now
+	ev := t.ev
+	ev.Kind = events.TransferProgress
+	ev.Time = now
+	ev.Bytes = b
+	ev.Duration = now.Sub(t.start)
+	ev.Retrans = t.retrans
+	t.s.Events.Publish(ev)
+}
+
+// finish publishes the final event and writes the transfer's one log line.
+func (t *transfer) finish(err error) {
+	d := time.Since(t.start)
+	b := t.bytesDone()
+	ev := t.ev
+	ev.Bytes, ev.Duration, ev.Retrans = b, d, t.retrans
+	rate := 0.0
+	if d > 0 {
+		rate = float64(b) / d.Seconds() / 1e6
+	}
+	attrs := []any{"client", t.client, "file", t.ev.File, "bytes", b, "size", t.size,
+		"duration", d.Round(time.Microsecond), "mbps", fmt.Sprintf("%.2f", rate),
+		"options", t.ev.Options, "retransmits", t.retrans}
+	if err == nil {
+		ev.Kind = events.TransferDone
+		t.s.Events.Publish(ev)
+		t.log.Info("tftp transfer done", attrs...)
+		return
+	}
+	ev.Kind = events.TransferFailed
+	ev.Err = err.Error()
+	t.s.Events.Publish(ev)
+	var ce *clientError
+	switch {
+	case errors.As(err, &ce):
+		// Quiet: EDK2's tsize probe (ERROR 8) and the Pi's "Early terminate" (ERROR 0)
+		// are how those clients work, and any other client abort is the client's call.
+		t.log.Debug("tftp transfer ended by client", append(attrs, "code", int(ce.code), "msg", ce.msg)...)
+	case errors.Is(err, errAborted):
+		t.log.Info("tftp transfer ended", append(attrs, "err", err)...)
+	default:
+		t.log.Warn("tftp transfer failed", append(attrs, "err", err)...)
+	}
+}
