@@ -34,7 +34,6 @@ type clientError struct {
 
 func (e *clientError) Error() string { return fmt.Sprintf("client sent ERROR %d %q", e.code, e.msg) }
 
-
 // handle runs one request from its arrival to the last ACK.
 func (s *Server) handle(ctx context.Context, req *RequestPacket, buf []byte, from netip.AddrPort, local netip.Addr, ifindex int) {
 	log := s.Logger
