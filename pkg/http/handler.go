@@ -1,0 +1,74 @@
+package httpd
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+func (s *Server) routes() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// serveHTTP is the single entry point: status routes when enabled, else files and scripts.
+// It owns the access log line and the request metrics.
+func (s *Server) serveHTTP(hw http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	w := newRespWriter(s, hw, r)
+	defer func() {
+		w.xfer.finish()
+		if w.status == 0 {
+			w.status = http.StatusOK
+		}
+		s.met.request(w.status, w.bytes)
+		s.log.Info("http",
+			"client", r.RemoteAddr, "method", r.Method, "path", r.URL.Path,
+			"status", w.status, "bytes", w.bytes, "duration", time.Since(start).Round(time.Microsecond))
+	}()
+	w.Header().Set("Server", "pxe-edge")
+	if s.cfg.Status {
+		switch r.URL.Path {
+		case "/":
+			s.serveDashboard(w, r)
+			return
+		case "/api/status":
+			s.serveStatus(w, r)
+			return
+		case "/api/events":
+			s.serveEvents(w, r)
+			return
+		case "/metrics":
+			s.serveMetrics(w, r)
+			return
+		}
+	}
+	s.serveFiles(w, r)
+}
+
+// httpError writes a short plain-text error with an explicit Content-Length: GRUB 2.06 waits
+// ~33 s for the connection to close on an error response that lacks one.
+func httpError(w http.ResponseWriter, code int, msg string) {
+	body := strconv.Itoa(code) + " " + http.StatusText(code)
+	if msg != "" {
+		body += ": " + msg
+	}
+	body += "\n"
+	h := w.Header()
+	for _, k := range []string{"Content-Encoding", "Etag", "Last-Modified", "Content-Range", "Accept-Ranges"} {
+		h.Del(k)
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(body))
+}
+
+// getOrHead refuses other methods with 405 and an Allow header.
+func getOrHead(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	httpError(w, http.StatusMethodNotAllowed, "")
+	return false
+}

@@ -1,0 +1,126 @@
+package httpd
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// chunkSize is how much of a file body one sendfile round moves before the writer looks up:
+// extends the write deadline and counts progress. Small enough that a board fetching at a
+// few hundred KB/s still shows a moving bar; large enough that the extra syscalls vanish
+// against the copy.
+const chunkSize = 512 << 10
+
+// respWriter wraps a ResponseWriter to record status and bytes for the access log and
+// metrics, to push the write deadline forward while bytes move, and to count download
+// progress. It keeps the sendfile path: ReadFrom hands *io.LimitedReader{*os.File} pieces
+// to the inner writer's ReadFrom, which net/http passes to (*net.TCPConn).ReadFrom.
+type respWriter struct {
+	http.ResponseWriter
+	rc     *http.ResponseController
+	s      *Server
+	req    *http.Request
+	status int
+	bytes  int64
+	// file is set by the file handler before ServeContent: the body is a download that
+	// may publish transfer events.
+	file string
+	xfer *transfer
+}
+
+func newRespWriter(s *Server, w http.ResponseWriter, r *http.Request) *respWriter {
+	rw := &respWriter{ResponseWriter: w, rc: http.NewResponseController(w), s: s, req: r}
+	rw.extendDeadline()
+	return rw
+}
+
+// Unwrap lets http.ResponseController reach the inner writer (Flush, deadlines).
+func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *respWriter) extendDeadline() {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.s.cfg.WriteStallTimeout))
+}
+
+func (w *respWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *respWriter) body() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.file != "" && w.xfer == nil && w.req.Method == http.MethodGet &&
+		(w.status == http.StatusOK || w.status == http.StatusPartialContent) {
+		total, err := strconv.ParseInt(w.Header().Get("Content-Length"), 10, 64)
+		if err == nil && total >= w.s.cfg.ProgressMin {
+			w.xfer = w.s.startTransfer(w.req, w.file, total)
+		}
+		w.file = "" // decided once
+	}
+}
+
+func (w *respWriter) Write(p []byte) (int, error) {
+	w.body()
+	w.extendDeadline()
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	w.xfer.add(int64(n))
+	return n, err
+}
+
+// Flush sends buffered data (event streams).
+func (w *respWriter) Flush() {
+	w.extendDeadline()
+	_ = w.rc.Flush()
+}
+
+// ReadFrom is what io.Copy (inside http.ServeContent) uses. It forwards in chunkSize pieces
+// to the inner ReadFrom, keeping the shape sendfile recognises (one *io.LimitedReader around
+// the *os.File), so the kernel still moves the bytes.
+func (w *respWriter) ReadFrom(src io.Reader) (int64, error) {
+	w.body()
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(writerOnly{w}, src)
+	}
+	inner, remain := src, int64(-1)
+	lr, isLR := src.(*io.LimitedReader)
+	if isLR {
+		inner, remain = lr.R, lr.N
+	}
+	var total int64
+	var err error
+	for remain != 0 {
+		n := int64(chunkSize)
+		if remain > 0 && remain < n {
+			n = remain
+		}
+		w.extendDeadline()
+		m, e := rf.ReadFrom(&io.LimitedReader{R: inner, N: n})
+		total += m
+		w.bytes += m
+		w.xfer.add(m)
+		if remain > 0 {
+			remain -= m
+		}
+		if e != nil {
+			err = e
+			break
+		}
+		if m < n { // source exhausted
+			break
+		}
+	}
+	if isLR {
+		lr.N = max(remain, 0)
+	}
+	return total, err
+}
+
+// writerOnly hides ReadFrom so that io.Copy does not recurse.
+type writerOnly struct{ io.Writer }

@@ -1,0 +1,181 @@
+package httpd
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+// maxScript bounds a script template; iPXE scripts are a few KiB.
+const maxScript = 1 << 20
+
+// ScriptData is what a script template sees. Unknown facts are empty strings (or 0).
+type ScriptData struct {
+	MAC       string // "52:54:00:12:34:56"
+	MACHyp    string // "52-54-00-12-34-56", iPXE ${mac:hexhyp}
+	MACHex    string // "525400123456"
+	IP        string // the client's address as this server sees it
+	Arch      uint16 // option 93
+	ArchName  string
+	Platform  string // "pcbios", "efi"
+	BuildArch string // "i386", "x86_64", "arm64"
+	Hostname  string
+	UUID      string
+	Kind      string
+	// Reservation holds the static lease entry's fields; {{.Reservation.key}} is "" when
+	// absent.
+	Reservation map[string]string
+	Server      string // address the client reached this server on (or Config.ServerIP)
+	Port        int    // HTTP port the client used
+	BaseURL     string // "http://Server:Port" (port omitted when 80)
+}
+
+func isScript(name string) bool {
+	return strings.HasSuffix(name, ".ipxe") || strings.HasSuffix(name, ".ipxe.tmpl")
+}
+
+var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
+
+// scriptData gathers the facts for r: the daemon's first, then what the client put in the
+// query string (iPXE can send ?mac=${mac:hexhyp}&buildarch=${buildarch}&platform=${platform}),
+// which only fills gaps — in proxy mode the daemon may not know the client's address.
+func (s *Server) scriptData(r *http.Request) ScriptData {
+	var d ScriptData
+	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
+	ip := ap.Addr().Unmap()
+	d.IP = ip.String()
+	if s.cfg.Clients != nil {
+		if ci, ok := s.cfg.Clients.Client(ip); ok {
+			d.MAC, d.Arch, d.ArchName = ci.MAC, ci.Arch, ci.ArchName
+			d.Platform, d.BuildArch, d.Hostname = ci.Platform, ci.BuildArch, ci.Hostname
+			d.UUID, d.Kind, d.Reservation = ci.UUID, ci.Kind, ci.Reservation
+		}
+	}
+	q := r.URL.Query()
+	if d.MAC == "" {
+		if hw, err := net.ParseMAC(q.Get("mac")); err == nil && len(hw) == 6 {
+			d.MAC = hw.String()
+		}
+	}
+	if v := q.Get("platform"); d.Platform == "" && tokenRE.MatchString(v) {
+		d.Platform = v
+	}
+	if v := q.Get("buildarch"); d.BuildArch == "" && tokenRE.MatchString(v) {
+		d.BuildArch = v
+	}
+	if hw, err := net.ParseMAC(d.MAC); err == nil {
+		d.MAC = hw.String()
+		d.MACHyp = strings.ReplaceAll(d.MAC, ":", "-")
+		d.MACHex = strings.ReplaceAll(d.MAC, ":", "")
+	}
+	// The server address the client used is right by construction; --http-server-ip
+	// overrides it (NAT, or a name clients must use).
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if la, err := netip.ParseAddrPort(addrString(local)); err == nil {
+		d.Server, d.Port = la.Addr().Unmap().String(), int(la.Port())
+	}
+	if s.cfg.ServerIP.IsValid() {
+		d.Server = s.cfg.ServerIP.String()
+	}
+	host := d.Server
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	d.BaseURL = "http://" + host
+	if d.Port != 80 && d.Port != 0 {
+		d.BaseURL += ":" + strconv.Itoa(d.Port)
+	}
+	return d
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// serveScript renders name (or its .tmpl twin, or for boot.ipxe the client's
+// hosts/<mac-hexhyp>.ipxe override) into a buffer, so a template error becomes a clean 500
+// instead of half a script that iPXE would run.
+func (s *Server) serveScript(w *respWriter, r *http.Request, root *os.Root, name string) {
+	d := s.scriptData(r)
+	var cands []string
+	if name == "boot.ipxe" && d.MACHyp != "" {
+		cands = append(cands, "hosts/"+d.MACHyp+".ipxe", "hosts/"+d.MACHyp+".ipxe.tmpl")
+	}
+	cands = append(cands, name)
+	if !strings.HasSuffix(name, ".tmpl") {
+		cands = append(cands, name+".tmpl")
+	}
+	var src []byte
+	var used string
+	var err error
+	for _, c := range cands {
+		src, err = readSmall(root, c)
+		if err == nil {
+			used = c
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+	}
+	if used == "" {
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			httpError(w, http.StatusNotFound, "")
+			return
+		}
+		s.openError(w, r, name, err)
+		return
+	}
+	var out bytes.Buffer
+	t, err := template.New(path.Base(used)).Option("missingkey=zero").Parse(string(src))
+	if err == nil {
+		err = t.Execute(&out, d)
+	}
+	if err != nil {
+		s.log.Error("http: script template failed", "client", r.RemoteAddr, "template", used, "err", err)
+		httpError(w, http.StatusInternalServerError, "script template failed (see server log)")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(out.Len()))
+	// Per-client output: caches must not hand it to another machine.
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "*")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(out.Bytes())
+	}
+}
+
+func readSmall(root *os.Root, name string) ([]byte, error) {
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fs.ErrNotExist
+	}
+	if st.Size() > maxScript {
+		return nil, errors.New("script larger than 1 MiB")
+	}
+	return io.ReadAll(io.LimitReader(f, maxScript))
+}
