@@ -73,7 +73,7 @@ type Config struct {
 	// HTTP.
 	HTTPPort     int        // HTTP_PORT, --http-port
 	HTTPServerIP netip.Addr // HTTP_SERVER_IP, --http-server-ip
-	HTTPStatus   string     // HTTP_STATUS, --http-status (ours): address:port for the status API and dashboard
+	HTTPStatus   bool       // HTTP_STATUS, --http-status (ours): dashboard, status API and metrics on the HTTP server
 
 	// Files.
 	NetbootDir  string // NETBOOT_DIR, -a/--netboot-dir
@@ -134,6 +134,7 @@ func Defaults() *Config {
 		NBDServerIP:       "0.0.0.0",
 		NBDPort:           10809,
 		StateDir:          "/var/lib/pxe-edge",
+		HTTPStatus:        true,
 		LogFormat:         "text",
 		SyslogFormat:      "rfc5424",
 		Given:             map[string]bool{},

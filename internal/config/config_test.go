@@ -147,7 +147,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"-a", dir, "--syslog", "10.60.0.9", "--syslog-port", "5514", "--syslog-format", "rfc3164"}, func(c *Config) bool {
 			return c.SyslogServer == "10.60.0.9" && c.SyslogPort == 5514 && c.SyslogFormat == "rfc3164"
 		}},
-		{[]string{"-a", dir, "--http-status", "127.0.0.1:8080"}, func(c *Config) bool { return c.HTTPStatus == "127.0.0.1:8080" }},
+		{[]string{"-a", dir, "--http-status=false"}, func(c *Config) bool { return !c.HTTPStatus }},
+		{[]string{"-a", dir}, func(c *Config) bool { return c.HTTPStatus }},
 	}
 	for _, tt := range tests {
 		r, err := Parse(tt.args)
@@ -203,7 +204,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"-a", dir, "--debug", "tftp,ftp"}, []string{"--debug (MODE_DEBUG)", `unknown service "ftp"`}},
 		{[]string{"-a", dir, "--log-format", "xml"}, []string{"--log-format (LOG_FORMAT)", "use text or json"}},
 		{[]string{"-a", dir, "--no-tftp"}, []string{"leaves nothing to serve"}},
-		{[]string{"-a", dir, "--http-status", "8080"}, []string{"--http-status (HTTP_STATUS)", "host:port"}},
+		{[]string{"-a", dir, "--http-status=maybe"}, []string{`--http-status (HTTP_STATUS): "maybe" is not true or false`}},
 		{[]string{"--config", write("u.json", `{"USE_DHCP": true, "DHCP_SERVR_IP": "1.2.3.4"}`)}, []string{`unknown key "DHCP_SERVR_IP"`}},
 		{[]string{"--config", write("c.json", `{"use_dhcp": true}`)}, []string{`unknown key "use_dhcp" (did you mean "USE_DHCP"?)`}},
 		{[]string{"--config", write("t.json", `{"USE_DHCP": "yes"}`)}, []string{`key "USE_DHCP": want true or false`}},

@@ -3,10 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
-	"strconv"
 )
 
 // Validate checks the configuration as a whole and returns every problem at once, each naming
@@ -47,13 +45,6 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseServices(c.ModeVerbose); err != nil {
 		bad("%s: %v", byKey["MODE_VERBOSE"].flagName(), err)
-	}
-	if c.HTTPStatus != "" {
-		if _, port, err := net.SplitHostPort(c.HTTPStatus); err != nil {
-			bad("%s: %q is not host:port; write it like 127.0.0.1:8080", byKey["HTTP_STATUS"].flagName(), c.HTTPStatus)
-		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			bad("%s: port %q is out of range; use 1-65535", byKey["HTTP_STATUS"].flagName(), port)
-		}
 	}
 	if c.UseTFTP || c.UseHTTP {
 		if st, err := os.Stat(c.NetbootDir); err != nil {
