@@ -194,20 +194,22 @@ func (m *Message) SetParamRequestList(codes ...OptionCode) {
 	}
 }
 
-// MaxMessageSize returns option 57 as sent. Values below 576 are illegal (RFC 2132 §9.10);
-// ReplyLimit applies that floor.
+// MaxMessageSize returns option 57 as sent: the largest IP datagram carrying a DHCP message
+// that the client accepts. Values below 576 are illegal (RFC 2132 §9.10); ReplyLimit applies
+// that floor.
 func (m *Message) MaxMessageSize() (uint16, bool) { return m.Options.Uint16(OptMaxMessageSize) }
 
 // SetMaxMessageSize sets option 57.
 func (m *Message) SetMaxMessageSize(n uint16) { m.Options.SetUint16(OptMaxMessageSize, n) }
 
-// ReplyLimit returns the largest DHCP message (UDP payload) the client accepts: option 57
-// if present and ≥ 576, else 576.
+// ReplyLimit returns the largest DHCP message (UDP payload, so without the 28 bytes of IPv4
+// and UDP header) the client accepts: from option 57 if present and ≥ 576, else from 576
+// (RFC 2131 §2: 576 is the minimum IP datagram every client takes).
 func (m *Message) ReplyLimit() int {
 	if n, ok := m.MaxMessageSize(); ok && n >= DefaultMaxMessageSize {
-		return int(n)
+		return int(n) - IPv4UDPHeaderLen
 	}
-	return DefaultMaxMessageSize
+	return DefaultMaxMessageSize - IPv4UDPHeaderLen
 }
 
 // VendorClass returns option 60, e.g. "PXEClient:Arch:00007:UNDI:003000".

@@ -18,7 +18,7 @@ const (
 	fileLen     = 128
 	optionsOff  = headerLen + cookieLen
 	MinReplyLen = 300 // RFC 1542 §2.1: minimum BOOTP/DHCP UDP payload a relay must accept
-	// DefaultMaxMessageSize is the largest message every client must accept (RFC 2131 §2).
+	// DefaultMaxMessageSize is the IP datagram size every client must accept (RFC 2131 §2).
 	DefaultMaxMessageSize = 576
 )
 

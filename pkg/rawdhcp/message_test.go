@@ -54,7 +54,7 @@ func TestDecodeHandBuilt(t *testing.T) {
 	if got := m.AppendParams(nil); len(got) != 3 || got[0] != 1 || got[1] != 3 || got[2] != 235 {
 		t.Errorf("params %v", got)
 	}
-	if m.ReplyLimit() != 1472 {
+	if m.ReplyLimit() != 1472-28 {
 		t.Errorf("reply limit %d", m.ReplyLimit())
 	}
 	if string(m.VendorClass()) != "PXEClient" || !m.IsIPXE() || !m.HasUserClass("iPXE") {
