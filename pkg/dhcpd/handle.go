@@ -1,0 +1,518 @@
+package dhcpd
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/pxe-edge/pxe-edge/pkg/boot"
+	"github.com/pxe-edge/pxe-edge/pkg/events"
+	"github.com/pxe-edge/pxe-edge/pkg/lease"
+	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
+)
+
+// Reply says what Handle put in its response message.
+type Reply uint8
+
+// Reply kinds. Their String is the event bus's Msg.
+const (
+	NoReply    Reply = iota // nothing to send
+	ReplyOffer              // OFFER with an address
+	ReplyAck                // ACK of a lease
+	ReplyNak
+	ReplyInform     // ACK to an INFORM: options, no lease
+	ReplyProxyOffer // ProxyDHCP OFFER on port 67 (yiaddr 0)
+	ReplyProxyAck   // ProxyDHCP ACK (port 4011, or port 67 for a REQUEST naming us)
+)
+
+var replyNames = [...]string{"", "OFFER", "ACK", "NAK", "ACK", "PROXY-OFFER", "PROXY-ACK"}
+
+// String returns the event name of the reply.
+func (r Reply) String() string {
+	if int(r) < len(replyNames) {
+		return replyNames[r]
+	}
+	return "?"
+}
+
+// client is what the server knows about the sender of one request.
+type client struct {
+	id       string // option 61 if sent, else htype 1 + MAC
+	sentID   bool   // the client sent option 61
+	mac      [6]byte
+	resv     Reservation
+	hasResv  bool
+	hostname string // option 12 from the reservation, else from the client
+}
+
+func (c *client) hw() net.HardwareAddr { return net.HardwareAddr(c.mac[:]) }
+
+// Handle is the server's logic for one request that arrived on server port port (67, or
+// 4011 for the PXE boot-server service). It fills resp with the reply and says what it
+// is; NoReply means send nothing. Everything durable (a new lease) is on disk before it
+// returns a ReplyAck or a committed-at-OFFER ReplyOffer. The caller sends resp and then
+// calls Sent to publish the event.
+func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, resp *rawdhcp.Message) Reply {
+	s.st.received.Add(1)
+	if s.paused.Load() {
+		return NoReply
+	}
+	typ, ok := req.MessageType()
+	if req.Op != rawdhcp.BootRequest || !ok || req.HLen != 6 || req.HType != 1 {
+		// Plain BOOTP, replies (ours or others'), and non-Ethernet clients.
+		s.st.dropped.Add(1)
+		s.debug("dhcp: dropped foreign packet", "op", req.Op, "type", typ, "htype", req.HType, "hlen", req.HLen)
+		return NoReply
+	}
+	mac := req.MAC()
+	now := s.now()
+	if gi := req.GIAddr; gi.IsValid() && !gi.IsUnspecified() && !s.cfg.Subnet.Contains(gi) {
+		s.st.dropped.Add(1)
+		s.debug("dhcp: relayed request for a subnet we do not serve", "giaddr", gi, "mac", macString(mac))
+		return NoReply
+	}
+
+	s.mu.Lock()
+	allowed := s.rate.allow(mac, now)
+	resv, hasResv := s.resv.Lookup(mac)
+	s.mu.Unlock()
+	if !allowed {
+		s.st.limited.Add(1)
+		return NoReply
+	}
+	if s.cfg.Whitelist && !hasResv {
+		s.st.ignored.Add(1)
+		s.debug("dhcp: not in the whitelist", "mac", macString(mac))
+		return NoReply
+	}
+	c := client{mac: mac, resv: resv, hasResv: hasResv}
+	if cid := req.ClientID(); len(cid) > 0 {
+		c.id, c.sentID = string(cid), true
+	} else {
+		var k [7]byte
+		k[0] = 1
+		copy(k[1:], mac[:])
+		c.id = string(k[:])
+	}
+	switch {
+	case hasResv && resv.Hostname != "":
+		c.hostname = resv.Hostname
+	default:
+		if h := req.Hostname(); len(h) > 0 && len(h) < 64 {
+			c.hostname = string(h)
+		}
+	}
+
+	if port == boot.PortPXE {
+		if typ != rawdhcp.Request && typ != rawdhcp.Inform {
+			s.st.ignored.Add(1)
+			return NoReply
+		}
+		return s.proxyAck(req, &c, port, resp)
+	}
+	if s.Mode() == ModeProxy {
+		switch typ {
+		case rawdhcp.Discover:
+			return s.proxyOffer(req, &c, resp)
+		case rawdhcp.Request:
+			if sid, ok := req.ServerID(); ok && sid == s.cfg.ServerIP {
+				return s.proxyAck(req, &c, port, resp)
+			}
+		}
+		s.st.ignored.Add(1)
+		return NoReply
+	}
+	switch typ {
+	case rawdhcp.Discover:
+		return s.discover(ctx, req, &c, now, resp)
+	case rawdhcp.Request:
+		return s.request(ctx, req, &c, now, resp)
+	case rawdhcp.Decline:
+		s.decline(ctx, req, &c, now)
+	case rawdhcp.Release:
+		s.release(ctx, req, &c, now)
+	case rawdhcp.Inform:
+		return s.inform(req, &c, resp)
+	default:
+		s.st.dropped.Add(1)
+	}
+	return NoReply
+}
+
+// Sent records that resp (of kind r, answering a request from mac) left, for the counters
+// and the event bus.
+func (s *Server) Sent(r Reply, resp *rawdhcp.Message) {
+	switch r {
+	case ReplyOffer:
+		s.st.offers.Add(1)
+	case ReplyAck:
+		s.st.acks.Add(1)
+	case ReplyNak:
+		s.st.naks.Add(1)
+	case ReplyInform:
+		s.st.informs.Add(1)
+	case ReplyProxyOffer:
+		s.st.proxyOffers.Add(1)
+	case ReplyProxyAck:
+		s.st.proxyAcks.Add(1)
+	default:
+		return
+	}
+	ip := resp.YIAddr
+	if r == ReplyInform || r == ReplyProxyAck {
+		ip = resp.CIAddr
+	}
+	s.publish(events.DHCP, r.String(), resp.MAC(), ip)
+}
+
+// decide asks the boot policy about this request.
+func (s *Server) decide(req *rawdhcp.Message, c *client, kind boot.MsgKind, mode boot.Mode, port uint16) boot.Decision {
+	var archBuf [4]uint16
+	f := boot.Facts{
+		Msg:         kind,
+		Mode:        mode,
+		Port:        port,
+		VendorClass: string(req.VendorClass()),
+		UserClass:   req.UserClass(),
+		Has175:      req.Options.Has(rawdhcp.OptIPXEEncap),
+		MAC:         c.mac,
+		GIAddr:      req.GIAddr,
+	}
+	f.Arch, _ = req.ClientArchs(archBuf[:0])
+	f.Opt97, _ = req.ClientMachineID()
+	cfg := s.cfg.Boot
+	if c.hasResv && c.resv.ROM != "" {
+		cfg.ROM = c.resv.ROM
+	}
+	return boot.Decide(f, cfg)
+}
+
+// discover answers a DISCOVER in full mode.
+func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message) Reply {
+	requested, _ := req.RequestedIP()
+	ip, ok := s.chooseOffer(ctx, c, requested, now)
+	if !ok {
+		s.st.exhausted.Add(1)
+		s.warnExhausted(c, now)
+		return NoReply
+	}
+	d := s.decide(req, c, boot.Discover, boot.Full, boot.PortDHCP)
+	if d.CommitAtOffer {
+		// The Pi 3 ROM boots from the OFFER and never REQUESTs: the OFFER is its ACK.
+		exp := now.Add(s.cfg.LeaseTime)
+		if !s.commit(ctx, c, ip, exp, now) {
+			return NoReply
+		}
+	}
+	s.buildFull(resp, req, rawdhcp.Offer, ip, c, &d, true)
+	return ReplyOffer
+}
+
+const maxProbeRounds = 4
+
+// chooseOffer picks an address for c and sets it aside as offered, ARP-probing addresses
+// nobody holds a lease on.
+func (s *Server) chooseOffer(ctx context.Context, c *client, requested netip.Addr, now time.Time) (netip.Addr, bool) {
+	var resvIP netip.Addr
+	if c.hasResv {
+		resvIP = c.resv.IP
+	}
+	var skipBuf [maxProbeRounds]uint32
+	skip := skipBuf[:0]
+	for range maxProbeRounds {
+		s.mu.Lock()
+		r := s.pool.pick(c.id, c.mac, resvIP, requested, now, skip)
+		if !r.ok {
+			s.mu.Unlock()
+			return netip.Addr{}, false
+		}
+		if !r.probe || s.prober == nil {
+			s.holdOffer(r.ip, c, now)
+			s.mu.Unlock()
+			return a4(r.ip), true
+		}
+		s.mu.Unlock()
+		if s.inUse(ctx, r.ip, now) {
+			s.st.conflicts.Add(1)
+			s.mu.Lock()
+			s.pool.mark(r.ip, stConflict, now.Add(s.cfg.ConflictHold))
+			s.mu.Unlock()
+			s.log.Warn("dhcp: address answered the ARP probe; not offering it", "ip", a4(r.ip), "hold", s.cfg.ConflictHold)
+			skip = append(skip, r.ip)
+			continue
+		}
+		s.mu.Lock()
+		if s.pool.free(r.ip, c.id, c.mac, now) {
+			s.holdOffer(r.ip, c, now)
+			s.mu.Unlock()
+			return a4(r.ip), true
+		}
+		s.mu.Unlock()
+		skip = append(skip, r.ip) // taken by a concurrent DISCOVER while we probed
+	}
+	return netip.Addr{}, false
+}
+
+// holdOffer marks ip offered to c, unless c already holds it as an active lease.
+func (s *Server) holdOffer(ip uint32, c *client, now time.Time) {
+	if b := s.pool.byIP[ip]; b != nil && b.id == c.id && b.state == stBound && now.Before(b.expires) {
+		return
+	}
+	s.pool.set(ip, c.id, c.mac, c.hostname, stOffered, now.Add(s.cfg.OfferHold))
+}
+
+// inUse ARP-probes ip, using the cache.
+func (s *Server) inUse(ctx context.Context, ip uint32, now time.Time) bool {
+	if v, ok := s.pcache.get(ip, now); ok {
+		return v
+	}
+	s.st.probes.Add(1)
+	used, err := s.prober.probe(ctx, a4(ip), s.cfg.ProbeWait)
+	if err != nil {
+		s.debug("dhcp: arp probe failed", "ip", a4(ip), "err", err)
+		return false
+	}
+	s.pcache.put(ip, used, now)
+	return used
+}
+
+func (s *Server) warnExhausted(c *client, now time.Time) {
+	s.mu.Lock()
+	warn := now.Sub(s.exhaustedWarn) >= s.cfg.WarnInterval || s.exhaustedWarn.IsZero()
+	if warn {
+		s.exhaustedWarn = now
+	}
+	size := s.pool.size()
+	s.mu.Unlock()
+	if warn {
+		s.log.Warn("dhcp: address pool exhausted; new clients get no OFFER", "pool", size, "begin", s.cfg.Begin, "end", s.cfg.End, "mac", macString(c.mac))
+	}
+}
+
+// request answers a REQUEST in full mode (RFC 2131 §4.3.2).
+func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message) Reply {
+	sid, hasSid := req.ServerID()
+	reqIP, hasReq := req.RequestedIP()
+	ci := req.CIAddr
+	hasCI := ci.IsValid() && !ci.IsUnspecified()
+	var ip netip.Addr
+	switch {
+	case hasSid && sid != s.cfg.ServerIP:
+		// SELECTING another server's offer: ours is free again.
+		s.mu.Lock()
+		if b := s.pool.byID[c.id]; b != nil && b.state == stOffered {
+			s.pool.drop(b)
+		}
+		s.mu.Unlock()
+		s.st.ignored.Add(1)
+		return NoReply
+	case hasSid && hasReq:
+		ip = reqIP // SELECTING us
+	case hasSid && hasCI:
+		ip = ci // a non-conforming client renewing with option 54
+	case hasReq:
+		ip = reqIP // INIT-REBOOT
+	case hasCI:
+		ip = ci // RENEWING or REBINDING
+	default:
+		s.st.dropped.Add(1)
+		return NoReply
+	}
+	if !ip.Is4() || !s.cfg.Subnet.Contains(ip) {
+		if hasSid || s.cfg.Authoritative {
+			s.buildNak(resp, req, "address not on this network")
+			return ReplyNak
+		}
+		s.st.ignored.Add(1)
+		return NoReply
+	}
+	u := u32(ip)
+	s.mu.Lock()
+	ok := s.acceptable(c, u, now)
+	renewal := false
+	if ok {
+		b := s.pool.byIP[u]
+		renewal = b != nil && b.id == c.id && b.state == stBound && now.Before(b.expires)
+		exp := now.Add(s.cfg.LeaseTime)
+		s.pool.set(u, c.id, c.mac, c.hostname, stBound, exp)
+	}
+	s.mu.Unlock()
+	if !ok {
+		if hasSid || s.cfg.Authoritative {
+			s.buildNak(resp, req, "requested address not available")
+			return ReplyNak
+		}
+		s.st.ignored.Add(1)
+		return NoReply
+	}
+	exp := now.Add(s.cfg.LeaseTime)
+	if renewal && s.cfg.Store != nil {
+		// Only the expiry moves: a lazy, batched write (see pkg/lease's loss window).
+		if err := s.cfg.Store.Touch(c.hw(), exp); err != nil {
+			renewal = false
+		}
+	}
+	if !renewal || s.cfg.Store == nil {
+		if !s.commit(ctx, c, ip, exp, now) {
+			return NoReply
+		}
+	}
+	what := "granted"
+	if renewal {
+		what = "renewed"
+	}
+	s.publish(events.LeaseChanged, what, c.mac, ip)
+	d := s.decide(req, c, boot.Request, boot.Full, boot.PortDHCP)
+	s.buildFull(resp, req, rawdhcp.Ack, ip, c, &d, true)
+	return ReplyAck
+}
+
+// acceptable reports whether c may have address u now. Called with s.mu held.
+func (s *Server) acceptable(c *client, u uint32, now time.Time) bool {
+	if c.hasResv {
+		return u == u32(c.resv.IP) && !s.pool.heldByOther(u, c.id, now)
+	}
+	return s.pool.inRange(u) && s.pool.free(u, c.id, c.mac, now)
+}
+
+// commit makes c's lease on ip durable; on failure the address goes back to offered and
+// no ACK is sent (the client retries).
+func (s *Server) commit(ctx context.Context, c *client, ip netip.Addr, exp, now time.Time) bool {
+	if s.cfg.Store == nil {
+		s.mu.Lock()
+		s.pool.set(u32(ip), c.id, c.mac, c.hostname, stBound, exp)
+		s.mu.Unlock()
+		return true
+	}
+	l := lease.Lease{MAC: c.hw(), IP: ip, Expiry: exp, Hostname: c.hostname, State: lease.Bound}
+	if c.sentID {
+		l.ClientID = []byte(c.id)
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
+	err := s.cfg.Store.Commit(cctx, l)
+	cancel()
+	if err != nil {
+		s.st.commitErrors.Add(1)
+		s.log.Error("dhcp: lease not durable; no ACK sent", "ip", ip, "mac", macString(c.mac), "err", err)
+		s.mu.Lock()
+		if b := s.pool.byIP[u32(ip)]; b != nil && b.id == c.id {
+			b.state, b.expires = stOffered, now.Add(s.cfg.OfferHold)
+		}
+		s.mu.Unlock()
+		return false
+	}
+	s.mu.Lock()
+	s.pool.set(u32(ip), c.id, c.mac, c.hostname, stBound, exp)
+	s.mu.Unlock()
+	return true
+}
+
+// decline quarantines an address a client found in use (RFC 2131 §4.3.3).
+func (s *Server) decline(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time) {
+	if sid, ok := req.ServerID(); ok && sid != s.cfg.ServerIP {
+		s.st.ignored.Add(1)
+		return
+	}
+	ip, ok := req.RequestedIP()
+	if !ok || !ip.Is4() {
+		s.st.dropped.Add(1)
+		return
+	}
+	u := u32(ip)
+	until := now.Add(s.cfg.DeclineQuarantine)
+	s.mu.Lock()
+	b := s.pool.byIP[u]
+	mine := b != nil && b.id == c.id && (b.state == stOffered || b.state == stBound)
+	if mine {
+		s.pool.mark(u, stDeclined, until)
+	}
+	s.mu.Unlock()
+	if !mine {
+		s.st.ignored.Add(1)
+		return
+	}
+	s.st.declines.Add(1)
+	s.pcache.put(u, true, now)
+	s.log.Warn("dhcp: client declined its address (in use by someone else); quarantined", "ip", ip, "mac", macString(c.mac), "until", until)
+	if s.cfg.Store != nil {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
+		if err := s.cfg.Store.Commit(cctx, lease.Lease{IP: ip, MAC: c.hw(), Expiry: until, State: lease.Declined}); err != nil {
+			s.log.Error("dhcp: could not record the decline", "ip", ip, "err", err)
+		}
+		cancel()
+	}
+	s.publish(events.LeaseChanged, "declined", c.mac, ip)
+}
+
+// release ends a lease early (RFC 2131 §4.3.4).
+func (s *Server) release(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time) {
+	if sid, ok := req.ServerID(); ok && sid != s.cfg.ServerIP {
+		s.st.ignored.Add(1)
+		return
+	}
+	ip := req.CIAddr
+	if !ip.Is4() || ip.IsUnspecified() {
+		s.st.dropped.Add(1)
+		return
+	}
+	s.mu.Lock()
+	ok := s.pool.release(u32(ip), c.id, now)
+	s.mu.Unlock()
+	if !ok {
+		s.st.ignored.Add(1)
+		return
+	}
+	s.st.releases.Add(1)
+	if s.cfg.Store != nil {
+		l := lease.Lease{MAC: c.hw(), IP: ip, Expiry: now, Hostname: c.hostname, State: lease.Released}
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
+		if err := s.cfg.Store.Commit(cctx, l); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("dhcp: could not record the release", "ip", ip, "err", err)
+		}
+		cancel()
+	}
+	s.publish(events.LeaseChanged, "released", c.mac, ip)
+}
+
+// inform answers an INFORM: configuration for a client that has its address (§4.3.5).
+func (s *Server) inform(req *rawdhcp.Message, c *client, resp *rawdhcp.Message) Reply {
+	if !req.CIAddr.IsValid() || req.CIAddr.IsUnspecified() {
+		s.st.dropped.Add(1)
+		return NoReply
+	}
+	d := s.decide(req, c, boot.Inform, boot.Full, boot.PortDHCP)
+	s.buildFull(resp, req, rawdhcp.Ack, netip.IPv4Unspecified(), c, &d, false)
+	resp.CIAddr = req.CIAddr
+	return ReplyInform
+}
+
+// proxyOffer answers a DISCOVER in proxy mode: boot information only, to PXE/HTTP clients.
+func (s *Server) proxyOffer(req *rawdhcp.Message, c *client, resp *rawdhcp.Message) Reply {
+	d := s.decide(req, c, boot.Discover, boot.Proxy, boot.PortDHCP)
+	if !d.Boot {
+		s.st.ignored.Add(1)
+		s.debug("dhcp: proxy mode: not answering", "mac", macString(c.mac), "kind", d.Kind, "reason", d.Reason)
+		return NoReply
+	}
+	s.buildProxy(resp, req, rawdhcp.Offer, &d)
+	return ReplyProxyOffer
+}
+
+// proxyAck answers a REQUEST (or INFORM) on port 4011, or a port-67 REQUEST naming us in
+// proxy mode: boot information, no address.
+func (s *Server) proxyAck(req *rawdhcp.Message, c *client, port uint16, resp *rawdhcp.Message) Reply {
+	d := s.decide(req, c, boot.Request, boot.Proxy, port)
+	if !d.Boot {
+		s.st.ignored.Add(1)
+		s.debug("dhcp: proxy request: not answering", "mac", macString(c.mac), "port", port, "kind", d.Kind, "reason", d.Reason)
+		return NoReply
+	}
+	s.buildProxy(resp, req, rawdhcp.Ack, &d)
+	resp.CIAddr = req.CIAddr
+	if !resp.CIAddr.IsValid() {
+		resp.CIAddr = netip.IPv4Unspecified()
+	}
+	return ReplyProxyAck
+}

@@ -1,0 +1,296 @@
+package dhcpd
+
+import (
+	"net"
+	"net/netip"
+	"time"
+)
+
+// bindState is what an address in the table is doing.
+type bindState uint8
+
+const (
+	stOffered  bindState = iota + 1 // set aside for a client that was sent an OFFER
+	stBound                         // leased (ACKed); stays the client's after expiry until reclaimed
+	stDeclined                      // a client DECLINEd it: someone else uses it
+	stConflict                      // it answered our ARP probe
+)
+
+func (s bindState) String() string {
+	switch s {
+	case stOffered:
+		return "offered"
+	case stBound:
+		return "bound"
+	case stDeclined:
+		return "declined"
+	case stConflict:
+		return "conflict"
+	}
+	return "unknown"
+}
+
+// binding is one row of the address table.
+type binding struct {
+	ip       uint32
+	id       string // client identity: option 61 when sent, else htype+chaddr
+	mac      [6]byte
+	hostname string
+	state    bindState
+	expires  time.Time
+}
+
+// pool is the address table: the dynamic range Begin..End plus reserved addresses (which
+// may lie outside the range but inside the subnet). It is not safe for concurrent use; the
+// Server guards it with its mutex.
+type pool struct {
+	begin, end uint32 // inclusive; end < begin means no dynamic range (proxy mode)
+	byIP       map[uint32]*binding
+	byID       map[string]*binding
+	// reserved maps a reserved address to the MAC it belongs to. Reservations follow the
+	// MAC even when the client identifies itself with option 61.
+	reserved map[uint32][6]byte
+	// hint is the lowest pool offset that the free scan has not proven to be bound.
+	hint uint32
+	// fullUntil caches "no address can be handed out before then" after a failed pick, so
+	// a flood of new clients against a full pool costs O(1) each, not a table scan.
+	fullUntil time.Time
+}
+
+func newPool(begin, end netip.Addr) *pool {
+	p := &pool{byIP: make(map[uint32]*binding), byID: make(map[string]*binding), reserved: make(map[uint32][6]byte)}
+	if begin.Is4() && end.Is4() {
+		p.begin, p.end = u32(begin), u32(end)
+	} else {
+		p.begin, p.end = 1, 0
+	}
+	return p
+}
+
+// size is the number of addresses in the dynamic range.
+func (p *pool) size() int {
+	if p.end < p.begin {
+		return 0
+	}
+	return int(p.end-p.begin) + 1
+}
+
+func (p *pool) inRange(ip uint32) bool { return ip >= p.begin && ip <= p.end }
+
+// inUse counts pool addresses that are bound and unexpired, offered and unexpired, or out
+// of service (declined/conflict), at time now.
+func (p *pool) inUse(now time.Time) int {
+	n := 0
+	for ip, b := range p.byIP {
+		if p.inRange(ip) && now.Before(b.expires) {
+			n++
+		}
+	}
+	return n
+}
+
+// free reports whether ip can be given to the client id without taking anything from
+// anyone: not reserved for another client and not held (an expired offer, quarantine or
+// conflict holds nothing; an expired lease still does until it is reclaimed).
+func (p *pool) free(ip uint32, id string, mac [6]byte, now time.Time) bool {
+	if r, ok := p.reserved[ip]; ok && r != mac {
+		return false
+	}
+	b := p.byIP[ip]
+	if b == nil || b.id == id && (b.state == stOffered || b.state == stBound) {
+		return true
+	}
+	return b.state != stBound && !now.Before(b.expires)
+}
+
+// heldByOther reports whether another client actively holds ip (unexpired offer or lease).
+func (p *pool) heldByOther(ip uint32, id string, now time.Time) bool {
+	b := p.byIP[ip]
+	return b != nil && b.id != id && now.Before(b.expires)
+}
+
+// pickResult is one candidate address.
+type pickResult struct {
+	ip    uint32
+	probe bool // nobody holds a lease on it: ARP-probe before offering
+	ok    bool
+}
+
+// pick returns the next candidate for a DISCOVER from id, in the documented order: the
+// client's current binding, its reservation, the requested address (50), the MAC hash, the
+// first free address, then the oldest expired lease. skip lists candidates already refused
+// by a probe in this round. It changes nothing but the scan hint.
+func (p *pool) pick(id string, mac [6]byte, resv netip.Addr, requested netip.Addr, now time.Time, skip []uint32) pickResult {
+	skipped := func(ip uint32) bool {
+		for _, s := range skip {
+			if s == ip {
+				return true
+			}
+		}
+		return false
+	}
+	rip := uint32(0)
+	if resv.Is4() {
+		rip = u32(resv)
+	}
+	// 1. The client's current binding, unless the administrator reserved it another
+	// address meanwhile or gave this one to someone else.
+	if b := p.byID[id]; b != nil && (b.state == stOffered || b.state == stBound) && !skipped(b.ip) {
+		if (rip == 0 || rip == b.ip) && (p.inRange(b.ip) || rip == b.ip) && p.free(b.ip, id, mac, now) {
+			return pickResult{ip: b.ip, ok: true}
+		}
+	}
+	// 2. Its reservation: never probed away (the administrator said so), but not taken
+	// from a client that holds it right now.
+	if rip != 0 && !skipped(rip) && !p.heldByOther(rip, id, now) {
+		return pickResult{ip: rip, ok: true}
+	}
+	if p.size() == 0 {
+		return pickResult{}
+	}
+	try := func(ip uint32) (pickResult, bool) {
+		if !p.inRange(ip) || skipped(ip) || !p.free(ip, id, mac, now) {
+			return pickResult{}, false
+		}
+		b := p.byIP[ip]
+		return pickResult{ip: ip, ok: true, probe: b == nil || b.id != id}, true
+	}
+	// 3. The requested address.
+	if requested.Is4() {
+		if r, ok := try(u32(requested)); ok {
+			return r
+		}
+	}
+	if now.Before(p.fullUntil) {
+		return pickResult{}
+	}
+	// 4. A stable hash of the MAC: the same client gets the same address after a restart
+	// even when the lease file is gone.
+	if r, ok := try(p.begin + macHash(mac)%uint32(p.size())); ok {
+		return r
+	}
+	// 5. The first free address.
+	for off := p.hint; off < uint32(p.size()); off++ {
+		ip := p.begin + off
+		if b := p.byIP[ip]; b != nil && b.state == stBound && off == p.hint {
+			p.hint++ // bound addresses stay bound until an explicit event frees them
+			continue
+		}
+		if r, ok := try(ip); ok {
+			return r
+		}
+	}
+	// 6. Reclaim the lease that expired longest ago.
+	var oldest *binding
+	next := time.Time{}
+	for ip, b := range p.byIP {
+		if !p.inRange(ip) || skipped(ip) {
+			continue
+		}
+		if r, ok := p.reserved[ip]; ok && r != mac {
+			continue
+		}
+		if now.Before(b.expires) {
+			if next.IsZero() || b.expires.Before(next) {
+				next = b.expires
+			}
+			continue
+		}
+		if oldest == nil || b.expires.Before(oldest.expires) {
+			oldest = b
+		}
+	}
+	if oldest != nil {
+		return pickResult{ip: oldest.ip, ok: true, probe: true}
+	}
+	if len(skip) == 0 {
+		p.fullUntil = next
+	}
+	return pickResult{}
+}
+
+// set binds ip to id in the given state until expires, replacing whatever either held.
+func (p *pool) set(ip uint32, id string, mac [6]byte, hostname string, st bindState, expires time.Time) *binding {
+	if old := p.byID[id]; old != nil && old.ip != ip {
+		p.drop(old)
+	}
+	b := p.byIP[ip]
+	if b != nil && b.id != id {
+		p.drop(b)
+		b = nil
+	}
+	if b == nil {
+		b = &binding{ip: ip}
+		p.byIP[ip] = b
+	}
+	b.id, b.mac, b.state, b.expires = id, mac, st, expires
+	if hostname != "" || st != stBound {
+		b.hostname = hostname
+	}
+	if id != "" {
+		p.byID[id] = b
+	}
+	return b
+}
+
+// mark takes ip out of service (declined or conflict) until expires.
+func (p *pool) mark(ip uint32, st bindState, expires time.Time) {
+	if b := p.byIP[ip]; b != nil {
+		p.drop(b)
+	}
+	p.byIP[ip] = &binding{ip: ip, state: st, expires: expires}
+}
+
+// drop removes b from the table.
+func (p *pool) drop(b *binding) {
+	if p.byIP[b.ip] == b {
+		delete(p.byIP, b.ip)
+	}
+	if b.id != "" && p.byID[b.id] == b {
+		delete(p.byID, b.id)
+	}
+	if p.inRange(b.ip) && b.ip-p.begin < p.hint {
+		p.hint = b.ip - p.begin
+	}
+	p.fullUntil = time.Time{}
+}
+
+// release ends id's lease on ip now. The row stays so that the client gets the same address
+// back if it returns before the address is reclaimed.
+func (p *pool) release(ip uint32, id string, now time.Time) bool {
+	b := p.byIP[ip]
+	if b == nil || b.id != id {
+		return false
+	}
+	b.expires = now
+	p.fullUntil = time.Time{}
+	return true
+}
+
+// setReserved replaces the reservation index.
+func (p *pool) setReserved(r *Reservations) {
+	clear(p.reserved)
+	for _, e := range r.list() {
+		p.reserved[u32(e.IP)] = e.MAC
+	}
+	p.fullUntil = time.Time{}
+}
+
+// macHash is FNV-1a over the MAC: stable across runs and builds.
+func macHash(mac [6]byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range mac {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
+}
+
+// macKey is the identity of a client that sends no option 61: htype 1 + chaddr, the
+// same bytes an Ethernet client puts in option 61 by convention.
+func macKey(mac net.HardwareAddr) string {
+	var b [7]byte
+	b[0] = 1
+	copy(b[1:], mac)
+	return string(b[:])
+}

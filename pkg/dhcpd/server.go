@@ -1,0 +1,353 @@
+package dhcpd
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pxe-edge/pxe-edge/pkg/events"
+	"github.com/pxe-edge/pxe-edge/pkg/lease"
+	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
+)
+
+// Server is the DHCP server: hand it to rawdhcp.Serve as the Handler. Its methods are safe
+// for concurrent use.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	mode   atomic.Uint32
+	paused atomic.Bool
+
+	mu            sync.Mutex
+	pool          *pool
+	resv          *Reservations
+	rate          *rateLimiter
+	exhaustedWarn time.Time
+	rogues        map[netip.Addr]*RogueServer
+
+	prober prober
+	pcache *probeCache
+	watch  *rogueWatch
+	ctx    context.Context // ends at Close: bounds probes and commits in flight
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+
+	st stats
+}
+
+// stats are the server's counters (see Stats).
+type stats struct {
+	received, dropped, limited, ignored            atomic.Uint64
+	offers, acks, naks, proxyOffers, proxyAcks     atomic.Uint64
+	informs, declines, releases, exhausted, probes atomic.Uint64
+	conflicts, commitErrors                        atomic.Uint64
+}
+
+// Stats is a snapshot of the server's counters, for metrics.
+type Stats struct {
+	Received     uint64 // requests handed to the server
+	Dropped      uint64 // malformed or foreign packets (wrong op, no type, relayed from elsewhere)
+	RateLimited  uint64 // dropped by the per-MAC rate limit
+	Ignored      uint64 // valid requests that get no answer by design (whitelist, proxy non-PXE, other server selected)
+	Offers       uint64
+	Acks         uint64
+	Naks         uint64
+	ProxyOffers  uint64
+	ProxyAcks    uint64 // port-4011 (and port-67 proxy) ACKs
+	Informs      uint64
+	Declines     uint64
+	Releases     uint64
+	Exhausted    uint64 // DISCOVERs left unanswered because the pool was full
+	Probes       uint64 // ARP probes sent (cache misses)
+	Conflicts    uint64 // addresses found in use by the ARP probe
+	CommitErrors uint64 // leases that could not be made durable (no ACK sent)
+}
+
+// New builds a server from cfg (validated here). In full mode with ProbeWait ≥ 0 it opens
+// the ARP probe socket and the rogue-server watch on cfg.Interface now, so call it inside
+// the network namespace that owns the interface. Leases found in cfg.Store are loaded.
+// Close releases the sockets.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Reservations.check(cfg.Subnet, cfg.ServerIP); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		now:    time.Now,
+		pool:   newPool(cfg.Begin, cfg.End),
+		resv:   cfg.Reservations,
+		rate:   newRateLimiter(cfg.RatePerMAC, cfg.RateBurst),
+		rogues: make(map[netip.Addr]*RogueServer),
+		pcache: newProbeCache(cfg.ProbeCache),
+	}
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	s.mode.Store(uint32(cfg.Mode))
+	s.pool.setReserved(cfg.Reservations)
+	if cfg.Store != nil {
+		s.loadLeases(cfg.Store.All())
+	}
+	if cfg.Interface != "" {
+		if cfg.ProbeWait > 0 && cfg.Begin.IsValid() {
+			p, err := newARPProber(cfg.Interface, cfg.ServerIP)
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+			s.prober = p
+		}
+		w, err := newRogueWatch(cfg.Interface)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.watch = w
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			w.run(s.ctx, cfg.ServerIP, s.sawServer)
+		}()
+	}
+	return s, nil
+}
+
+// Close stops the ARP prober and the rogue watch. The lease store is the caller's.
+func (s *Server) Close() error {
+	if s.stop != nil {
+		s.stop()
+	}
+	var err error
+	if s.watch != nil {
+		err = s.watch.close()
+	}
+	s.wg.Wait()
+	if s.prober != nil {
+		if e := s.prober.close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// SetMode switches between full and proxy answering (auto mode).
+func (s *Server) SetMode(m Mode) {
+	if m == ModeFull || m == ModeProxy {
+		s.mode.Store(uint32(m))
+	}
+}
+
+// Mode returns the current mode.
+func (s *Server) Mode() Mode { return Mode(s.mode.Load()) }
+
+// Pause stops all answering (carrier loss, or auto mode re-detecting); Resume restarts it.
+// Requests arriving while paused are dropped without counting as errors.
+func (s *Server) Pause() { s.paused.Store(true) }
+
+// Resume undoes Pause.
+func (s *Server) Resume() { s.paused.Store(false) }
+
+// Paused reports whether the server is paused.
+func (s *Server) Paused() bool { return s.paused.Load() }
+
+// SetReservations replaces the static reservations (SIGHUP). They are checked against the
+// subnet first; on error the old set stays.
+func (s *Server) SetReservations(r *Reservations) error {
+	if err := r.check(s.cfg.Subnet, s.cfg.ServerIP); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.resv = r
+	s.pool.setReserved(r)
+	s.mu.Unlock()
+	return nil
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	c := &s.st
+	return Stats{
+		Received: c.received.Load(), Dropped: c.dropped.Load(), RateLimited: c.limited.Load(),
+		Ignored: c.ignored.Load(), Offers: c.offers.Load(), Acks: c.acks.Load(), Naks: c.naks.Load(),
+		ProxyOffers: c.proxyOffers.Load(), ProxyAcks: c.proxyAcks.Load(), Informs: c.informs.Load(),
+		Declines: c.declines.Load(), Releases: c.releases.Load(), Exhausted: c.exhausted.Load(),
+		Probes: c.probes.Load(), Conflicts: c.conflicts.Load(), CommitErrors: c.commitErrors.Load(),
+	}
+}
+
+// LeaseInfo is one row of the lease table, for the dashboard and the status API.
+type LeaseInfo struct {
+	IP       netip.Addr       `json:"ip"`
+	MAC      net.HardwareAddr `json:"-"`
+	MACText  string           `json:"mac,omitempty"`
+	Hostname string           `json:"hostname,omitempty"`
+	State    string           `json:"state"` // offered, bound, expired, declined, conflict
+	Expires  time.Time        `json:"expires"`
+	Reserved bool             `json:"reserved,omitempty"`
+}
+
+// Leases returns a copy of the address table sorted by address.
+func (s *Server) Leases() []LeaseInfo {
+	now := s.now()
+	s.mu.Lock()
+	out := make([]LeaseInfo, 0, len(s.pool.byIP))
+	for ip, b := range s.pool.byIP {
+		li := LeaseInfo{IP: a4(ip), Hostname: b.hostname, State: b.state.String(), Expires: b.expires}
+		if b.id != "" {
+			li.MAC = append(net.HardwareAddr(nil), b.mac[:]...)
+			li.MACText = li.MAC.String()
+		}
+		if b.state == stBound && !now.Before(b.expires) {
+			li.State = "expired"
+		}
+		_, li.Reserved = s.pool.reserved[ip]
+		out = append(out, li)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b LeaseInfo) int { return a.IP.Compare(b.IP) })
+	return out
+}
+
+// PoolInfo is the pool's size and use, for the dashboard and metrics.
+type PoolInfo struct {
+	Size         int    `json:"size"`         // addresses in dhcp-begin..dhcp-end
+	InUse        int    `json:"in_use"`       // of which offered, leased or quarantined now
+	Reservations int    `json:"reservations"` // static bindings
+	Mode         string `json:"mode"`
+	Paused       bool   `json:"paused"`
+}
+
+// Pool returns the pool's size and use.
+func (s *Server) Pool() PoolInfo {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return PoolInfo{Size: s.pool.size(), InUse: s.pool.inUse(now), Reservations: s.resv.Len(), Mode: s.Mode().String(), Paused: s.Paused()}
+}
+
+// RogueServer is another DHCP server seen answering on our link.
+type RogueServer struct {
+	Addr  netip.Addr       `json:"addr"`
+	MAC   net.HardwareAddr `json:"-"`
+	Last  time.Time        `json:"last"`
+	Count uint64           `json:"count"`
+}
+
+// Rogues returns the other DHCP servers seen while serving full DHCP.
+func (s *Server) Rogues() []RogueServer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RogueServer, 0, len(s.rogues))
+	for _, r := range s.rogues {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b RogueServer) int { return a.Addr.Compare(b.Addr) })
+	return out
+}
+
+// sawServer is the rogue watch's callback.
+func (s *Server) sawServer(addr netip.Addr, mac net.HardwareAddr, typ rawdhcp.MessageType) {
+	if s.Mode() != ModeFull || s.Paused() {
+		return
+	}
+	now := s.now()
+	s.mu.Lock()
+	r := s.rogues[addr]
+	warn := r == nil || now.Sub(r.Last) >= s.cfg.WarnInterval
+	if r == nil {
+		if len(s.rogues) >= 64 {
+			clear(s.rogues)
+		}
+		r = &RogueServer{Addr: addr}
+		s.rogues[addr] = r
+	}
+	if warn {
+		r.Last = now
+	}
+	r.MAC = mac
+	r.Count++
+	s.mu.Unlock()
+	if warn {
+		s.log.Warn("dhcp: another DHCP server is answering on this link", "server", addr, "mac", mac.String(), "type", typ.String(), "interface", s.cfg.Interface)
+	}
+}
+
+// loadLeases fills the table from the store at start.
+func (s *Server) loadLeases(ls []lease.Lease) {
+	now := s.now()
+	kept, skipped := 0, 0
+	for _, l := range ls {
+		if !l.IP.Is4() {
+			skipped++
+			continue
+		}
+		ip := u32(l.IP)
+		if l.State == lease.Declined {
+			if now.Before(l.Expiry) && s.cfg.Subnet.Contains(l.IP) {
+				s.pool.mark(ip, stDeclined, l.Expiry)
+				kept++
+			}
+			continue
+		}
+		if len(l.MAC) != 6 {
+			skipped++
+			continue
+		}
+		mac := [6]byte(l.MAC)
+		r, reserved := s.pool.reserved[ip]
+		if reserved && r != mac || !reserved && !s.pool.inRange(ip) {
+			skipped++ // the pool or the reservations changed since
+			continue
+		}
+		id := macKey(l.MAC)
+		if len(l.ClientID) > 0 {
+			id = string(l.ClientID)
+		}
+		st := stBound
+		exp := l.Expiry
+		switch l.State {
+		case lease.Offered:
+			st = stOffered
+		case lease.Released:
+			if exp.IsZero() || now.Before(exp) {
+				exp = now
+			}
+		}
+		if exp.IsZero() {
+			exp = now.Add(100 * 365 * 24 * time.Hour)
+		}
+		s.pool.set(ip, id, mac, l.Hostname, st, exp)
+		kept++
+	}
+	if kept+skipped > 0 {
+		s.log.Info("dhcp: leases loaded", "kept", kept, "skipped", skipped)
+	}
+}
+
+// publish sends a DHCP event for a reply that left.
+func (s *Server) publish(kind events.Kind, msg string, mac [6]byte, ip netip.Addr) {
+	if s.cfg.Bus == nil {
+		return
+	}
+	e := events.Event{Kind: kind, Proto: "dhcp", Msg: msg, MAC: net.HardwareAddr(mac[:]).String()}
+	if ip.IsValid() && !ip.IsUnspecified() {
+		e.Client = netip.AddrPortFrom(ip, 68)
+	}
+	s.cfg.Bus.Publish(e)
+}
+
+func (s *Server) debug(msg string, args ...any) {
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug(msg, args...)
+	}
+}
+
+func macString(mac [6]byte) string { return net.HardwareAddr(mac[:]).String() }
