@@ -36,7 +36,7 @@ type setting struct {
 var settings = []*setting{
 	{key: "USE_IPXE", long: "ipxe", neg: "no-ipxe", kind: kBool, help: "chainload iPXE first (PXE clients get the iPXE ROM, iPXE gets NETBOOT_FILE)", ptr: func(c *Config) any { return &c.UseIPXE }},
 	{key: "USE_HTTP", long: "http", neg: "no-http", kind: kBool, help: "enable the built-in HTTP server", ptr: func(c *Config) any { return &c.UseHTTP }},
-	{key: "USE_TFTP", long: "tftp", neg: "no-tftp", kind: kBool, help: "enable the built-in TFTP server (on by default)", ptr: func(c *Config) any { return &c.UseTFTP }},
+	{key: "USE_TFTP", long: "tftp", neg: "no-tftp", kind: kBool, help: "enable the built-in TFTP server", ptr: func(c *Config) any { return &c.UseTFTP }},
 	{key: "USE_DHCP", long: "dhcp", kind: kBool, help: "enable the built-in DHCP server (full: hands out addresses from the pool)", ptr: func(c *Config) any { return &c.UseDHCP }},
 	{key: "DHCP_MODE_PROXY", aliases: []string{"DHCP_PROXY_MODE"}, long: "dhcp-proxy", kind: kBool, help: "enable the DHCP server in ProxyDHCP mode (boot information only; implies --dhcp)", ptr: func(c *Config) any { return &c.DHCPProxy }},
 	{key: "DHCP_MODE_AUTO", long: "dhcp-auto", kind: kBool, ours: true, help: "ProxyDHCP when another DHCP server answers on the interface, full DHCP otherwise; re-checked when the cable comes back", ptr: func(c *Config) any { return &c.DHCPAuto }},

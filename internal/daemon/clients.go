@@ -1,0 +1,33 @@
+package daemon
+
+import (
+	"net/netip"
+
+	httpd "github.com/pxe-edge/pxe-edge/pkg/http"
+)
+
+// clientsView implements pkg/http's Clients from the DHCP lease table and the daemon state.
+type clientsView struct{ d *Daemon }
+
+// Client returns what DHCP knows about the client holding ip.
+func (v clientsView) Client(ip netip.Addr) (httpd.ClientInfo, bool) {
+	if v.d.dhcp == nil {
+		return httpd.ClientInfo{}, false
+	}
+	return v.d.dhcp.client(ip)
+}
+
+// Status returns the daemon's state for /api/status and /metrics.
+func (v clientsView) Status() httpd.DaemonStatus {
+	d := v.d
+	st := httpd.DaemonStatus{
+		Mode:       d.cfg.Mode().String(),
+		ActiveMode: d.activeMode.Load().(string),
+		Interface:  d.ifname,
+		Carrier:    d.carrier.Load(),
+	}
+	if d.dhcp != nil {
+		d.dhcp.status(&st)
+	}
+	return st
+}
