@@ -90,8 +90,10 @@ type Server struct {
 	track   *tracker
 	met     *httpMetrics
 
-	stopOnce sync.Once
-	stop     chan struct{} // closed when shutdown starts: ends SSE streams
+	stopTrack func()
+	stopOnce  sync.Once
+	stop      chan struct{} // closed when shutdown starts: ends SSE streams
+	closeOnce sync.Once
 }
 
 // New validates cfg, opens the netboot directory and returns a Server.
@@ -148,6 +150,9 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.track = newTracker(cfg.Events, cfg.Clients)
+	// Subscribe now, not in Serve: the dashboard should see what happens from the moment
+	// the daemon built the server.
+	s.stopTrack = s.track.run()
 	s.handler = s.routes()
 	return s, nil
 }
@@ -164,7 +169,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		s.close()
+		s.Close()
 		return fmt.Errorf("httpd: %w", err)
 	}
 	return s.Serve(ctx, ln)
@@ -174,9 +179,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // accepting, ends event streams, waits up to ShutdownGrace for running downloads and closes
 // what is left. It returns nil after a shutdown caused by ctx, else the accept error.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	defer s.close()
-	stopTrack := s.track.run()
-	defer stopTrack()
+	defer s.Close()
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
@@ -204,10 +207,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-func (s *Server) close() {
+// Close releases the directory handles and the event subscription. Serve calls it when it
+// returns; call it yourself only for a Server that never served.
+func (s *Server) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
-	s.root.Close()
-	if s.piRoot != nil {
-		s.piRoot.Close()
-	}
+	s.closeOnce.Do(func() {
+		s.stopTrack()
+		s.root.Close()
+		if s.piRoot != nil {
+			s.piRoot.Close()
+		}
+	})
 }
