@@ -283,7 +283,8 @@ func scriptName(c *Config) string {
 	switch {
 	case isScript(c.ROM):
 		return c.ROM
-	case c.IPXE && c.NetbootFile != "":
+	case c.IPXE && c.NetbootFile != "" && !IsIPXEBinary(c.NetbootFile):
+		// A NETBOOT_FILE naming an iPXE binary would make iPXE load itself forever.
 		return c.NetbootFile
 	}
 	return FileScript

@@ -1,9 +1,6 @@
 package boot
 
-import (
-	"encoding/binary"
-	"fmt"
-)
+import "encoding/binary"
 
 // Raspberry Pi MAC vendor prefixes (OUIs).
 var piOUIs = [...][3]byte{
@@ -37,7 +34,14 @@ type PiGUID struct {
 
 // SerialDir returns the serial number as the Pi writes its TFTP prefix: 8 lower-case hex
 // digits.
-func (g PiGUID) SerialDir() string { return fmt.Sprintf("%08x", g.Serial) }
+func (g PiGUID) SerialDir() string {
+	const hex = "0123456789abcdef"
+	var b [8]byte
+	for i := range b {
+		b[i] = hex[g.Serial>>(28-4*i)&0xf]
+	}
+	return string(b[:])
+}
 
 // ParsePiGUID decodes option 97 from a Pi 4/5 bootloader. It accepts the RFC 4578 layout
 // (type 0 + 16 bytes) and a bare 16-byte GUID. The fourcc must be "RPi" and a digit. The
