@@ -16,7 +16,7 @@ const (
 	vcAA64PXE   = "PXEClient:Arch:00011:UNDI:003000" // qemu-efi-aarch64 PXE
 	vcAA64HTTP  = "HTTPClient:Arch:00019:UNDI:003000"
 	vcIA32PXE   = "PXEClient:Arch:00006:UNDI:003000"
-	vcUBootStr     = "U-Boot.armv8"
+	vcUBootStr  = "U-Boot.armv8"
 	vcUdhcpc    = "udhcp 1.35.0"
 	vcIPXEEFI   = "PXEClient:Arch:00007:UNDI:003010" // iPXE x86_64 EFI
 	vcIPXEARM64 = "PXEClient:Arch:00011:UNDI:003010"
