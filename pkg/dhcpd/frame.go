@@ -34,4 +34,3 @@ func parseUDP4(b []byte) (src, dst netip.Addr, sport, dport uint16, payload []by
 	}
 	return src, dst, binary.BigEndian.Uint16(u[0:2]), binary.BigEndian.Uint16(u[2:4]), u[udpHeaderLen:ulen], true
 }
-

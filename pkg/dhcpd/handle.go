@@ -366,6 +366,9 @@ func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, n
 	s.publish(events.LeaseChanged, what, c.mac, ip)
 	d := s.decide(req, c, boot.Request, boot.Full, boot.PortDHCP)
 	s.buildFull(resp, req, rawdhcp.Ack, ip, c, &d, true)
+	if hasCI {
+		resp.CIAddr = ci // RFC 2131 table 3: ciaddr from the REQUEST
+	}
 	return ReplyAck
 }
 
