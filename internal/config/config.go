@@ -96,6 +96,7 @@ type Config struct {
 
 	// Ours.
 	Iface        string // IFACE, --iface: the boot-network interface; "" = first wired one with a carrier
+	BootMap      string // BOOT_MAP, --boot-map: option 93 architecture → boot file JSON, reloaded on SIGHUP
 	StateDir     string // STATE_DIR, --state-dir: lease journal and snapshot
 	LogFormat    string // LOG_FORMAT, --log-format: "text" or "json"
 	SyslogFormat string // SYSLOG_FORMAT, --syslog-format: "rfc5424" or "rfc3164"

@@ -80,6 +80,7 @@ var settings = []*setting{
 	{key: "NBD_PORT", aliases: []string{"NBD_SERVER_PORT"}, long: "nbd-port", kind: kInt, nbd: true, help: "NBD server port (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDPort }},
 
 	{key: "IFACE", long: "iface", kind: kString, ours: true, help: "boot-network interface (default: the first wired interface with a carrier)", ptr: func(c *Config) any { return &c.Iface }},
+	{key: "BOOT_MAP", long: "boot-map", kind: kString, ours: true, help: "JSON file mapping option 93 architectures to boot files ({\"7\": \"snponly.efi\"}); reloaded on SIGHUP", ptr: func(c *Config) any { return &c.BootMap }},
 	{key: "STATE_DIR", long: "state-dir", kind: kString, ours: true, help: "directory for the lease journal and snapshot", ptr: func(c *Config) any { return &c.StateDir }},
 	{key: "LOG_FORMAT", long: "log-format", kind: kString, ours: true, help: "log format: text or json", ptr: func(c *Config) any { return &c.LogFormat }},
 }

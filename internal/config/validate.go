@@ -64,6 +64,11 @@ func (c *Config) Validate() error {
 			bad("%s: %v", byKey["STATIC_CONFIG"].flagName(), err)
 		}
 	}
+	if c.BootMap != "" {
+		if _, err := os.Stat(c.BootMap); err != nil {
+			bad("%s: %v", byKey["BOOT_MAP"].flagName(), err)
+		}
+	}
 	if c.Mode() != DHCPOff {
 		errs = append(errs, c.validateDHCP()...)
 	}

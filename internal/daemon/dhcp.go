@@ -2,26 +2,381 @@ package daemon
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/netip"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/pxe-edge/pxe-edge/internal/config"
+	"github.com/pxe-edge/pxe-edge/pkg/boot"
+	"github.com/pxe-edge/pxe-edge/pkg/dhcpd"
+	"github.com/pxe-edge/pxe-edge/pkg/events"
 	httpd "github.com/pxe-edge/pxe-edge/pkg/http"
+	"github.com/pxe-edge/pxe-edge/pkg/lease"
+	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
-// dhcpService runs DHCP on the managed interface.
-type dhcpService struct{}
+// detectTimeout bounds auto mode's look for another DHCP server.
+const detectTimeout = 3 * time.Second
+
+// dhcpService runs DHCP on the managed interface. The dhcpd.Server lives as long as the
+// daemon (it holds the pool and the rogue watch); the raw socket and its serve loop live
+// from carrier up to carrier down, so a lost cable also releases the socket and a
+// re-created interface is picked up.
+type dhcpService struct {
+	d     *Daemon
+	log   *slog.Logger
+	store *lease.Store // nil in proxy mode
+
+	srv     atomic.Pointer[dhcpd.Server]
+	resv    atomic.Pointer[dhcpd.Reservations]
+	bootMap map[uint16]string
+
+	mu     sync.Mutex // serializes resume/pause/reload
+	cancel context.CancelFunc
+	done   chan struct{}
+}
 
 func newDHCPService(d *Daemon) (*dhcpService, error) {
-	return nil, errors.New("DHCP: not wired in this build yet")
+	s := &dhcpService{d: d, log: d.logs.For("dhcp")}
+	resv, err := s.loadReservations()
+	if err != nil {
+		return nil, err
+	}
+	bm, err := loadBootMap(d.cfg.BootMap)
+	if err != nil {
+		return nil, err
+	}
+	s.bootMap = bm
+	if d.cfg.Mode() != config.DHCPProxy {
+		st, rep, err := lease.Open(d.cfg.StateDir, lease.Options{Logger: s.log})
+		if err != nil {
+			return nil, fmt.Errorf("DHCP: lease store in --state-dir %s: %w", d.cfg.StateDir, err)
+		}
+		if rep.Damaged() {
+			s.log.Warn("lease files were damaged; kept what could be read", "leases", rep.Leases, "skipped", rep.Skipped, "preserved", rep.Preserved)
+		}
+		s.store = st
+		if err := s.importLeasesFile(); err != nil {
+			s.log.Warn("--save-leases: could not import", "file", d.cfg.LeasesFile, "err", err)
+		}
+	}
+	srv, err := s.build(resv, bm)
+	if err != nil {
+		if s.store != nil {
+			s.store.Close()
+		}
+		return nil, err
+	}
+	// Nothing is answered until the carrier is confirmed (and, in auto mode, detection ran).
+	srv.Pause()
+	s.srv.Store(srv)
+	s.resv.Store(resv)
+	return s, nil
 }
 
-func (s *dhcpService) close()                     {}
-func (s *dhcpService) pauseAll()                  {}
-func (s *dhcpService) pause()                     {}
-func (s *dhcpService) resume(ctx context.Context) {}
-func (s *dhcpService) reload() error              { return nil }
+// build makes a dhcpd.Server from the configuration.
+func (s *dhcpService) build(resv *dhcpd.Reservations, bootMap map[uint16]string) (*dhcpd.Server, error) {
+	c := s.d.cfg
+	subnet, err := dhcpd.PrefixFromMask(c.DHCPServerIP, c.DHCPSubnet)
+	if err != nil {
+		return nil, err
+	}
+	mode := dhcpd.ModeFull
+	if c.Mode() == config.DHCPProxy {
+		mode = dhcpd.ModeProxy
+	}
+	var bcast netip.Addr
+	if a, err := netip.ParseAddr(c.DHCPBroadcast); err == nil {
+		bcast = a
+	}
+	bc := boot.Config{
+		ServerIP:    c.DHCPFileserver,
+		TFTP:        c.UseTFTP,
+		HTTP:        c.UseHTTP,
+		HTTPPort:    uint16(c.HTTPPort),
+		IPXE:        c.UseIPXE,
+		NetbootFile: c.NetbootFile,
+		ArchFiles:   bootMap,
+	}
+	if a := c.HTTPServerIP; a.IsValid() && !a.IsUnspecified() {
+		bc.HTTPHost = a
+	}
+	dc := dhcpd.Config{
+		Mode:          mode,
+		Boot:          bc,
+		Bus:           s.d.bus,
+		Interface:     s.d.ifname,
+		ServerIP:      c.DHCPServerIP,
+		Subnet:        subnet,
+		Router:        c.DHCPRouter,
+		DNS:           c.DHCPDNS,
+		Broadcast:     bcast,
+		Authoritative: true,
+		Whitelist:     c.DHCPWhitelist,
+		Reservations:  resv,
+		Logger:        s.log,
+	}
+	if mode == dhcpd.ModeFull {
+		dc.Begin, dc.End = c.DHCPBegin, c.DHCPEnd
+	}
+	if s.store != nil {
+		dc.Store = s.store
+	}
+	srv, err := dhcpd.New(dc)
+	if err != nil {
+		return nil, fmt.Errorf("DHCP: %w", err)
+	}
+	return srv, nil
+}
 
+func (s *dhcpService) loadReservations() (*dhcpd.Reservations, error) {
+	if s.d.cfg.StaticConfig == "" {
+		return nil, nil
+	}
+	r, err := dhcpd.LoadReservations(s.d.cfg.StaticConfig)
+	if err != nil {
+		return nil, fmt.Errorf("--static-config %s: %w", s.d.cfg.StaticConfig, err)
+	}
+	return r, nil
+}
+
+// loadBootMap reads the boot map: a JSON object from option 93 architecture numbers to boot
+// files, e.g. {"7": "snponly.efi", "11": "arm64/ipxe.efi"} (pkg/boot's ArchFiles).
+func loadBootMap(path string) (map[uint16]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--boot-map: %w", err)
+	}
+	var raw map[string]string
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("--boot-map %s: want a JSON object of \"arch\": \"file\": %w", path, err)
+	}
+	m := make(map[uint16]string, len(raw))
+	for k, v := range raw {
+		n, err := strconv.ParseUint(strings.TrimSpace(k), 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("--boot-map %s: key %q is not an option 93 architecture number", path, k)
+		}
+		if v == "" {
+			return nil, fmt.Errorf("--boot-map %s: architecture %d has an empty file name", path, n)
+		}
+		m[uint16(n)] = v
+	}
+	return m, nil
+}
+
+// resume starts answering after the carrier came (back): auto mode first looks for
+// another DHCP server and picks proxy or full, then the socket is opened and the serve loop
+// started.
+func (s *dhcpService) resume(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done != nil {
+		return // already serving
+	}
+	srv := s.srv.Load()
+	mode := srv.Mode().String()
+	if s.d.cfg.Mode() == config.DHCPAuto {
+		res, err := dhcpd.Detect(ctx, s.d.ifname, detectTimeout)
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err != nil:
+			s.log.Error("auto mode: detection failed; assuming no other DHCP server", "err", err)
+			srv.SetMode(dhcpd.ModeFull)
+		case res.Found:
+			s.log.Info("auto mode: another DHCP server answers; serving ProxyDHCP", "server", res.Server, "offered", res.Offered)
+			srv.SetMode(dhcpd.ModeProxy)
+		default:
+			s.log.Info("auto mode: no other DHCP server answered; serving full DHCP")
+			srv.SetMode(dhcpd.ModeFull)
+		}
+		mode = "auto→" + srv.Mode().String()
+	}
+	conn, err := rawdhcp.Listen(s.d.ifname, &rawdhcp.Config{
+		ServerAddr: s.d.cfg.DHCPServerIP,
+		Ports:      []uint16{s.port(), boot.PortPXE},
+		Logger:     s.log,
+	})
+	if err != nil {
+		s.log.Error("DHCP: cannot open the raw socket; not answering until the carrier comes back", "iface", s.d.ifname, "err", err)
+		return
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	s.cancel, s.done = cancel, done
+	go func() {
+		defer close(done)
+		defer conn.Close()
+		rs := &rawdhcp.Server{Handler: handler{s}, Workers: 4, Logger: s.log}
+		if err := rs.Serve(sctx, conn); err != nil {
+			s.log.Error("DHCP serve loop ended", "err", err)
+		}
+	}()
+	srv.Resume()
+	s.d.activeMode.Store(srv.Mode().String())
+	s.d.bus.Publish(events.Event{Kind: events.ModeChanged, Proto: "dhcp", Msg: mode})
+	s.log.Info("DHCP answering", "iface", s.d.ifname, "mode", mode, "server", s.d.cfg.DHCPServerIP)
+}
+
+func (s *dhcpService) port() uint16 {
+	if p := s.d.cfg.DHCPServerPort; p > 0 && p < 65536 {
+		return uint16(p)
+	}
+	return rawdhcp.ServerPort
+}
+
+// handler forwards to the current dhcpd.Server, which a reload may replace.
+type handler struct{ s *dhcpService }
+
+func (h handler) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info *rawdhcp.PacketInfo) {
+	h.s.srv.Load().ServeDHCP(w, req, info)
+}
+
+// pause stops answering and closes the socket (carrier loss).
+func (s *dhcpService) pause() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.srv.Load().Pause()
+	if s.done != nil {
+		s.cancel()
+		<-s.done
+		s.cancel, s.done = nil, nil
+	}
+	s.d.activeMode.Store("paused")
+	s.d.bus.Publish(events.Event{Kind: events.ModeChanged, Proto: "dhcp", Msg: "paused"})
+}
+
+// pauseAll is pause at shutdown.
+func (s *dhcpService) pauseAll() { s.pause() }
+
+// close releases the server and flushes the lease store.
+func (s *dhcpService) close() {
+	s.pause()
+	if err := s.srv.Load().Close(); err != nil {
+		s.log.Warn("DHCP close", "err", err)
+	}
+	if s.store != nil {
+		if err := s.exportLeasesFile(); err != nil {
+			s.log.Warn("--save-leases: could not save", "file", s.d.cfg.LeasesFile, "err", err)
+		}
+		if err := s.store.Close(); err != nil {
+			s.log.Error("lease store close", "err", err)
+		} else {
+			s.log.Info("leases flushed", "dir", s.d.cfg.StateDir)
+		}
+	}
+}
+
+// reload re-reads the static reservations and the boot map. Reservations are swapped in
+// place; a changed boot map needs a new dhcpd.Server (its boot configuration is fixed at
+// construction), which takes over the lease table from the store and the current mode.
+func (s *dhcpService) reload() error {
+	resv, err := s.loadReservations()
+	if err != nil {
+		return err
+	}
+	bm, err := loadBootMap(s.d.cfg.BootMap)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.srv.Load()
+	if !reflect.DeepEqual(bm, s.bootMap) {
+		srv, err := s.build(resv, bm)
+		if err != nil {
+			return err
+		}
+		srv.SetMode(old.Mode())
+		if old.Paused() {
+			srv.Pause()
+		}
+		s.srv.Store(srv)
+		s.bootMap = bm
+		if err := old.Close(); err != nil {
+			s.log.Warn("closing the previous DHCP server", "err", err)
+		}
+		s.log.Info("boot map reloaded", "entries", len(bm))
+	} else if err := old.SetReservations(resv); err != nil {
+		return fmt.Errorf("--static-config: %w", err)
+	}
+	s.resv.Store(resv)
+	s.log.Info("static reservations reloaded", "reservations", resv.Len())
+	if err := s.exportLeasesFile(); err != nil {
+		s.log.Warn("--save-leases: could not save", "file", s.d.cfg.LeasesFile, "err", err)
+	}
+	return nil
+}
+
+// client returns the DHCP facts about the client holding ip.
 func (s *dhcpService) client(ip netip.Addr) (httpd.ClientInfo, bool) {
+	for _, l := range s.srv.Load().Leases() {
+		if l.IP != ip || len(l.MAC) != 6 {
+			continue
+		}
+		info := httpd.ClientInfo{MAC: l.MAC.String(), IP: l.IP, Hostname: l.Hostname}
+		var mac [6]byte
+		copy(mac[:], l.MAC)
+		if r, ok := s.resv.Load().Lookup(mac); ok {
+			info.Reservation = reservationFields(r)
+			if info.Hostname == "" {
+				info.Hostname = r.Hostname
+			}
+		}
+		return info, true
+	}
 	return httpd.ClientInfo{}, false
 }
-func (s *dhcpService) status(st *httpd.DaemonStatus) {}
+
+func reservationFields(r dhcpd.Reservation) map[string]string {
+	m := map[string]string{}
+	add := func(k string, a netip.Addr) {
+		if a.IsValid() {
+			m[k] = a.String()
+		}
+	}
+	add("ipaddr", r.IP)
+	add("subnet", r.Mask)
+	add("router", r.Router)
+	if len(r.DNS) > 0 {
+		d := make([]string, len(r.DNS))
+		for i, a := range r.DNS {
+			d[i] = a.String()
+		}
+		m["dns"] = strings.Join(d, ",")
+	}
+	if r.ROM != "" {
+		m["rom"] = r.ROM
+	}
+	if r.Hostname != "" {
+		m["hostname"] = r.Hostname
+	}
+	return m
+}
+
+// status fills the DHCP part of the dashboard status.
+func (s *dhcpService) status(st *httpd.DaemonStatus) {
+	srv := s.srv.Load()
+	p := srv.Pool()
+	st.PoolSize, st.PoolUsed = p.Size, p.InUse
+	for _, l := range srv.Leases() {
+		st.Leases = append(st.Leases, httpd.Lease{
+			MAC: l.MAC.String(), IP: l.IP, Hostname: l.Hostname, State: l.State,
+			Static: l.Reserved, Expires: l.Expires,
+		})
+	}
+	st.DHCPReceived = map[string]uint64{"ALL": srv.Stats().Received}
+}

@@ -1,0 +1,193 @@
+package daemon_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pxe-edge/pxe-edge/internal/netlab"
+)
+
+// These tests run the real binary (netlab.Binary) inside namespaces the test creates, with
+// real clients (tftp-hpa, busybox udhcpc). Subnets: 10.60.0.0/16 (config/daemon/netif).
+
+// lab is a server namespace and a client namespace joined by a veth pair; the server end
+// ("eth0") has no address: pxe-edge adds it, unless addr is given.
+type lab struct {
+	l        *netlab.Lab
+	srv, cli *netlab.NS
+}
+
+func newLab(t *testing.T, srvCIDR, cliCIDR string) *lab {
+	t.Helper()
+	l := netlab.New(t)
+	lb := &lab{l: l, srv: l.Namespace("srv"), cli: l.Namespace("cli")}
+	l.Veth(lb.srv, "eth0", srvCIDR, lb.cli, "eth0", cliCIDR)
+	return lb
+}
+
+// netbootDir makes a world-readable netboot directory (also for runs as nobody) holding
+// name with size random bytes, and returns the directory and the file's sha256.
+func netbootDir(t *testing.T, name string, size int) (string, string) {
+	t.Helper()
+	base, err := os.MkdirTemp("", "pxe-edge-netboot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, size)
+	_, _ = rand.Read(b)
+	if err := os.WriteFile(filepath.Join(base, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return base, hex.EncodeToString(sum[:])
+}
+
+// tftpGet fetches name from server with tftp-hpa inside ns and returns its sha256.
+func tftpGet(t *testing.T, ns *netlab.NS, server, name string) (string, error) {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "got")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := ns.Run(ctx, "tftp", "-m", "binary", server, "-c", "get", name, dst)
+	if err != nil {
+		return "", err
+	}
+	if strings.Contains(string(out), "Error") || strings.Contains(string(out), "Transfer timed out") {
+		return "", &tftpErr{string(out)}
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+type tftpErr struct{ out string }
+
+func (e *tftpErr) Error() string { return "tftp: " + e.out }
+
+func waitFor(t *testing.T, p *netlab.Proc, substr string) {
+	t.Helper()
+	if !p.WaitOutput(substr, 15*time.Second) {
+		t.Fatalf("pxe-edge did not log %q; output:\n%s", substr, p.Output())
+	}
+}
+
+// waitCount waits until substr occurs at least n times in the output.
+func waitCount(t *testing.T, p *netlab.Proc, substr string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Count(p.Output(), substr) >= n {
+			return
+		}
+		select {
+		case <-p.Done():
+			t.Fatalf("pxe-edge exited waiting for %q ×%d: %v\n%s", substr, n, p.Err(), p.Output())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("pxe-edge did not log %q %d times; output:\n%s", substr, n, p.Output())
+}
+
+func stopOK(t *testing.T, p *netlab.Proc) {
+	t.Helper()
+	if err := p.Stop(15 * time.Second); err != nil {
+		t.Fatalf("SIGTERM: want exit status 0, got %v\n%s", err, p.Output())
+	}
+	if !strings.Contains(p.Output(), "msg=stopped") {
+		t.Fatalf("no clean stop in the log:\n%s", p.Output())
+	}
+}
+
+func hasAddr(t *testing.T, ns *netlab.NS, cidr string) bool {
+	t.Helper()
+	return strings.Contains(ns.MustRun("ip", "-4", "-o", "addr", "show", "dev", "eth0"), " "+cidr+" ")
+}
+
+// udpPorts lists the UDP ports with a socket in ns (from /proc/net/udp, as seen there).
+func udpPorts(t *testing.T, ns *netlab.NS) map[int]bool {
+	t.Helper()
+	out := ns.MustRun("cat", "/proc/net/udp")
+	ports := map[int]bool{}
+	for _, line := range strings.Split(out, "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		_, hexPort, _ := strings.Cut(f[1], ":")
+		if n, err := strconv.ParseInt(hexPort, 16, 32); err == nil {
+			ports[int(n)] = true
+		}
+	}
+	return ports
+}
+
+var leaseRE = regexp.MustCompile(`lease of (\d+\.\d+\.\d+\.\d+) obtained`)
+
+// udhcpc asks for a lease from ns with busybox udhcpc (bounded: 4 tries, 1 s apart, then
+// give up) and returns the address it got.
+func udhcpc(t *testing.T, ns *netlab.NS) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := ns.Run(ctx, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "4", "-T", "1", "-A", "1", "-s", "/bin/true")
+	if err != nil {
+		return "", err
+	}
+	m := leaseRE.FindStringSubmatch(string(out))
+	if m == nil {
+		return "", &tftpErr{"udhcpc: no lease: " + string(out)}
+	}
+	return m[1], nil
+}
+
+func pid(t *testing.T, p *netlab.Proc) int {
+	t.Helper()
+	m := regexp.MustCompile(`pid=(\d+)`).FindStringSubmatch(p.Output())
+	if m == nil {
+		t.Fatalf("no pid in the start line:\n%s", p.Output())
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+func fdCount(t *testing.T, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// netlabCmd runs the binary directly; only for invocations that exit before opening any
+// socket (--version, bad configuration).
+func netlabCmd(ctx context.Context, bin string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, bin, args...)
+}
+
+// exitCode digs the exit status out of a (possibly wrapped) *exec.ExitError; -1 if none.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
