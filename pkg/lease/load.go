@@ -270,6 +270,9 @@ func readLines(path string, fn func(no int, line []byte, complete bool)) error {
 // preserve keeps a copy of a damaged file as name.damaged (replacing an older one) before
 // it is rewritten: a hard link, or a copy where links are not supported.
 func (s *Store) preserve(path string, rep *LoadReport) {
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		return // nothing worth keeping
+	}
 	dst := path + ".damaged"
 	os.Remove(dst)
 	err := os.Link(path, dst)

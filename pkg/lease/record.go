@@ -388,3 +388,5 @@ func parseHex(b []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+func crcOf(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
