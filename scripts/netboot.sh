@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# scripts/netboot.sh [DIR] — what `make netboot` runs.
+#
+# Copies the boot binaries pxe-edge hands out from installed Debian packages into DIR
+# (default: netboot/ beside this script). They are never committed (netboot/.gitignore).
+#
+#   ipxe             undionly.kpxe, undionly.kkpxe, ipxe.pxe, ipxe.efi, snponly.efi
+#   pxelinux         pxelinux.0, lpxelinux.0
+#   syslinux-common  ldlinux.c32 and the menu/chain modules pxelinux.cfg menus need
+#
+# arm64 iPXE (ipxe-arm64.efi, for arch 11/19 clients): Debian bookworm ships none; the
+# `ipxe` package is Architecture: all and x86-only. The script copies one when a source
+# exists — $IPXE_ARM64_EFI, or /usr/lib/ipxe/ipxe-arm64.efi from a future ipxe package — and
+# otherwise warns and leaves any ipxe-arm64.efi already in DIR alone.
+#
+# Idempotent: files already identical are left untouched (no write to the SD card), others
+# are replaced atomically. Prints one line per file. Exits 1 naming the package to install
+# when a required file is missing. A manifest (.netboot-manifest) records name, size,
+# sha256 and the package version of each copied file.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+dest=${1:-$here/../netboot}
+mkdir -p "$dest"
+dest=$(cd "$dest" && pwd)
+
+missing_pkgs=()
+missing_files=()
+copied=0
+same=0
+manifest=()
+
+# NETBOOT_SYSROOT prefixes every source path (tests use it to simulate missing packages).
+sys=${NETBOOT_SYSROOT:-}
+
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "-"; }
+
+# put PACKAGE SOURCE [NAME] — copy SOURCE into $dest/NAME (default: basename of SOURCE).
+put() {
+	local pkg=$1 src=$2 name=${3:-$(basename "$2")}
+	if [[ ! -f $src ]]; then
+		[[ " ${missing_pkgs[*]} " == *" $pkg "* ]] || missing_pkgs+=("$pkg")
+		missing_files+=("$src")
+		return
+	fi
+	local dst=$dest/$name
+	if [[ -f $dst ]] && cmp -s "$src" "$dst"; then
+		printf '  same    %-16s %s (%s %s)\n' "$name" "$src" "$pkg" "$(pkgver "$pkg")"
+		same=$((same + 1))
+	else
+		install -m 0644 "$src" "$dst.tmp.$$"
+		mv -f "$dst.tmp.$$" "$dst"
+		printf '  copied  %-16s %s (%s %s)\n' "$name" "$src" "$pkg" "$(pkgver "$pkg")"
+		copied=$((copied + 1))
+	fi
+	manifest+=("$(printf '%s\t%s\t%s\t%s %s' "$name" "$(stat -c %s "$dst")" "$(sha256sum "$dst" | cut -d' ' -f1)" "$pkg" "$(pkgver "$pkg")")")
+}
+
+echo "netboot: copying boot binaries into $dest"
+
+for f in undionly.kpxe undionly.kkpxe ipxe.pxe ipxe.efi snponly.efi; do
+	put ipxe "$sys/usr/lib/ipxe/$f"
+done
+for f in pxelinux.0 lpxelinux.0; do
+	put pxelinux "$sys/usr/lib/PXELINUX/$f"
+done
+for f in ldlinux.c32 libcom32.c32 libutil.c32 menu.c32 vesamenu.c32 chain.c32 pxechn.c32 reboot.c32 poweroff.c32; do
+	put syslinux-common "$sys/usr/lib/syslinux/modules/bios/$f"
+done
+
+# arm64 iPXE: optional, see the header.
+arm64_src=${IPXE_ARM64_EFI:-}
+arm64_pkg=IPXE_ARM64_EFI
+if [[ -z $arm64_src && -f $sys/usr/lib/ipxe/ipxe-arm64.efi ]]; then
+	arm64_src=$sys/usr/lib/ipxe/ipxe-arm64.efi
+	arm64_pkg=ipxe
+fi
+if [[ -n $arm64_src ]]; then
+	if [[ -f $arm64_src ]]; then
+		put "$arm64_pkg" "$arm64_src" ipxe-arm64.efi
+	else
+		echo "netboot: IPXE_ARM64_EFI=$arm64_src does not exist" >&2
+		exit 1
+	fi
+elif [[ -f $dest/ipxe-arm64.efi ]]; then
+	printf '  kept    %-16s (already in %s; no Debian source for it here)\n' ipxe-arm64.efi "$dest"
+else
+	echo "netboot: warning: no arm64 iPXE EFI: Debian's ipxe $(pkgver ipxe) is x86-only and no other" >&2
+	echo "netboot:          package here ships one; arm64 UEFI clients (arch 11/19) will get 'file not found'" >&2
+	echo "netboot:          for ipxe-arm64.efi. Set IPXE_ARM64_EFI=/path/to/snp.efi to copy one in." >&2
+fi
+
+if ((${#missing_pkgs[@]})); then
+	echo "netboot: missing: ${missing_files[*]}" >&2
+	echo "netboot: install the Debian package(s): apt-get install ${missing_pkgs[*]}" >&2
+	exit 1
+fi
+
+# The manifest changes only when a file does, to keep writes to the card rare.
+tmp=$(mktemp "$dest/.netboot-manifest.XXXXXX")
+printf '%s\n' "# name	size	sha256	package version (written by scripts/netboot.sh)" "${manifest[@]}" >"$tmp"
+if [[ -f $dest/.netboot-manifest ]] && cmp -s "$tmp" "$dest/.netboot-manifest"; then
+	rm -f "$tmp"
+else
+	chmod 0644 "$tmp"
+	mv -f "$tmp" "$dest/.netboot-manifest"
+fi
+echo "netboot: $copied copied, $same already up to date"
