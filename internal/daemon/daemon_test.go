@@ -1,0 +1,211 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pxe-edge/pxe-edge/internal/config"
+)
+
+func parse(t *testing.T, args ...string) *config.Config {
+	t.Helper()
+	r, err := config.Parse(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Config
+}
+
+// --debug/--verbose give each service its own level; lifecycle lines stay at info.
+func TestServiceLevels(t *testing.T) {
+	cfg := parse(t, "-a", t.TempDir(), "--debug", "tftp", "--verbose", "all,-http")
+	var buf bytes.Buffer
+	ls, err := NewLoggers(cfg, &buf, "h", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.For("tftp").Debug("tftp-debug")
+	ls.For("dhcp").Debug("dhcp-debug")
+	ls.For("dhcp").Log(context.Background(), config.LevelVerbose, "dhcp-verbose")
+	ls.For("http").Log(context.Background(), config.LevelVerbose, "http-verbose")
+	ls.For("http").Info("http-info")
+	ls.Main.Debug("main-debug")
+	out := buf.String()
+	for _, want := range []string{"msg=tftp-debug svc=tftp", "level=VERBOSE msg=dhcp-verbose svc=dhcp", "msg=http-info svc=http"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	for _, not := range []string{"dhcp-debug", "http-verbose", "main-debug"} {
+		if strings.Contains(out, not) {
+			t.Errorf("%q logged although its level is off:\n%s", not, out)
+		}
+	}
+}
+
+func TestJSONLogs(t *testing.T) {
+	cfg := parse(t, "-a", t.TempDir(), "--log-format", "json")
+	var buf bytes.Buffer
+	ls, err := NewLoggers(cfg, &buf, "h", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.For("tftp").Info("hello", "n", 1)
+	if !regexp.MustCompile(`^\{"time":"[^"]+","level":"INFO","msg":"hello","svc":"tftp","n":1\}\n$`).MatchString(buf.String()) {
+		t.Errorf("JSON log line: %q", buf.String())
+	}
+}
+
+// --syslog sends one datagram per record, in RFC 5424 or RFC 3164 framing, besides the
+// normal log output.
+func TestSyslog(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	read := func() string {
+		t.Helper()
+		b := make([]byte, 2048)
+		_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err := pc.ReadFrom(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b[:n])
+	}
+	for _, tc := range []struct {
+		format string
+		re     string
+	}{
+		{"rfc5424", `^<28>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z box pxe-edge 42 - - msg="carrier lost" svc=link iface=eth0$`},
+		{"rfc3164", `^<28>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d box pxe-edge\[42\]: msg="carrier lost" svc=link iface=eth0$`},
+	} {
+		cfg := parse(t, "-a", t.TempDir(), "--syslog", "127.0.0.1", "--syslog-port", strconv.Itoa(port), "--syslog-format", tc.format)
+		var buf bytes.Buffer
+		ls, err := NewLoggers(cfg, &buf, "box", 42)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls.For("link").Warn("carrier lost", "iface", "eth0")
+		got := read()
+		if !regexp.MustCompile(tc.re).MatchString(got) {
+			t.Errorf("%s: datagram %q does not match %s", tc.format, got, tc.re)
+		}
+		if !strings.Contains(buf.String(), "carrier lost") {
+			t.Errorf("%s: the record must still reach the normal log", tc.format)
+		}
+		ls.For("tftp").Info("transfer done")
+		if got := read(); !strings.HasPrefix(got, "<30>") {
+			t.Errorf("info severity: %q", got)
+		}
+		ls.Close()
+	}
+}
+
+// The daemon tells systemd READY=1 once it serves, pets the watchdog at half of
+// WATCHDOG_USEC, and says STOPPING=1 on the way out.
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "200000")
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+
+	var mu sync.Mutex
+	var got []string
+	go func() {
+		b := make([]byte, 256)
+		for {
+			n, err := ln.Read(b)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			got = append(got, string(b[:n]))
+			mu.Unlock()
+		}
+	}()
+	dir := t.TempDir()
+	free, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := free.LocalAddr().(*net.UDPAddr).Port
+	free.Close()
+	cfg := parse(t, "-a", dir, "--tftp-server-ip", "127.0.0.1", "--tftp-port", strconv.Itoa(port))
+	ls, err := NewLoggers(cfg, &bytes.Buffer{}, "h", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, ls, Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, nil) }()
+	has := func(s string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, g := range got {
+			if strings.Contains(g, s) {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && !(has("READY=1") && has("WATCHDOG=1")) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !has("READY=1") || !has("WATCHDOG=1") {
+		t.Fatalf("notifications: %q", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !has("STOPPING=1") {
+		t.Errorf("no STOPPING=1: %q", got)
+	}
+}
+
+func TestWatchdogIntervalForOtherPID(t *testing.T) {
+	t.Setenv("WATCHDOG_USEC", "1000000")
+	t.Setenv("WATCHDOG_PID", "1")
+	if watchdogInterval() != 0 {
+		t.Error("a watchdog meant for another process must be ignored")
+	}
+	t.Setenv("WATCHDOG_PID", "")
+	if got := watchdogInterval(); got != 500*time.Millisecond {
+		t.Errorf("interval %v, want half of WATCHDOG_USEC", got)
+	}
+}
+
+func TestLoadBootMap(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "map.json")
+	os.WriteFile(p, []byte(`{"7": "snponly.efi", "11": "arm64/ipxe.efi"}`), 0o644)
+	m, err := loadBootMap(p)
+	if err != nil || m[7] != "snponly.efi" || m[11] != "arm64/ipxe.efi" || len(m) != 2 {
+		t.Fatalf("%v %v", m, err)
+	}
+	os.WriteFile(p, []byte(`{"efi": "x"}`), 0o644)
+	if _, err := loadBootMap(p); err == nil || !strings.Contains(err.Error(), `key "efi"`) {
+		t.Errorf("bad key: %v", err)
+	}
+}
