@@ -33,7 +33,13 @@ manifest=()
 # NETBOOT_SYSROOT prefixes every source path (tests use it to simulate missing packages).
 sys=${NETBOOT_SYSROOT:-}
 
-pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "-"; }
+# Package versions, looked up once (pkgver runs in command substitutions, which cannot fill
+# a cache).
+declare -A vers=()
+for p in ipxe pxelinux syslinux-common; do
+	vers[$p]=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || echo "-")
+done
+pkgver() { echo "${vers[$1]:--}"; }
 
 # put PACKAGE SOURCE [NAME] — copy SOURCE into $dest/NAME (default: basename of SOURCE).
 put() {
