@@ -23,8 +23,10 @@ import (
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
-// detectTimeout bounds auto mode's look for another DHCP server.
-const detectTimeout = 3 * time.Second
+// detectTimeout bounds auto mode's look for another DHCP server. dnsmasq pings an address
+// before its first OFFER of it and waits up to 3 s for an answer, so a shorter look would
+// miss the most common server on a lab network.
+const detectTimeout = 6 * time.Second
 
 // dhcpService runs DHCP on the managed interface. The dhcpd.Server lives as long as the
 // daemon (it holds the pool and the rogue watch); the raw socket and its serve loop live

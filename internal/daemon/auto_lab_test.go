@@ -1,0 +1,101 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pxe-edge/pxe-edge/internal/netlab"
+)
+
+// --dhcp-auto beside another DHCP server (dnsmasq) serves ProxyDHCP and hands out no
+// address; when that server is gone and the cable comes back, detection runs again and
+// pxe-edge takes over as the full server.
+func TestAutoModeFollowsOtherServer(t *testing.T) {
+	netlab.RequireCommands(t, "busybox", "dnsmasq")
+	l := netlab.New(t)
+	sw, srv, cli, oth := l.Namespace("sw"), l.Namespace("srv"), l.Namespace("cli"), l.Namespace("oth")
+	sw.Bridge("br0", "")
+	l.Veth(sw, "psrv", "", srv, "eth0", "")
+	l.Veth(sw, "pcli", "", cli, "eth0", "")
+	l.Veth(sw, "poth", "", oth, "eth0", "10.60.6.3/24")
+	for _, p := range []string{"psrv", "pcli", "poth"} {
+		sw.AttachToBridge(p, "br0")
+	}
+	tmp := t.TempDir()
+	dns := oth.Start(lookPath(t, "dnsmasq"), "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
+		"--interface=eth0", "--bind-interfaces", "--dhcp-range=10.60.6.200,10.60.6.250,255.255.255.0,1h",
+		"--dhcp-leasefile="+filepath.Join(tmp, "dnsmasq.leases"), "--pid-file="+filepath.Join(tmp, "dnsmasq.pid"))
+	time.Sleep(300 * time.Millisecond)
+
+	dir, _ := netbootDir(t, "pxelinux.0", 1000)
+	p := srv.Start(netlab.Binary(t), "-a", dir, "--dhcp-auto", "--iface", "eth0", "-s", "10.60.6.2",
+		"-b", "10.60.6.100", "-e", "10.60.6.150", "-r", "", "-d", "", "-f", "10.60.6.2", "--state-dir", filepath.Join(tmp, "state"))
+	waitFor(t, p, "mode=auto→proxy")
+	ip, err := udhcpc(t, cli)
+	if err != nil || !strings.HasPrefix(ip, "10.60.6.2") || len(ip) != len("10.60.6.200") {
+		t.Fatalf("beside dnsmasq the lease must come from dnsmasq's range: %q %v\n%s", ip, err, p.Output())
+	}
+
+	dns.Kill()
+	sw.MustRun("ip", "link", "set", "psrv", "down")
+	waitFor(t, p, "carrier lost: DHCP paused")
+	sw.MustRun("ip", "link", "set", "psrv", "up")
+	waitFor(t, p, "mode=auto→full")
+	cli.MustRun("ip", "addr", "flush", "dev", "eth0")
+	ip, err = udhcpc(t, cli)
+	if err != nil || !strings.HasPrefix(ip, "10.60.6.1") {
+		t.Fatalf("alone on the link pxe-edge must hand out its pool: %q %v\n%s", ip, err, p.Output())
+	}
+	stopOK(t, p)
+}
+
+// --http serves the netboot directory and the status API (pkg/http) with the daemon's view
+// of DHCP: mode, interface, carrier and the lease a client just got.
+func TestHTTPStatusFromDaemon(t *testing.T) {
+	netlab.RequireCommands(t, "busybox", "curl")
+	lb := newLab(t, "", "")
+	lb.cli.MustRun("ip", "link", "set", "eth0", "address", "52:54:00:60:07:01")
+	dir, _ := netbootDir(t, "boot.ipxe", 2000)
+	p := lb.srv.Start(netlab.Binary(t), "-a", dir, "--http", "--http-port", "8080", "--dhcp", "--iface", "eth0",
+		"-s", "10.60.7.2", "-b", "10.60.7.100", "-e", "10.60.7.150", "-r", "10.60.7.1", "-f", "10.60.7.2",
+		"--state-dir", t.TempDir())
+	waitFor(t, p, "msg=\"DHCP answering\"")
+	ip, err := udhcpc(t, lb.cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb.cli.MustRun("ip", "addr", "add", ip+"/24", "dev", "eth0")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := lb.cli.Run(ctx, "curl", "-sf", "--max-time", "5", "http://10.60.7.2:8080/api/status")
+	if err != nil {
+		t.Fatalf("status API: %v\n%s\n%s", err, out, p.Output())
+	}
+	var st map[string]any
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatalf("status is not JSON: %v\n%s", err, out)
+	}
+	body := string(out)
+	for _, want := range []string{`"full"`, `"eth0"`, ip, "52:54:00:60:07:01"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("status lacks %s:\n%s", want, body)
+		}
+	}
+	if out, err := lb.cli.Run(ctx, "curl", "-sf", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://10.60.7.2:8080/boot.ipxe"); err != nil || string(out) != "200" {
+		t.Errorf("file over HTTP: %v %s", err, out)
+	}
+	stopOK(t, p)
+}
+
+func lookPath(t *testing.T, name string) string {
+	t.Helper()
+	p, err := netlab.LookPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
