@@ -147,6 +147,12 @@ func TestFlags(t *testing.T) {
 		{[]string{"-a", dir, "--syslog", "10.60.0.9", "--syslog-port", "5514", "--syslog-format", "rfc3164"}, func(c *Config) bool {
 			return c.SyslogServer == "10.60.0.9" && c.SyslogPort == 5514 && c.SyslogFormat == "rfc3164"
 		}},
+		{[]string{"-a", dir, "--dhcp", "-s", "10.60.9.2", "-b", "10.60.9.100", "-e", "10.60.9.110"}, func(c *Config) bool {
+			return c.DHCPFileserver.String() == "10.60.9.2" && !c.DHCPRouter.IsValid()
+		}},
+		{[]string{"-a", dir, "--dhcp", "-s", "192.168.2.3", "-f", "192.168.2.9"}, func(c *Config) bool {
+			return c.DHCPFileserver.String() == "192.168.2.9" && c.DHCPRouter.String() == "192.168.2.1"
+		}},
 		{[]string{"-a", dir, "--http-status=false"}, func(c *Config) bool { return !c.HTTPStatus }},
 		{[]string{"-a", dir}, func(c *Config) bool { return c.HTTPStatus }},
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -197,12 +198,27 @@ func Parse(args []string) (*Result, error) {
 			c.cliNBD = a.flag
 		}
 	}
+	c.derive()
 	if action == Run {
 		if err := c.Validate(); err != nil {
 			return nil, err
 		}
 	}
 	return &Result{Action: action, Config: c}, nil
+}
+
+// derive fills settings left at PyPXE's defaults that only make sense for PyPXE's default
+// network: the file server follows --dhcp-server-ip unless given, and the default router
+// 192.168.2.1 is dropped (no option 3) when the server lives in another subnet.
+func (c *Config) derive() {
+	if !c.Given["DHCP_FILESERVER"] {
+		c.DHCPFileserver = c.DHCPServerIP
+	}
+	if !c.Given["DHCP_ROUTER"] && c.DHCPRouter.IsValid() {
+		if bits, ok := maskBits(c.DHCPSubnet); ok && !netip.PrefixFrom(c.DHCPServerIP, bits).Masked().Contains(c.DHCPRouter) {
+			c.DHCPRouter = netip.Addr{}
+		}
+	}
 }
 
 func isSpecial(name string) bool {

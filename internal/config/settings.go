@@ -53,10 +53,10 @@ var settings = []*setting{
 	{key: "DHCP_OFFER_BEGIN", long: "dhcp-begin", short: "b", kind: kAddr, help: "first address of the lease pool", ptr: func(c *Config) any { return &c.DHCPBegin }},
 	{key: "DHCP_OFFER_END", long: "dhcp-end", short: "e", kind: kAddr, help: "last address of the lease pool", ptr: func(c *Config) any { return &c.DHCPEnd }},
 	{key: "DHCP_SUBNET", long: "dhcp-subnet", short: "n", kind: kAddr, help: "subnet mask of the boot network", ptr: func(c *Config) any { return &c.DHCPSubnet }},
-	{key: "DHCP_ROUTER", long: "dhcp-router", short: "r", kind: kOptAddr, help: "router (option 3) handed to clients; '' for none", ptr: func(c *Config) any { return &c.DHCPRouter }},
+	{key: "DHCP_ROUTER", long: "dhcp-router", short: "r", kind: kOptAddr, help: "router (option 3) handed to clients; '' for none (the default is dropped when --dhcp-server-ip is in another subnet)", ptr: func(c *Config) any { return &c.DHCPRouter }},
 	{key: "DHCP_DNS", long: "dhcp-dns", short: "d", kind: kAddrs, help: "DNS server(s) handed to clients, comma-separated; '' for none", ptr: func(c *Config) any { return &c.DHCPDNS }},
 	{key: "DHCP_BROADCAST", long: "dhcp-broadcast", short: "c", kind: kString, help: "broadcast address; '' (default) uses 255.255.255.255 on the interface", ptr: func(c *Config) any { return &c.DHCPBroadcast }},
-	{key: "DHCP_FILESERVER", aliases: []string{"DHCP_FILESERVER_IP"}, long: "dhcp-fileserver", short: "f", kind: kAddr, help: "TFTP/HTTP file server (next-server, option 66) handed to clients", ptr: func(c *Config) any { return &c.DHCPFileserver }},
+	{key: "DHCP_FILESERVER", aliases: []string{"DHCP_FILESERVER_IP"}, long: "dhcp-fileserver", short: "f", kind: kAddr, help: "TFTP/HTTP file server (next-server, option 66) handed to clients (default: --dhcp-server-ip)", ptr: func(c *Config) any { return &c.DHCPFileserver }},
 	{key: "DHCP_WHITELIST", long: "dhcp-whitelist", kind: kBool, help: "answer only the clients listed in --static-config", ptr: func(c *Config) any { return &c.DHCPWhitelist }},
 
 	{key: "HTTP_PORT", long: "http-port", kind: kInt, help: "HTTP server port", ptr: func(c *Config) any { return &c.HTTPPort }},

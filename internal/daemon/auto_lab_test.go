@@ -2,7 +2,10 @@ package daemon_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,4 +101,39 @@ func lookPath(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TFTP serves per-client roots (pkg/bootfs) keyed by the MAC the daemon's lease table holds
+// for the requesting address: the client with a lease gets 01-<mac>/hello.txt, the root copy
+// is everyone else's.
+func TestPerClientRootFromLease(t *testing.T) {
+	netlab.RequireCommands(t, "busybox", "tftp")
+	lb := newLab(t, "", "")
+	lb.cli.MustRun("ip", "link", "set", "eth0", "address", "52:54:00:60:08:01")
+	dir, rootSum := netbootDir(t, "hello.txt", 5000)
+	own := filepath.Join(dir, "01-52-54-00-60-08-01")
+	if err := os.MkdirAll(own, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(own, "hello.txt"), []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mineSum := fmt.Sprintf("%x", sha256.Sum256([]byte("mine\n")))
+	p := lb.srv.Start(netlab.Binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.8.2",
+		"-b", "10.60.8.100", "-e", "10.60.8.150", "-f", "10.60.8.2", "--state-dir", t.TempDir())
+	waitFor(t, p, "msg=\"DHCP answering\"")
+	ip, err := udhcpc(t, lb.cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb.cli.MustRun("ip", "addr", "add", ip+"/24", "dev", "eth0")
+	if got, err := tftpGet(t, lb.cli, "10.60.8.2", "hello.txt"); err != nil || got != mineSum {
+		t.Errorf("leased client: got %s %v, want its own copy", got, err)
+	}
+	lb.cli.MustRun("ip", "addr", "del", ip+"/24", "dev", "eth0")
+	lb.cli.MustRun("ip", "addr", "add", "10.60.8.99/24", "dev", "eth0")
+	if got, err := tftpGet(t, lb.cli, "10.60.8.2", "hello.txt"); err != nil || got != rootSum {
+		t.Errorf("address without a lease: got %s %v, want the root copy", got, err)
+	}
+	stopOK(t, p)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/internal/config"
+	"github.com/pxe-edge/pxe-edge/pkg/bootfs"
 	"github.com/pxe-edge/pxe-edge/pkg/events"
 	httpd "github.com/pxe-edge/pxe-edge/pkg/http"
 	"github.com/pxe-edge/pxe-edge/pkg/netif"
@@ -49,6 +50,7 @@ type Daemon struct {
 
 	tftp   *tftp.Server
 	tftpFS *tftp.DirSource
+	bootFS *bootfs.Source
 	http   *httpd.Server
 
 	dhcp *dhcpService // nil when DHCP is off
@@ -148,6 +150,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) (err error) {
 			}
 		}()
 		defer d.tftpFS.Close()
+		defer d.bootFS.Close()
 	}
 	if d.cfg.UseHTTP {
 		ln, err := d.listenHTTP()
@@ -231,6 +234,14 @@ func (d *Daemon) reload() {
 	d.log.Info("reloaded")
 }
 
+// macOf tells pkg/bootfs which MAC holds addr, from the DHCP lease table.
+func (d *Daemon) macOf(addr netip.Addr) ([6]byte, bool) {
+	if d.dhcp == nil {
+		return [6]byte{}, false
+	}
+	return d.dhcp.macOf(addr)
+}
+
 // bindAddr returns where a service listens: the address given for it, or the server
 // address when an interface is managed and the setting was left at its default 0.0.0.0.
 func (d *Daemon) bindAddr(key string, given netip.Addr, port int) string {
@@ -249,9 +260,15 @@ func (d *Daemon) listenTFTP() (*net.UDPConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("TFTP: netboot dir: %w", err)
 	}
-	d.tftpFS = src
+	// Per-client roots (01-<mac>/, <ip>/) and Raspberry Pi prefixes over the plain root.
+	bs, err := bootfs.New(src, d.cfg.NetbootDir, bootfs.WithMACLookup(d.macOf))
+	if err != nil {
+		src.Close()
+		return nil, fmt.Errorf("TFTP: netboot dir: %w", err)
+	}
+	d.tftpFS, d.bootFS = src, bs
 	d.tftp = &tftp.Server{
-		Source:        src,
+		Source:        bs,
 		MaxTransfers:  d.cfg.TFTPMax,
 		WindowSizeMax: d.cfg.TFTPWindowsizeMax,
 		Logger:        d.logs.For("tftp"),
@@ -260,11 +277,13 @@ func (d *Daemon) listenTFTP() (*net.UDPConn, error) {
 	addr := d.bindAddr("TFTP_SERVER_IP", d.cfg.TFTPServerIP, d.cfg.TFTPPort)
 	ua, err := net.ResolveUDPAddr("udp4", addr)
 	if err != nil {
+		bs.Close()
 		src.Close()
 		return nil, fmt.Errorf("TFTP: %w", err)
 	}
 	conn, err := net.ListenUDP("udp4", ua)
 	if err != nil {
+		bs.Close()
 		src.Close()
 		return nil, fmt.Errorf("TFTP: listen on %s: %w", addr, err)
 	}

@@ -323,6 +323,25 @@ func (s *dhcpService) reload() error {
 	return nil
 }
 
+// macOf returns the MAC holding ip: from the durable store when there is one (a map
+// lookup), else from the server's table.
+func (s *dhcpService) macOf(ip netip.Addr) (mac [6]byte, ok bool) {
+	if s.store != nil {
+		if l, found := s.store.ByIP(ip); found && len(l.MAC) == 6 && l.State != lease.Declined {
+			copy(mac[:], l.MAC)
+			return mac, true
+		}
+		return mac, false
+	}
+	for _, l := range s.srv.Load().Leases() {
+		if l.IP == ip && len(l.MAC) == 6 {
+			copy(mac[:], l.MAC)
+			return mac, true
+		}
+	}
+	return mac, false
+}
+
 // client returns the DHCP facts about the client holding ip.
 func (s *dhcpService) client(ip netip.Addr) (httpd.ClientInfo, bool) {
 	for _, l := range s.srv.Load().Leases() {
