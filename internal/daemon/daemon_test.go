@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/internal/config"
+	"github.com/pxe-edge/pxe-edge/pkg/dhcpd"
 )
 
 func parse(t *testing.T, args ...string) *config.Config {
@@ -207,5 +209,31 @@ func TestLoadBootMap(t *testing.T) {
 	os.WriteFile(p, []byte(`{"efi": "x"}`), 0o644)
 	if _, err := loadBootMap(p); err == nil || !strings.Contains(err.Error(), `key "efi"`) {
 		t.Errorf("bad key: %v", err)
+	}
+}
+
+// The static lease file in PyPXE's documented format ({"dhcp": {"binding": {MAC: {ipaddr,
+// subnet, router, dns, rom}}}}) loads through the reservation parser the daemon uses at
+// start and on SIGHUP, with every field.
+func TestPyPXEStaticLeaseFile(t *testing.T) {
+	r, err := dhcpd.LoadReservations("../config/testdata/pypxe_static_leases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Len() != 2 {
+		t.Fatalf("%d reservations, want 2", r.Len())
+	}
+	a, ok := r.Lookup([6]byte{0x52, 0x54, 0x00, 0x12, 0x34, 0x56})
+	if !ok {
+		t.Fatal("lower-case MAC key not found")
+	}
+	got := reservationFields(a)
+	want := map[string]string{"ipaddr": "10.60.1.20", "subnet": "255.255.255.0", "router": "10.60.1.1", "dns": "10.60.1.1,9.9.9.9", "rom": "pxelinux.0"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("reservation %v, want %v", got, want)
+	}
+	b, ok := r.Lookup([6]byte{0x5c, 0x9a, 0xd8, 0x5e, 0xf2, 0xe5})
+	if !ok || b.IP.String() != "10.60.1.21" || b.ROM != "" || len(b.DNS) != 1 {
+		t.Errorf("upper-case MAC key: %+v %v", b, ok)
 	}
 }
