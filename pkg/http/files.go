@@ -21,7 +21,7 @@ func (s *Server) serveFiles(w *respWriter, r *http.Request) {
 	}
 	name, err := cleanPath(r.URL.Path)
 	if err != nil {
-		s.log.Warn("http: refused path", "client", r.RemoteAddr, "path", fmt.Sprintf("%q", r.URL.Path))
+		s.log.Warn("http: refused path", "client", r.RemoteAddr, "path", r.URL.Path)
 		httpError(w, http.StatusBadRequest, "bad path")
 		return
 	}

@@ -11,7 +11,7 @@ import (
 // extends the write deadline and counts progress. Small enough that a board fetching at a
 // few hundred KB/s still shows a moving bar; large enough that the extra syscalls vanish
 // against the copy.
-const chunkSize = 512 << 10
+const chunkSize = 256 << 10
 
 // respWriter wraps a ResponseWriter to record status and bytes for the access log and
 // metrics, to push the write deadline forward while bytes move, and to count download

@@ -50,6 +50,14 @@ type clientView struct {
 	Updated  time.Time `json:"updated"`
 	Hostname string    `json:"hostname,omitempty"`
 	Arch     string    `json:"arch,omitempty"`
+	// Saw lists the stages this client went through, in order ("dhcp", "tftp", "http").
+	Saw []string `json:"saw"`
+}
+
+func (c *clientView) saw(stage string) {
+	if !slices.Contains(c.Saw, stage) && len(c.Saw) < 8 {
+		c.Saw = append(c.Saw, stage)
+	}
 }
 
 // counters are totals derived from the event stream for /metrics.
@@ -153,6 +161,7 @@ func (t *tracker) apply(e events.Event) {
 		c := t.client(e.MAC, ip, e.Time)
 		if c != nil {
 			c.Stage, c.Detail = "dhcp", e.Msg
+			c.saw("dhcp")
 			if ip.IsValid() && !ip.IsUnspecified() {
 				c.Detail += " " + ip.String()
 			}
@@ -266,6 +275,10 @@ func (t *tracker) transferClient(e events.Event, x *xferView) *clientView {
 		return nil
 	}
 	c.Stage, c.Proto, c.File, c.Bytes, c.Total, c.XferID, c.Detail = e.Proto, e.Proto, e.File, x.Bytes, x.Total, e.ID, ""
+	c.saw(e.Proto)
+	if x.MAC == "" {
+		x.MAC = c.MAC
+	}
 	return c
 }
 
@@ -350,7 +363,9 @@ func (t *tracker) snapshot(withRecent bool) snapshot {
 	defer t.mu.Unlock()
 	s := snapshot{Clients: make([]clientView, 0, len(t.cl)), Transfers: make([]xferView, 0, len(t.xfers))}
 	for _, c := range t.cl {
-		s.Clients = append(s.Clients, *c)
+		cv := *c
+		cv.Saw = slices.Clone(c.Saw)
+		s.Clients = append(s.Clients, cv)
 	}
 	slices.SortFunc(s.Clients, func(a, b clientView) int { return b.Updated.Compare(a.Updated) })
 	for _, x := range t.xfers {

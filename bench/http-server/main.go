@@ -1,0 +1,53 @@
+// Command http-server runs pkg/http's server alone, for bench/http.sh and for strace
+// checks, until cmd/pxe-edge wires --http. Not part of the product.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pxe-edge/pxe-edge/pkg/events"
+	httpd "github.com/pxe-edge/pxe-edge/pkg/http"
+)
+
+func main() {
+	root := flag.String("root", ".", "netboot directory")
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	status := flag.Bool("status", true, "status routes")
+	maxConns := flag.Int("max-conns", 256, "concurrent connection cap")
+	logPath := flag.String("log", "/dev/null", "access log file")
+	flag.Parse()
+
+	lf, err := os.OpenFile(*logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	bus := events.NewBus()
+	s, err := httpd.New(httpd.Config{
+		Root: *root, Status: *status, MaxConns: *maxConns, Events: bus, Version: "bench",
+		Logger: slog.New(slog.NewTextHandler(lf, nil)),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("listening", ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := s.Serve(ctx, ln); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
