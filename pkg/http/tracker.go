@@ -72,7 +72,6 @@ type counters struct {
 	httpFailed    uint64
 	mode, active  string
 	modeSeen      bool
-	iface         string
 	carrier, link bool
 }
 

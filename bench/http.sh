@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# bench/http.sh — pxe-edge's HTTP server (pkg/http via bench/http-server) against nginx
+# (nginx-light) serving the same 4 MiB and 64 MiB files on loopback, interleaved run by run;
+# prints req/s, MB/s, the pxe-edge/nginx ratio (median of ROUNDS), and the peak RSS (VmHWM)
+# of each server after WRK_BIG concurrent connections.
+#
+#   bash bench/http.sh                 # defaults: ROUNDS=5 DUR=8 CONNS=16 WRK_BIG=200
+#   ROUNDS=3 DUR=5 bash bench/http.sh
+#
+# Needs wrk and nginx (Debian: wrk, nginx-light) and Go. Loopback only. The machine is shared
+# and has two cores that wrk also uses: compare the ratios, not the absolute figures.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-5}
+DUR=${DUR:-8}
+CONNS=${CONNS:-16}
+WRK_BIG=${WRK_BIG:-200}
+PXE_PORT=${PXE_PORT:-18480}
+NGX_PORT=${NGX_PORT:-18481}
+
+for c in wrk nginx go; do
+	command -v "$c" >/dev/null || [ -x "/usr/sbin/$c" ] || { echo "bench/http.sh: $c not found" >&2; exit 1; }
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/pxe-http-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/www" "$WORK/ngx"
+chmod 755 "$WORK" "$WORK/www" # nginx workers run as nobody
+head -c $((4 << 20)) /dev/urandom >"$WORK/www/4m.bin"
+head -c $((64 << 20)) /dev/urandom >"$WORK/www/64m.bin"
+
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$WORK/http-server" ./bench/http-server)
+
+cat >"$WORK/ngx/nginx.conf" <<NGX
+worker_processes auto;
+daemon off;
+master_process on;
+pid $WORK/ngx/nginx.pid;
+error_log $WORK/ngx/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log /dev/null;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_requests 100000;
+	default_type application/octet-stream;
+	client_body_temp_path $WORK/ngx/tmp;
+	proxy_temp_path $WORK/ngx/tmp;
+	fastcgi_temp_path $WORK/ngx/tmp;
+	uwsgi_temp_path $WORK/ngx/tmp;
+	scgi_temp_path $WORK/ngx/tmp;
+	server {
+		listen 127.0.0.1:$NGX_PORT;
+		root $WORK/www;
+	}
+}
+NGX
+mkdir -p "$WORK/ngx/tmp"
+
+SRV_PID=
+start_pxe() {
+	"$WORK/http-server" -root "$WORK/www" -addr "127.0.0.1:$PXE_PORT" -max-conns 256 -log /dev/null >"$WORK/pxe.out" 2>&1 &
+	SRV_PID=$!
+	PIDS+=("$SRV_PID")
+	wait_port "$PXE_PORT"
+}
+start_ngx() {
+	"$NGINX" -c "$WORK/ngx/nginx.conf" -p "$WORK/ngx" >"$WORK/ngx.out" 2>&1 &
+	SRV_PID=$!
+	PIDS+=("$SRV_PID")
+	wait_port "$NGX_PORT"
+}
+stop_srv() {
+	kill "$SRV_PID" 2>/dev/null || true
+	wait "$SRV_PID" 2>/dev/null || true
+}
+wait_port() {
+	for _ in $(seq 100); do
+		curl -s -o /dev/null "http://127.0.0.1:$1/4m.bin" -r 0-0 && return 0
+		sleep 0.05
+	done
+	echo "server on port $1 did not start" >&2
+	exit 1
+}
+# hwm PID: peak RSS in KiB of PID and its children (nginx master + workers).
+hwm() {
+	local total=0 p
+	for p in "$1" $(pgrep -P "$1" || true); do
+		total=$((total + $(awk '/^VmHWM/ {print $2}' "/proc/$p/status")))
+	done
+	echo "$total"
+}
+# run_wrk PORT FILE CONNS → requests/sec
+run_wrk() {
+	local out
+	out=$(wrk -t2 -c"$3" -d"${DUR}s" "http://127.0.0.1:$1/$2")
+	if grep -q 'Non-2xx' <<<"$out"; then
+		echo "bench/http.sh: error responses from port $1:" >&2
+		echo "$out" >&2
+		exit 1
+	fi
+	awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+echo "# bench/http.sh $(date -u +%FT%TZ) $(uname -m) $(nproc) cores; ROUNDS=$ROUNDS DUR=${DUR}s CONNS=$CONNS"
+echo "# nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+for f in 4m.bin 64m.bin; do
+	: >"$WORK/pxe.$f" && : >"$WORK/ngx.$f"
+done
+for r in $(seq "$ROUNDS"); do
+	# Alternate who goes first so drift on the shared machine hits both equally.
+	if [ $((r % 2)) -eq 1 ]; then order="pxe ngx"; else order="ngx pxe"; fi
+	for s in $order; do
+		"start_$s"
+		for f in 4m.bin 64m.bin; do
+			rps=$(run_wrk "$([ "$s" = pxe ] && echo "$PXE_PORT" || echo "$NGX_PORT")" "$f" "$CONNS")
+			echo "$rps" >>"$WORK/$s.$f"
+			echo "round $r $s $f: $rps req/s"
+		done
+		stop_srv
+	done
+done
+
+printf '\n%-8s %14s %14s %10s %10s %8s\n' file "pxe-edge MB/s" "nginx MB/s" "pxe req/s" "ngx req/s" ratio
+for f in 4m.bin 64m.bin; do
+	size=$([ "$f" = 4m.bin ] && echo 4 || echo 64)
+	p=$(median <"$WORK/pxe.$f")
+	n=$(median <"$WORK/ngx.$f")
+	awk -v f="$f" -v p="$p" -v n="$n" -v s="$size" 'BEGIN {
+		printf "%-8s %14.0f %14.0f %10.1f %10.1f %8.2f\n", f, p*s*1.048576, n*s*1.048576, p, n, (n > 0 ? p/n : 0) }'
+done
+
+echo
+echo "# peak RSS (VmHWM) after wrk -c$WRK_BIG on 4m.bin for ${DUR}s (fresh server each)"
+for s in pxe ngx; do
+	"start_$s"
+	port=$([ "$s" = pxe ] && echo "$PXE_PORT" || echo "$NGX_PORT")
+	rps=$(run_wrk "$port" 4m.bin "$WRK_BIG")
+	kib=$(hwm "$SRV_PID")
+	name=$([ "$s" = pxe ] && echo pxe-edge || echo "nginx (master+workers)")
+	printf '%-24s VmHWM %6.1f MiB  (%s req/s at %d connections)\n' "$name" "$(awk -v k="$kib" 'BEGIN{print k/1024}')" "$rps" "$WRK_BIG"
+	stop_srv
+done
