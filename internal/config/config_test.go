@@ -153,6 +153,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"-a", dir, "--dhcp", "-s", "192.168.2.3", "-f", "192.168.2.9"}, func(c *Config) bool {
 			return c.DHCPFileserver.String() == "192.168.2.9" && c.DHCPRouter.String() == "192.168.2.1"
 		}},
+		{[]string{"-a", dir, "--dhcp-fileserver-ip", "192.168.2.7"}, func(c *Config) bool { return c.DHCPFileserver.String() == "192.168.2.7" }},
 		{[]string{"-a", dir, "--http-status=false"}, func(c *Config) bool { return !c.HTTPStatus }},
 		{[]string{"-a", dir}, func(c *Config) bool { return c.HTTPStatus }},
 	}
@@ -200,6 +201,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"-a", filepath.Join(dir, "missing")}, []string{"-a/--netboot-dir (NETBOOT_DIR)", "create the directory"}},
 		{[]string{"-a", dir, "--nbd", "/dev/sda"}, []string{"--nbd: NBD not implemented in this build"}},
 		{[]string{"-a", dir, "--nbd-write"}, []string{"--nbd-write: NBD not implemented in this build"}},
+		{[]string{"-a", dir, "--nbd-cowinmem"}, []string{"--nbd-cowinmem: NBD not implemented in this build"}},
 		{[]string{"-a", dir, "--dhcp", "-b", "10.0.0.5"}, []string{"-b/--dhcp-begin (DHCP_OFFER_BEGIN): 10.0.0.5 is outside the subnet", "192.168.2.0/24"}},
 		{[]string{"-a", dir, "--dhcp", "-r", "10.0.0.1"}, []string{"-r/--dhcp-router (DHCP_ROUTER): 10.0.0.1 is outside 192.168.2.0/24"}},
 		{[]string{"-a", dir, "--dhcp", "-s", "192.168.2.120"}, []string{"-s/--dhcp-server-ip (DHCP_SERVER_IP): 192.168.2.120 lies inside the pool"}},

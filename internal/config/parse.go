@@ -59,6 +59,9 @@ func Parse(args []string) (*Result, error) {
 	shorts := map[string]*setting{}
 	for _, s := range settings {
 		longs[s.long] = s
+		for _, a := range s.longAlt {
+			longs[a] = s
+		}
 		if s.neg != "" {
 			negs[s.neg] = s
 		}

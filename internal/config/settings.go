@@ -23,6 +23,7 @@ type setting struct {
 	key     string   // PyPXE JSON key
 	aliases []string // older PyPXE spellings of the key, accepted in files
 	long    string   // flag name, without dashes
+	longAlt []string // older PyPXE spellings of the flag
 	short   string   // PyPXE short flag, if any
 	neg     string   // flag that sets a bool to false (--no-tftp)
 	kind    kind
@@ -56,7 +57,7 @@ var settings = []*setting{
 	{key: "DHCP_ROUTER", long: "dhcp-router", short: "r", kind: kOptAddr, help: "router (option 3) handed to clients; '' for none (the default is dropped when --dhcp-server-ip is in another subnet)", ptr: func(c *Config) any { return &c.DHCPRouter }},
 	{key: "DHCP_DNS", long: "dhcp-dns", short: "d", kind: kAddrs, help: "DNS server(s) handed to clients, comma-separated; '' for none", ptr: func(c *Config) any { return &c.DHCPDNS }},
 	{key: "DHCP_BROADCAST", long: "dhcp-broadcast", short: "c", kind: kString, help: "broadcast address; '' (default) uses 255.255.255.255 on the interface", ptr: func(c *Config) any { return &c.DHCPBroadcast }},
-	{key: "DHCP_FILESERVER", aliases: []string{"DHCP_FILESERVER_IP"}, long: "dhcp-fileserver", short: "f", kind: kAddr, help: "TFTP/HTTP file server (next-server, option 66) handed to clients (default: --dhcp-server-ip)", ptr: func(c *Config) any { return &c.DHCPFileserver }},
+	{key: "DHCP_FILESERVER", aliases: []string{"DHCP_FILESERVER_IP"}, long: "dhcp-fileserver", longAlt: []string{"dhcp-fileserver-ip"}, short: "f", kind: kAddr, help: "TFTP/HTTP file server (next-server, option 66) handed to clients (default: --dhcp-server-ip)", ptr: func(c *Config) any { return &c.DHCPFileserver }},
 	{key: "DHCP_WHITELIST", long: "dhcp-whitelist", kind: kBool, help: "answer only the clients listed in --static-config", ptr: func(c *Config) any { return &c.DHCPWhitelist }},
 
 	{key: "HTTP_PORT", long: "http-port", kind: kInt, help: "HTTP server port", ptr: func(c *Config) any { return &c.HTTPPort }},
@@ -74,8 +75,8 @@ var settings = []*setting{
 	{key: "NBD_BLOCK_DEVICE", aliases: []string{"NBD_BLOCKDEVICE"}, long: "nbd", kind: kString, nbd: true, help: "NBD block device (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDBlockDevice }},
 	{key: "NBD_WRITE", long: "nbd-write", kind: kBool, nbd: true, help: "NBD: allow writes (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDWrite }},
 	{key: "NBD_COW", long: "nbd-cow", kind: kBool, nbd: true, help: "NBD: copy-on-write (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDCow }},
-	{key: "NBD_COW_IN_MEM", aliases: []string{"NBD_COWINMEM"}, long: "nbd-cow-in-mem", kind: kBool, nbd: true, help: "NBD: copy-on-write pages in memory (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDCowInMem }},
-	{key: "NBD_COPY_TO_RAM", aliases: []string{"NBD_COPYTORAM"}, long: "nbd-copy-to-ram", kind: kBool, nbd: true, help: "NBD: copy the device to RAM (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDCopyToRAM }},
+	{key: "NBD_COW_IN_MEM", aliases: []string{"NBD_COWINMEM"}, long: "nbd-cow-in-mem", longAlt: []string{"nbd-cowinmem"}, kind: kBool, nbd: true, help: "NBD: copy-on-write pages in memory (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDCowInMem }},
+	{key: "NBD_COPY_TO_RAM", aliases: []string{"NBD_COPYTORAM"}, long: "nbd-copy-to-ram", longAlt: []string{"nbd-copytoram"}, kind: kBool, nbd: true, help: "NBD: copy the device to RAM (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDCopyToRAM }},
 	{key: "NBD_SERVER_IP", long: "nbd-server", kind: kString, nbd: true, help: "NBD server address (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDServerIP }},
 	{key: "NBD_PORT", aliases: []string{"NBD_SERVER_PORT"}, long: "nbd-port", kind: kInt, nbd: true, help: "NBD server port (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDPort }},
 
