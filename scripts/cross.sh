@@ -3,6 +3,7 @@
 # dist/SHA256SUMS. Usage (what `make cross` runs):
 #   scripts/cross.sh VERSION            # into dist/
 #   DIST=/tmp/x scripts/cross.sh VERSION
+#   TARGETS="arm64 armv6" scripts/cross.sh VERSION   # only these
 #
 # Targets and the boards they are for:
 #   pxe-edge-linux-arm64   Pi 3, 4, 5, Zero 2 W, CM3/4/5 on a 64-bit OS (Raspberry Pi OS 64-bit)
@@ -28,6 +29,9 @@ mkdir -p "$dist"
 # for release take none. GOTOOLCHAIN=local: never fetch another toolchain silently.
 export GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0 GOOS=linux
 ldflags="-s -w -buildid= -X main.version=$version"
+# nethttpomithttp2 leaves net/http's bundled HTTP/2 out (~320 KB on arm64): pxe-edge serves
+# plain HTTP/1.1 to firmware and iPXE, which never speak HTTP/2 without TLS.
+tags=${TAGS-nethttpomithttp2}
 
 targets=(
   "arm64::pxe-edge-linux-arm64"
@@ -36,10 +40,14 @@ targets=(
   "amd64::pxe-edge-linux-amd64"
 )
 
+# TARGETS="arm64 armv6" limits the build to some of them (tests use it).
+only=${TARGETS:-}
+
 names=()
 for t in "${targets[@]}"; do
   IFS=: read -r arch arm name <<<"$t"
-  GOARCH=$arch GOARM=$arm "$go" build -trimpath -buildvcs=false -ldflags "$ldflags" \
+  if [ -n "$only" ] && [[ " $only " != *" ${name#pxe-edge-linux-} "* ]]; then continue; fi
+  GOARCH=$arch GOARM=$arm "$go" build -trimpath -buildvcs=false -tags "$tags" -ldflags "$ldflags" \
     -o "$dist/$name" ./cmd/pxe-edge
   names+=("$name")
   printf '%-24s %9d bytes  linux/%s%s\n' "$name" "$(stat -c %s "$dist/$name")" "$arch" \
