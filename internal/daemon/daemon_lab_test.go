@@ -166,8 +166,15 @@ func TestCarrierFlapDHCP(t *testing.T) {
 	for i := 1; i <= cycles; i++ {
 		lb.cli.MustRun("ip", "link", "set", "eth0", "down")
 		waitCount(t, p, "carrier lost: DHCP paused", i)
+		if i == 5 {
+			// Someone removes the address while the cable is out: it comes back with the cable.
+			lb.srv.MustRun("ip", "addr", "flush", "dev", "eth0")
+		}
 		lb.cli.MustRun("ip", "link", "set", "eth0", "up")
 		waitCount(t, p, "msg=\"DHCP answering\"", i+1)
+		if !hasAddr(t, lb.srv, "10.60.4.2/24") {
+			t.Fatalf("cycle %d: server address not restored after the carrier came back", i)
+		}
 		ip, err := udhcpc(t, lb.cli)
 		if err != nil {
 			t.Fatalf("cycle %d: no lease after the cable came back: %v\n%s", i, err, p.Output())

@@ -399,5 +399,5 @@ func (s *dhcpService) status(st *httpd.DaemonStatus) {
 			Static: l.Reserved, Expires: l.Expires,
 		})
 	}
-	st.DHCPReceived = map[string]uint64{"ALL": srv.Stats().Received}
+	// DHCPReceived stays empty: dhcpd counts requests in total, not by message type.
 }
