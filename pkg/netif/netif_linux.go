@@ -263,6 +263,9 @@ func DefaultName() (string, error) {
 	return cs[0].name, nil
 }
 
+// sysClassNet is where wired looks up devices; tests point it at a fake tree.
+var sysClassNet = "/sys/class/net"
+
 var virtualPrefixes = []string{"veth", "docker", "br-", "virbr", "vnet", "tap", "tun", "wg", "zt", "vxlan", "cni", "flannel", "kube", "lxc", "dummy"}
 
 func wired(linkType, encap, name string, flags net.Flags) bool {
@@ -274,7 +277,7 @@ func wired(linkType, encap, name string, flags net.Flags) bool {
 			return false
 		}
 	}
-	sys := "/sys/class/net/" + name
+	sys := sysClassNet + "/" + name
 	if _, err := os.Stat(sys + "/device"); err != nil {
 		return false // no backing device: virtual
 	}
