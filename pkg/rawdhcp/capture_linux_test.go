@@ -130,7 +130,7 @@ func captureOne(t *testing.T, gc goldenClient) {
 	}
 	ts := cli.Start("tshark", "-n", "-i", ifn, "-f", "udp dst port 67", "-c", "1", "-F", "pcap", "-w", pcap,
 		"-a", "duration:"+itoa(int(gc.wait/time.Second)))
-	if !ts.WaitOutput("Capturing on", 20*time.Second) {
+	if !ts.WaitOutput("Capture started", 20*time.Second) {
 		t.Fatalf("tshark did not start:\n%s", ts.Output())
 	}
 	stopClient := startClient(t, cli, gc, dir, ifn)
@@ -218,3 +218,5 @@ func (s *syncBuf) String() string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func chmodAll(dir string) error { return os.Chmod(dir, 0o777) }

@@ -44,7 +44,11 @@ type Conn struct {
 	rmu    sync.Mutex
 	rbuf   []byte
 	rsa    unix.RawSockaddrLinklayer
+	rcbuf  [64]byte // control messages: PACKET_AUXDATA
+	riov   unix.Iovec
+	rmsg   unix.Msghdr
 	rn     int
+	rcsum  bool // the kernel has not filled in the UDP checksum (offload)
 	rerr   error
 	readFn func(fd uintptr) bool
 
@@ -113,6 +117,16 @@ func listen(ifi *net.Interface, cfg *Config) (*Conn, error) {
 	if c.rc, err = c.pc.SyscallConn(); err != nil {
 		c.Close()
 		return nil, err
+	}
+	// PACKET_AUXDATA tells, per frame, whether the sender's stack left the UDP checksum to
+	// offload (TP_STATUS_CSUMNOTREADY): such frames from this host or a veth peer carry a
+	// partial checksum that must not be verified.
+	var serr error
+	if err := c.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_AUXDATA, 1)
+	}); err != nil || serr != nil {
+		c.Close()
+		return nil, errors.Join(err, os.NewSyscallError("setsockopt PACKET_AUXDATA", serr))
 	}
 	relayPort := ServerPort
 	c.udp, err = listenUDP(ifi.Name, ServerPort)
@@ -237,22 +251,47 @@ func (c *Conn) opError(op string, err error) error {
 }
 
 func (c *Conn) recvfrom(fd uintptr) bool {
-	salen := uint32(unsafe.Sizeof(c.rsa))
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd,
-		uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)), unix.MSG_DONTWAIT|unix.MSG_TRUNC,
-		uintptr(unsafe.Pointer(&c.rsa)), uintptr(unsafe.Pointer(&salen)))
+	c.riov.Base = &c.rbuf[0]
+	c.riov.SetLen(len(c.rbuf))
+	c.rmsg = unix.Msghdr{
+		Name:    (*byte)(unsafe.Pointer(&c.rsa)),
+		Namelen: uint32(unsafe.Sizeof(c.rsa)),
+		Iov:     &c.riov,
+		Control: &c.rcbuf[0],
+	}
+	c.rmsg.SetIovlen(1)
+	c.rmsg.SetControllen(len(c.rcbuf))
+	n, _, errno := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rmsg)), unix.MSG_DONTWAIT|unix.MSG_TRUNC)
 	switch errno {
 	case 0:
 		c.rn, c.rerr = int(n), nil
+		c.rcsum = c.checksumNotReady()
 		return true
-	case unix.EAGAIN:
-		return false
-	case unix.EINTR:
+	case unix.EAGAIN, unix.EINTR:
 		return false
 	default:
-		c.rn, c.rerr = 0, os.NewSyscallError("recvfrom", errno)
+		c.rn, c.rerr = 0, os.NewSyscallError("recvmsg", errno)
 		return true
 	}
+}
+
+// checksumNotReady walks the control messages of the last recvmsg for PACKET_AUXDATA.
+func (c *Conn) checksumNotReady() bool {
+	cb := c.rcbuf[:min(int(c.rmsg.Controllen), len(c.rcbuf))]
+	hdrLen := unix.CmsgLen(0)
+	for len(cb) >= hdrLen {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&cb[0]))
+		l := int(h.Len)
+		if l < hdrLen || l > len(cb) {
+			return false
+		}
+		if h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_AUXDATA && l >= hdrLen+int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
+			aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&cb[hdrLen]))
+			return aux.Status&unix.TP_STATUS_CSUMNOTREADY != 0
+		}
+		cb = cb[min(unix.CmsgSpace(l-hdrLen), len(cb)):]
+	}
+	return false
 }
 
 // ReadMessage reads the next frame, checks its IPv4/UDP headers and decodes the DHCP message
@@ -286,7 +325,7 @@ func (c *Conn) ReadMessage(m *Message, info *PacketInfo) error {
 		c.stats.malformed.Add(1)
 		return c.opError("read", fmt.Errorf("rawdhcp: frame of %d bytes truncated to %d: %w", c.rn, len(c.rbuf), ErrMalformed))
 	}
-	h, payload, err := ParseIPv4UDP(c.rbuf[:c.rn])
+	h, payload, err := parseIPv4UDP(c.rbuf[:c.rn], !c.rcsum)
 	if err != nil {
 		c.stats.malformed.Add(1)
 		return c.opError("read", err)

@@ -70,7 +70,11 @@ func putIPv4UDP(pkt []byte, h IPv4UDP) error {
 // payload (aliasing b). It verifies the IPv4 header checksum, lengths and, unless the
 // sender left it 0, the UDP checksum; fragments are refused. Bytes after the IPv4 total
 // length (Ethernet padding) are ignored. Errors wrap ErrMalformed.
-func ParseIPv4UDP(b []byte) (IPv4UDP, []byte, error) {
+func ParseIPv4UDP(b []byte) (IPv4UDP, []byte, error) { return parseIPv4UDP(b, true) }
+
+// parseIPv4UDP is ParseIPv4UDP; checkUDP false skips the UDP checksum, for frames whose
+// checksum the sending host left to offload.
+func parseIPv4UDP(b []byte, checkUDP bool) (IPv4UDP, []byte, error) {
 	var h IPv4UDP
 	if len(b) < 20 {
 		return h, nil, fmt.Errorf("rawdhcp: IPv4 packet of %d bytes: %w", len(b), ErrMalformed)
@@ -102,7 +106,7 @@ func ParseIPv4UDP(b []byte) (IPv4UDP, []byte, error) {
 	}
 	udp = udp[:ulen]
 	src, dst := [4]byte(b[12:16]), [4]byte(b[16:20])
-	if binary.BigEndian.Uint16(udp[6:]) != 0 && fold(sum(pseudo(src, dst, ulen), udp)) != 0xffff {
+	if checkUDP && binary.BigEndian.Uint16(udp[6:]) != 0 && fold(sum(pseudo(src, dst, ulen), udp)) != 0xffff {
 		return h, nil, fmt.Errorf("rawdhcp: UDP checksum: %w", ErrMalformed)
 	}
 	h.Src = netip.AddrPortFrom(netip.AddrFrom4(src), binary.BigEndian.Uint16(udp[0:]))
