@@ -281,8 +281,8 @@ func TestParseServices(t *testing.T) {
 func TestUsageListsEveryFlag(t *testing.T) {
 	u := Usage("pxe-edge")
 	for _, s := range settings {
-		if !strings.Contains(u, "--"+s.long) || !strings.Contains(u, "["+s.key+"]") {
-			t.Errorf("usage lacks --%s [%s]", s.long, s.key)
+		if !strings.Contains(u, "--"+s.long) || (s.kind != kBool && !strings.Contains(u, "--"+s.long+" "+s.key)) {
+			t.Errorf("usage lacks --%s %s", s.long, s.key)
 		}
 	}
 }

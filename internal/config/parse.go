@@ -350,7 +350,7 @@ func Usage(prog string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Usage: %s [flags]\n\n", prog)
 	b.WriteString("PyPXE-compatible PXE boot server: TFTP (on by default), HTTP, DHCP (full, proxy or auto).\n")
-	b.WriteString("Precedence: defaults < --config FILE (PyPXE JSON) < flags. JSON key in brackets.\n\n")
+	b.WriteString("Precedence: defaults < --config FILE (PyPXE JSON) < flags. A flag's value name is its JSON key.\n\n")
 	b.WriteString("  --config FILE             load a PyPXE JSON configuration file\n")
 	b.WriteString("  --dump-config             print the defaults as a configuration file and exit\n")
 	b.WriteString("  --dump-config-merged      print the configuration after --config and flags, and exit\n")
@@ -362,13 +362,13 @@ func Usage(prog string) string {
 			name = "-" + s.short + ", " + name
 		}
 		if s.kind != kBool {
-			name += " " + strings.ReplaceAll(strings.ToUpper(s.long), "-", "_")
+			name += " " + s.key // argparse's metavar is the dest: PyPXE's --help reads the same
 		}
 		if s.neg != "" {
 			name += ", --" + s.neg
 		}
 		def := fmt.Sprint(s.value(d))
-		if s.kind == kBool || def == "" || def == "<nil>" {
+		if s.kind == kBool || def == "" || def == "<nil>" || s.key == "DHCP_FILESERVER" {
 			def = ""
 		} else {
 			def = " (default " + def + ")"
@@ -376,7 +376,11 @@ func Usage(prog string) string {
 		if s.kind == kBool && s.value(d) == true {
 			def = " (default on)"
 		}
-		fmt.Fprintf(&b, "  %-25s %s%s [%s]\n", name, s.help, def, s.key)
+		if len(name) > 25 {
+			fmt.Fprintf(&b, "  %s\n  %-25s %s%s\n", name, "", s.help, def)
+		} else {
+			fmt.Fprintf(&b, "  %-25s %s%s\n", name, s.help, def)
+		}
 	}
 	return b.String()
 }

@@ -62,7 +62,7 @@ var settings = []*setting{
 
 	{key: "HTTP_PORT", long: "http-port", kind: kInt, help: "HTTP server port", ptr: func(c *Config) any { return &c.HTTPPort }},
 	{key: "HTTP_SERVER_IP", long: "http-server-ip", kind: kAddr, help: "HTTP server address (0.0.0.0: the --iface address when one is managed, else all)", ptr: func(c *Config) any { return &c.HTTPServerIP }},
-	{key: "HTTP_STATUS", long: "http-status", neg: "no-http-status", kind: kBool, ours: true, help: "serve the dashboard, /api/status, /api/events and /metrics on the --http server (on by default; --http-status=false for files only)", ptr: func(c *Config) any { return &c.HTTPStatus }},
+	{key: "HTTP_STATUS", long: "http-status", neg: "no-http-status", kind: kBool, ours: true, help: "serve the dashboard, /api/status, /api/events and /metrics on the --http server (--http-status=false: files only)", ptr: func(c *Config) any { return &c.HTTPStatus }},
 
 	{key: "NETBOOT_DIR", long: "netboot-dir", short: "a", kind: kString, help: "directory served over TFTP and HTTP", ptr: func(c *Config) any { return &c.NetbootDir }},
 	{key: "NETBOOT_FILE", long: "netboot-file", short: "i", kind: kString, help: "boot file name ('' = pxelinux.0, boot.ipxe or boot.http.ipxe as in PyPXE, per architecture where known)", ptr: func(c *Config) any { return &c.NetbootFile }},
