@@ -4,6 +4,7 @@ package rawdhcp
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,10 +53,14 @@ type Conn struct {
 	rerr   error
 	readFn func(fd uintptr) bool
 
-	wmu   sync.Mutex
-	wbuf  []byte
-	waddr packet.Addr
-	wmac  [6]byte
+	// Write state, under wmu; like reads, sends go through a prebuilt closure so that a
+	// reply does not allocate.
+	wmu     sync.Mutex
+	wbuf    []byte
+	wsa     unix.RawSockaddrLinklayer
+	wpkt    []byte
+	werr    error
+	writeFn func(fd uintptr) bool
 }
 
 // Listen opens a DHCP server Conn on the interface named ifname. cfg may be nil.
@@ -106,7 +111,13 @@ func listen(ifi *net.Interface, cfg *Config) (*Conn, error) {
 	}
 	c.server.Store(&server)
 	c.readFn = c.recvfrom
-	c.waddr.HardwareAddr = c.wmac[:]
+	c.writeFn = c.sendto
+	c.wsa = unix.RawSockaddrLinklayer{
+		Family:   unix.AF_PACKET,
+		Protocol: binary.NativeEndian.Uint16(binary.BigEndian.AppendUint16(nil, unix.ETH_P_IP)),
+		Ifindex:  int32(ifi.Index),
+		Halen:    6,
+	}
 
 	// The filter is attached before bind (packet.Listen does so), so no frame that slipped in
 	// between socket() and the filter reaches us.
@@ -275,6 +286,21 @@ func (c *Conn) recvfrom(fd uintptr) bool {
 	}
 }
 
+func (c *Conn) sendto(fd uintptr) bool {
+	_, _, errno := unix.Syscall6(unix.SYS_SENDTO, fd,
+		uintptr(unsafe.Pointer(&c.wpkt[0])), uintptr(len(c.wpkt)), unix.MSG_DONTWAIT,
+		uintptr(unsafe.Pointer(&c.wsa)), unsafe.Sizeof(c.wsa))
+	switch errno {
+	case 0:
+		return true
+	case unix.EAGAIN, unix.EINTR:
+		return false
+	default:
+		c.werr = os.NewSyscallError("sendto", errno)
+		return true
+	}
+}
+
 // checksumNotReady walks the control messages of the last recvmsg for PACKET_AUXDATA.
 func (c *Conn) checksumNotReady() bool {
 	cb := c.rcbuf[:min(int(c.rmsg.Controllen), len(c.rcbuf))]
@@ -373,8 +399,11 @@ func (c *Conn) Reply(resp, req *Message, info *PacketInfo) error {
 	if r.relay {
 		_, _, err = c.udp.WriteMsgUDPAddrPort(b, unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: c.ServerAddr().As4()}), r.dst)
 	} else {
-		c.wmac = r.dstMAC
-		_, err = c.pc.WriteTo(b, &c.waddr)
+		copy(c.wsa.Addr[:], r.dstMAC[:])
+		c.wpkt, c.werr = b, nil
+		if err = c.rc.Write(c.writeFn); err == nil {
+			err = c.werr
+		}
 	}
 	if err != nil {
 		c.stats.replyErrors.Add(1)

@@ -73,7 +73,7 @@ func (s *testServer) ServeDHCP(w ResponseWriter, req *Message, info *PacketInfo)
 
 // startConn opens a Conn inside ns (every socket lands there) and serves h until the test
 // ends.
-func startConn(t *testing.T, ns *netlab.NS, ifname string, cfg *Config, h Handler) *Conn {
+func startConn(t testing.TB, ns *netlab.NS, ifname string, cfg *Config, h Handler) *Conn {
 	t.Helper()
 	var c *Conn
 	if err := ns.Do(func() (err error) { c, err = Listen(ifname, cfg); return err }); err != nil {

@@ -25,6 +25,10 @@ func (f HandlerFunc) ServeDHCP(w ResponseWriter, req *Message, info *PacketInfo)
 
 // ResponseWriter sends replies to the request being handled.
 type ResponseWriter interface {
+	// NewReply returns a reply message owned by the serve loop, initialised with
+	// InitReply(req, typ). Using it instead of a fresh Message keeps the reply path free of
+	// allocations. It is valid until ServeDHCP returns; each call resets it.
+	NewReply(typ MessageType) *Message
 	// Reply sends resp addressed per RFC 2131 §4.1 for the request (see Conn.Reply). It may
 	// be called more than once, and not after ServeDHCP returned.
 	Reply(resp *Message) error
@@ -59,6 +63,12 @@ type writer struct {
 	c    *Conn
 	req  *Message
 	info *PacketInfo
+	resp Message
+}
+
+func (w *writer) NewReply(typ MessageType) *Message {
+	w.resp.InitReply(w.req, typ)
+	return &w.resp
 }
 
 func (w *writer) Reply(resp *Message) error { return w.c.Reply(resp, w.req, w.info) }
