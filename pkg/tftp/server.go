@@ -46,7 +46,7 @@ type Server struct {
 	// buffers (BlockSizeMax+4 bytes each).
 	BlockSizeMax int
 	// Timeout is the first retransmission timeout when the client did not ask for one;
-	// each further retry doubles it (up to 8×).
+	// each further retry doubles it (up to 64×, at most 30 s).
 	Timeout time.Duration
 	// Retries is how many retransmissions of the same packet are made before the transfer
 	// is abandoned.

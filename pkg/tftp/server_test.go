@@ -256,11 +256,11 @@ func TestRefusals(t *testing.T) {
 		{"//etc//shadow", "octet", OpRRQ, ErrFileNotFound},
 		{`C:\Windows\win.ini`, "octet", OpRRQ, ErrFileNotFound},
 		{"/proc/self/environ", "octet", OpRRQ, ErrFileNotFound},
-		{"escape", "octet", OpRRQ, ErrAccessViolation},     // absolute symlink out of the root
-		{"escape-rel", "octet", OpRRQ, ErrAccessViolation}, // relative symlink out of the root
+		{"escape", "octet", OpRRQ, ErrAccessViolation},        // absolute symlink out of the root
+		{"escape-rel", "octet", OpRRQ, ErrAccessViolation},    // relative symlink out of the root
 		{"sysetc/passwd", "octet", OpRRQ, ErrAccessViolation}, // through a symlinked directory
-		{"zero", "octet", OpRRQ, ErrAccessViolation},       // a device, via a symlink
-		{"sub", "octet", OpRRQ, ErrAccessViolation},        // a directory
+		{"zero", "octet", OpRRQ, ErrAccessViolation},          // a device, via a symlink
+		{"sub", "octet", OpRRQ, ErrAccessViolation},           // a directory
 		{"/", "octet", OpRRQ, ErrAccessViolation},
 		{strings.Repeat("a", 300), "octet", OpRRQ, ErrAccessViolation},
 		{strings.Repeat("../", 200) + "etc/passwd", "octet", OpRRQ, ErrAccessViolation},

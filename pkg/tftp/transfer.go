@@ -17,6 +17,8 @@ import (
 const (
 	progressEvery = 250 * time.Millisecond
 	progressBytes = 1 << 20
+	// maxBackoff bounds the retransmission interval once doubling has grown it.
+	maxBackoff = 30 * time.Second
 )
 
 // Ways a transfer ends early.
@@ -165,7 +167,7 @@ type transfer struct {
 
 	start        time.Time
 	acked        int64 // highest block acknowledged
-	retrans      int
+	retrans      int   // packets sent more than once
 	lastProgress time.Time
 	lastEvTime   time.Time
 	lastEvBytes  int64
@@ -199,13 +201,20 @@ func (t *transfer) run() error {
 			end = 0 // the OACK goes alone
 		}
 		for i := next; i <= end; i++ {
+			if i <= sentHi {
+				t.retrans++ // counts every packet sent again, after a timeout or a restart
+			}
 			if err := t.send(i); err != nil {
 				return err
 			}
 		}
 		sentHi = max(sentHi, end)
 
-		wait := t.timeout << min(retries, 3)
+		// Exponential backoff, not capped low: a client that ignores repeats of a block
+		// it already acknowledged (atftp, once its one extra ACK was lost) only re-sends
+		// its ACK when its own timer runs out, and every repeat we send restarts that
+		// timer. Our interval has to outgrow the client's.
+		wait := min(t.timeout<<min(retries, 6), max(t.timeout, maxBackoff))
 		if err := t.conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
 			return t.connErr(err)
 		}
@@ -224,7 +233,6 @@ func (t *transfer) run() error {
 				if retries > t.retries {
 					return errTimeout
 				}
-				t.retrans++
 				if t.debug {
 					t.log.Debug("tftp timeout, resending", "client", t.client, "from_block", acked+1, "retry", retries)
 				}
