@@ -165,11 +165,15 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) (err error) {
 			}
 		}()
 	}
+	// The link supervisor stops first at shutdown, so an auto-mode detection in progress
+	// is cut short instead of delaying the exit.
+	linkCtx, cancelLink := context.WithCancel(svcCtx)
+	defer cancelLink()
 	if d.iface != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.superviseLink(svcCtx)
+			d.superviseLink(linkCtx)
 		}()
 	}
 
@@ -206,6 +210,7 @@ loop:
 
 	_ = n.send("STOPPING=1")
 	d.log.Info("shutting down: no new requests; running transfers get a grace period", "grace", d.opts.Grace)
+	cancelLink()
 	if d.dhcp != nil {
 		d.dhcp.pauseAll()
 	}

@@ -182,6 +182,9 @@ func TestSystemdNotify(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	for deadline := time.Now().Add(2 * time.Second); !has("STOPPING=1") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if !has("STOPPING=1") {
 		t.Errorf("no STOPPING=1: %q", got)
 	}
