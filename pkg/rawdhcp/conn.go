@@ -174,12 +174,16 @@ func frameReply(buf []byte, resp, req *Message, r route, src netip.Addr, id uint
 
 // filter returns the classic BPF program run on the AF_PACKET socket (which sees the IPv4
 // header at offset 0): accept unfragmented UDP to one of ports, drop the rest in the kernel.
+// Frames this host sends are dropped too; Linux shows outgoing frames only to ETH_P_ALL
+// sockets, so this is defence in depth should the protocol ever change.
 func filter(ports []uint16) ([]bpf.RawInstruction, error) {
 	if len(ports) == 0 || len(ports) > 8 {
 		return nil, fmt.Errorf("rawdhcp: between 1 and 8 ports, got %d", len(ports))
 	}
 	n := len(ports)
 	prog := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType}, // skb->pkt_type
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 4 /* PACKET_OUTGOING */, SkipTrue: uint8(n + 6)},
 		bpf.LoadAbsolute{Off: 9, Size: 1}, // IPv4 protocol
 		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 17, SkipTrue: uint8(n + 4)},
 		bpf.LoadAbsolute{Off: 6, Size: 2}, // flags + fragment offset

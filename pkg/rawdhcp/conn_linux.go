@@ -340,7 +340,7 @@ func (c *Conn) ReadMessage(m *Message, info *PacketInfo) error {
 	c.stats.received.Add(1)
 	switch c.rsa.Pkttype {
 	case unix.PACKET_OUTGOING:
-		// Our own relay replies to port 67 loop back to a packet socket.
+		// Not expected on an ETH_P_IP socket (and the filter drops it); kept for safety.
 		c.stats.foreign.Add(1)
 		return c.opError("read", errOwnPacket)
 	case unix.PACKET_OTHERHOST:

@@ -115,6 +115,8 @@ func (s *Server) Serve(ctx context.Context, c *Conn) error {
 		wg.Wait()
 	}()
 
+	// A previous Serve may have left the deadline in the past.
+	_ = c.SetReadDeadline(time.Time{})
 	// Wake the blocked read when ctx ends.
 	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
