@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,15 @@ func TestHTTPStatusFromDaemon(t *testing.T) {
 	}
 	if out, err := lb.cli.Run(ctx, "curl", "-sf", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://10.60.7.2:8080/boot.ipxe"); err != nil || string(out) != "200" {
 		t.Errorf("file over HTTP: %v %s", err, out)
+	}
+	// A figure, not an assertion: memory of the whole daemon (TFTP, HTTP, full DHCP with
+	// its lease store) after serving a lease, a status request and a file.
+	if st, err := os.ReadFile("/proc/" + strconv.Itoa(pid(t, p)) + "/status"); err == nil {
+		for _, l := range strings.Split(string(st), "\n") {
+			if strings.HasPrefix(l, "VmRSS") || strings.HasPrefix(l, "VmHWM") {
+				t.Logf("pxe-edge %s", strings.Join(strings.Fields(l), " "))
+			}
+		}
 	}
 	stopOK(t, p)
 }
