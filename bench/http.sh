@@ -4,7 +4,7 @@
 # prints req/s, MB/s, the pxe-edge/nginx ratio (median of ROUNDS), and the peak RSS (VmHWM)
 # of each server after WRK_BIG concurrent connections.
 #
-#   bash bench/http.sh                 # defaults: ROUNDS=5 DUR=8 CONNS=16 WRK_BIG=200
+#   bash bench/http.sh                 # defaults: ROUNDS=5 DUR=8 CONNS=16 CONNS_BIG=4 WRK_BIG=200
 #   ROUNDS=3 DUR=5 bash bench/http.sh
 #
 # Needs wrk and nginx (Debian: wrk, nginx-light) and Go. Loopback only. The machine is shared
@@ -13,7 +13,8 @@ set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
 DUR=${DUR:-8}
-CONNS=${CONNS:-16}
+CONNS=${CONNS:-16}       # connections for 4m.bin
+CONNS_BIG=${CONNS_BIG:-4} # connections for 64m.bin
 WRK_BIG=${WRK_BIG:-200}
 PXE_PORT=${PXE_PORT:-18480}
 NGX_PORT=${NGX_PORT:-18481}
@@ -98,6 +99,14 @@ hwm() {
 	done
 	echo "$total"
 }
+# cpu_ticks PID: utime+stime clock ticks of PID and its live children (nginx workers).
+cpu_ticks() {
+	local total=0 p
+	for p in "$1" $(pgrep -P "$1" || true); do
+		total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo "$total"
+}
 # run_wrk PORT FILE CONNS → requests/sec
 run_wrk() {
 	local out
@@ -107,44 +116,62 @@ run_wrk() {
 		echo "$out" >&2
 		exit 1
 	fi
-	awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+	# Transfer/sec counts every byte read, also of responses still running when the run
+	# ends; with 64 MiB bodies requests/sec alone is quantised to a handful of completions.
+	awk '/^Requests\/sec:/ {r = $2}
+		/^Transfer\/sec:/ {v = $2; m = 1
+			if (v ~ /GB$/) m = 1024; else if (v ~ /KB$/) m = 1 / 1024; else if (v ~ /[0-9]B$/) m = 1 / 1048576
+			sub(/[KMG]?B$/, "", v); t = v * m}
+		END {printf "%s %.1f\n", r, t}' <<<"$out"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 echo "# bench/http.sh $(date -u +%FT%TZ) $(uname -m) $(nproc) cores; ROUNDS=$ROUNDS DUR=${DUR}s CONNS=$CONNS"
 echo "# nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
 for f in 4m.bin 64m.bin; do
-	: >"$WORK/pxe.$f" && : >"$WORK/ngx.$f"
+	: >"$WORK/pxe.$f" && : >"$WORK/ngx.$f" && : >"$WORK/ratio.$f"
 done
 for r in $(seq "$ROUNDS"); do
 	# Alternate who goes first so drift on the shared machine hits both equally.
 	if [ $((r % 2)) -eq 1 ]; then order="pxe ngx"; else order="ngx pxe"; fi
-	for s in $order; do
-		"start_$s"
-		for f in 4m.bin 64m.bin; do
-			rps=$(run_wrk "$([ "$s" = pxe ] && echo "$PXE_PORT" || echo "$NGX_PORT")" "$f" "$CONNS")
-			echo "$rps" >>"$WORK/$s.$f"
-			echo "round $r $s $f: $rps req/s"
+	for f in 4m.bin 64m.bin; do
+		c=$([ "$f" = 4m.bin ] && echo "$CONNS" || echo "$CONNS_BIG")
+		for s in $order; do
+			"start_$s"
+			t0=$(cpu_ticks "$SRV_PID")
+			res=$(run_wrk "$([ "$s" = pxe ] && echo "$PXE_PORT" || echo "$NGX_PORT")" "$f" "$c")
+			t1=$(cpu_ticks "$SRV_PID")
+			stop_srv
+			# Server CPU milliseconds per GiB sent: steadier than throughput on a busy box.
+			cpg=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v mibs="$(awk '{print $2}' <<<"$res")" -v dur="$DUR" \
+				'BEGIN {gib = mibs * dur / 1024; printf "%.0f", (gib > 0 ? d * 1000 / hz / gib : 0)}')
+			echo "$res $cpg" >>"$WORK/$s.$f"
+			echo "round $r $s $f -c$c: $(awk '{printf "%s req/s, %s MiB/s, %s CPU-ms/GiB", $1, $2, $3}' <<<"$res $cpg")"
 		done
-		stop_srv
+		# The ratio of the two adjacent runs: both saw about the same machine.
+		paste -d' ' <(tail -1 "$WORK/pxe.$f") <(tail -1 "$WORK/ngx.$f") | awk '{print ($5 > 0 ? $2/$5 : 0)}' >>"$WORK/ratio.$f"
 	done
 done
 
-printf '\n%-8s %14s %14s %10s %10s %8s\n' file "pxe-edge MB/s" "nginx MB/s" "pxe req/s" "ngx req/s" ratio
+printf '\n%-8s %15s %12s %19s %16s %16s\n' file "pxe-edge MiB/s" "nginx MiB/s" "throughput ratio" "pxe CPU-ms/GiB" "ngx CPU-ms/GiB"
 for f in 4m.bin 64m.bin; do
-	size=$([ "$f" = 4m.bin ] && echo 4 || echo 64)
-	p=$(median <"$WORK/pxe.$f")
-	n=$(median <"$WORK/ngx.$f")
-	awk -v f="$f" -v p="$p" -v n="$n" -v s="$size" 'BEGIN {
-		printf "%-8s %14.0f %14.0f %10.1f %10.1f %8.2f\n", f, p*s*1.048576, n*s*1.048576, p, n, (n > 0 ? p/n : 0) }'
+	p=$(awk '{print $2}' "$WORK/pxe.$f" | median)
+	n=$(awk '{print $2}' "$WORK/ngx.$f" | median)
+	pc=$(awk '{print $3}' "$WORK/pxe.$f" | median)
+	nc=$(awk '{print $3}' "$WORK/ngx.$f" | median)
+	q=$(median <"$WORK/ratio.$f")
+	printf '%-8s %15s %12s %19.2f %16s %16s\n' "$f" "$p" "$n" "$q" "$pc" "$nc"
+	printf '         per-round pxe/nginx throughput ratios: %s\n' "$(tr '\n' ' ' <"$WORK/ratio.$f" | awk '{for (i=1;i<=NF;i++) printf "%.2f ", $i}')"
 done
+echo "(throughput: median MiB/s over rounds; ratio: median of per-round ratios, >1 = pxe-edge faster;"
+echo " CPU-ms/GiB: server CPU time per GiB sent, median; lower is better)"
 
 echo
 echo "# peak RSS (VmHWM) after wrk -c$WRK_BIG on 4m.bin for ${DUR}s (fresh server each)"
 for s in pxe ngx; do
 	"start_$s"
 	port=$([ "$s" = pxe ] && echo "$PXE_PORT" || echo "$NGX_PORT")
-	rps=$(run_wrk "$port" 4m.bin "$WRK_BIG")
+	rps=$(run_wrk "$port" 4m.bin "$WRK_BIG" | awk '{print $1}')
 	kib=$(hwm "$SRV_PID")
 	name=$([ "$s" = pxe ] && echo pxe-edge || echo "nginx (master+workers)")
 	printf '%-24s VmHWM %6.1f MiB  (%s req/s at %d connections)\n' "$name" "$(awk -v k="$kib" 'BEGIN{print k/1024}')" "$rps" "$WRK_BIG"

@@ -150,9 +150,12 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.track = newTracker(cfg.Events, cfg.Clients)
-	// Subscribe now, not in Serve: the dashboard should see what happens from the moment
-	// the daemon built the server.
-	s.stopTrack = s.track.run()
+	s.stopTrack = func() {}
+	if cfg.Status {
+		// Subscribe now, not in Serve: the dashboard should see what happens from the
+		// moment the daemon built the server. Without status routes nobody would read it.
+		s.stopTrack = s.track.run()
+	}
 	s.handler = s.routes()
 	return s, nil
 }

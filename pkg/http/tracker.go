@@ -16,7 +16,7 @@ const (
 	maxClients   = 256
 	maxTransfers = 256
 	maxRecent    = 100
-	subBuffer    = 4096 // bus subscription: room for bursts of DHCP/TFTP events
+	subBuffer    = 1024 // bus subscription: room for bursts of DHCP/TFTP events (~200 KB)
 	maxListeners = 8    // concurrent /api/events streams
 )
 
