@@ -9,7 +9,7 @@ import (
 func TestPrefixFromMask(t *testing.T) {
 	for _, tc := range []struct {
 		ip, mask, want string
-		err        bool
+		err            bool
 	}{
 		{"10.40.0.1", "255.255.255.0", "10.40.0.0/24", false},
 		{"10.40.3.9", "255.255.252.0", "10.40.0.0/22", false},
