@@ -64,11 +64,14 @@ func TestHTTPStatusFromDaemon(t *testing.T) {
 	lb := newLab(t, "", "")
 	lb.cli.MustRun("ip", "link", "set", "eth0", "address", "52:54:00:60:07:01")
 	dir, _ := netbootDir(t, "boot.ipxe", 2000)
+	os.WriteFile(filepath.Join(dir, "facts.ipxe.tmpl"), []byte("#!ipxe\n{{.MAC}} {{.IP}} {{.Platform}} {{.BuildArch}} {{.UUID}}\n"), 0o644)
 	p := lb.srv.Start(netlab.Binary(t), "-a", dir, "--http", "--http-port", "8080", "--dhcp", "--iface", "eth0",
 		"-s", "10.60.7.2", "-b", "10.60.7.100", "-e", "10.60.7.150", "-r", "10.60.7.1", "-f", "10.60.7.2",
 		"--state-dir", t.TempDir())
 	waitFor(t, p, "msg=\"DHCP answering\"")
-	ip, err := udhcpc(t, lb.cli)
+	// Look like x64 UEFI PXE firmware with a machine UUID (options 60, 93, 94, 97).
+	ip, err := udhcpc(t, lb.cli, "-V", "PXEClient:Arch:00007:UNDI:003016", "-x", "0x5d:0007", "-x", "0x5e:010300",
+		"-x", "0x61:00112233445566778899aabbccddeeff00")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,13 +87,19 @@ func TestHTTPStatusFromDaemon(t *testing.T) {
 		t.Fatalf("status is not JSON: %v\n%s", err, out)
 	}
 	body := string(out)
-	for _, want := range []string{`"full"`, `"eth0"`, ip, "52:54:00:60:07:01"} {
+	for _, want := range []string{`"full"`, `"eth0"`, ip, "52:54:00:60:07:01", `"uefi-x64"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("status lacks %s:\n%s", want, body)
 		}
 	}
 	if out, err := lb.cli.Run(ctx, "curl", "-sf", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://10.60.7.2:8080/boot.ipxe"); err != nil || string(out) != "200" {
 		t.Errorf("file over HTTP: %v %s", err, out)
+	}
+	// A per-client script sees what the client's DHCP requests told the daemon.
+	out, err = lb.cli.Run(ctx, "curl", "-sf", "--max-time", "5", "http://10.60.7.2:8080/facts.ipxe")
+	want := "#!ipxe\n52:54:00:60:07:01 " + ip + " efi x86_64 11223344-5566-7788-99aa-bbccddeeff00\n"
+	if err != nil || string(out) != want {
+		t.Errorf("script facts: %v\n got %q\nwant %q", err, out, want)
 	}
 	// A figure, not an assertion: memory of the whole daemon (TFTP, HTTP, full DHCP with
 	// its lease store) after serving a lease, a status request and a file.

@@ -39,7 +39,9 @@ type dhcpService struct {
 
 	srv     atomic.Pointer[dhcpd.Server]
 	resv    atomic.Pointer[dhcpd.Reservations]
+	boot    atomic.Pointer[boot.Config] // what the current server decides with
 	bootMap map[uint16]string
+	facts   *factsCache
 
 	mu     sync.Mutex // serializes resume/pause/reload
 	cancel context.CancelFunc
@@ -47,7 +49,7 @@ type dhcpService struct {
 }
 
 func newDHCPService(d *Daemon) (*dhcpService, error) {
-	s := &dhcpService{d: d, log: d.logs.For("dhcp")}
+	s := &dhcpService{d: d, log: d.logs.For("dhcp"), facts: newFactsCache()}
 	resv, err := s.loadReservations()
 	if err != nil {
 		return nil, err
@@ -136,6 +138,7 @@ func (s *dhcpService) build(resv *dhcpd.Reservations, bootMap map[uint16]string)
 	if err != nil {
 		return nil, fmt.Errorf("DHCP: %w", err)
 	}
+	s.boot.Store(&bc)
 	return srv, nil
 }
 
@@ -244,7 +247,11 @@ func (s *dhcpService) port() uint16 {
 type handler struct{ s *dhcpService }
 
 func (h handler) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info *rawdhcp.PacketInfo) {
-	h.s.srv.Load().ServeDHCP(w, req, info)
+	srv := h.s.srv.Load()
+	if port := info.Dst.Port(); port != rawdhcp.ClientPort && !srv.Paused() {
+		h.s.facts.note(req, port, srv.Mode(), h.s.boot.Load())
+	}
+	srv.ServeDHCP(w, req, info)
 }
 
 // pause stops answering and closes the socket (carrier loss).
@@ -351,6 +358,12 @@ func (s *dhcpService) client(ip netip.Addr) (httpd.ClientInfo, bool) {
 		info := httpd.ClientInfo{MAC: l.MAC.String(), IP: l.IP, Hostname: l.Hostname}
 		var mac [6]byte
 		copy(mac[:], l.MAC)
+		if f, ok := s.facts.get(mac); ok {
+			info.Arch, info.Kind, info.Platform, info.BuildArch, info.UUID = f.Arch, f.Kind, f.Platform, f.BuildArch, f.UUID
+			if f.ArchKnown {
+				info.ArchName = f.Kind
+			}
+		}
 		if r, ok := s.resv.Load().Lookup(mac); ok {
 			info.Reservation = reservationFields(r)
 			if info.Hostname == "" {
@@ -394,10 +407,16 @@ func (s *dhcpService) status(st *httpd.DaemonStatus) {
 	p := srv.Pool()
 	st.PoolSize, st.PoolUsed = p.Size, p.InUse
 	for _, l := range srv.Leases() {
-		st.Leases = append(st.Leases, httpd.Lease{
+		hl := httpd.Lease{
 			MAC: l.MAC.String(), IP: l.IP, Hostname: l.Hostname, State: l.State,
 			Static: l.Reserved, Expires: l.Expires,
-		})
+		}
+		if len(l.MAC) == 6 {
+			if f, ok := s.facts.get([6]byte(l.MAC)); ok && f.ArchKnown {
+				hl.Arch = f.Kind
+			}
+		}
+		st.Leases = append(st.Leases, hl)
 	}
 	// DHCPReceived stays empty: dhcpd counts requests in total, not by message type.
 }

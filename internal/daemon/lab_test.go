@@ -143,11 +143,12 @@ var leaseRE = regexp.MustCompile(`lease of (\d+\.\d+\.\d+\.\d+) obtained`)
 
 // udhcpc asks for a lease from ns with busybox udhcpc (bounded: 4 tries, 1 s apart, then
 // give up) and returns the address it got.
-func udhcpc(t *testing.T, ns *netlab.NS) (string, error) {
+func udhcpc(t *testing.T, ns *netlab.NS, extra ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := ns.Run(ctx, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "4", "-T", "1", "-A", "1", "-s", "/bin/true")
+	args := append([]string{"busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "4", "-T", "1", "-A", "1", "-s", "/bin/true"}, extra...)
+	out, err := ns.Run(ctx, args...)
 	if err != nil {
 		return "", err
 	}
