@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/internal/config"
+	"github.com/pxe-edge/pxe-edge/pkg/boot"
 	"github.com/pxe-edge/pxe-edge/pkg/dhcpd"
+	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
 func parse(t *testing.T, args ...string) *config.Config {
@@ -238,5 +240,31 @@ func TestPyPXEStaticLeaseFile(t *testing.T) {
 	b, ok := r.Lookup([6]byte{0x5c, 0x9a, 0xd8, 0x5e, 0xf2, 0xe5})
 	if !ok || b.IP.String() != "10.60.1.21" || b.ROM != "" || len(b.DNS) != 1 {
 		t.Errorf("upper-case MAC key: %+v %v", b, ok)
+	}
+}
+
+// The facts cache is bounded: a flood of MACs keeps the newest maxFacts.
+func TestFactsCacheBounded(t *testing.T) {
+	c := newFactsCache()
+	bc := &boot.Config{}
+	var m rawdhcp.Message
+	for i := 0; i < maxFacts+100; i++ {
+		m.Reset()
+		m.Op = rawdhcp.BootRequest
+		m.SetHardwareAddr(net.HardwareAddr{0x52, 0x54, 0, 0, byte(i >> 8), byte(i)})
+		m.SetMessageType(rawdhcp.Discover)
+		m.SetClientArchs(7)
+		c.note(&m, 67, dhcpd.ModeFull, bc)
+	}
+	if len(c.m) != maxFacts {
+		t.Fatalf("%d entries, want %d", len(c.m), maxFacts)
+	}
+	if _, ok := c.get([6]byte{0x52, 0x54, 0, 0, 0, 0}); ok {
+		t.Error("the oldest entry survived")
+	}
+	last := maxFacts + 99
+	f, ok := c.get([6]byte{0x52, 0x54, 0, 0, byte(last >> 8), byte(last)})
+	if !ok || f.Arch != 7 || !f.ArchKnown || f.BuildArch != "x86_64" || f.Platform != "efi" {
+		t.Errorf("newest entry: %+v %v", f, ok)
 	}
 }
