@@ -99,14 +99,18 @@ func Decide(f Facts, c Config) Decision {
 	d.Boot = true
 	d.SIAddr = c.ServerIP
 	d.Opt97 = opt97(&f)
-	if vc == vcPXE {
+	uefi := archKnown && (!inTable || info.fam == famUEFI)
+	// EDK2 (PxeBcDhcp4.c) takes a full-DHCP offer with option 60 "PXEClient" but no option
+	// 43 for a BINL offer and asks port 4011 for the boot file before it boots; without
+	// option 60 the same offer is "DHCP only with a boot file" and boots at once. So UEFI
+	// gets option 60 only from the proxy (where it is required) and on 4011.
+	if vc == vcPXE && !(uefi && f.Mode == Full && port == PortDHCP) {
 		d.Opt60 = "PXEClient"
 	}
 	d.File, d.Opt66 = fileOrURL(&c, file)
 	if d.File == "" {
 		return d.none("TFTP is off and " + file + " is not a URL")
 	}
-	uefi := archKnown && (!inTable || info.fam == famUEFI)
 	switch {
 	case uefi:
 		// EDK2 discards many offers carrying option 43 and, given none, asks on 4011.

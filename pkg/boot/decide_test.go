@@ -169,8 +169,8 @@ func TestDecideClients(t *testing.T) {
 			want{boot: true, kind: "ipxe-uefi-arm64", file: ipxeURL, siaddr: true, opt60: "PXEClient", platform: "efi", buildArch: "arm64"}},
 
 		// x86-64 UEFI PXE (OVMF).
-		{"ovmf pxe full", Facts{Msg: Discover, Arch: []uint16{7}, VendorClass: vcOVMFPXE, MAC: macPC, Opt97: uuid97},
-			want{boot: true, kind: KindUEFIX64, file: "ipxe.efi", siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient", opt97: true, platform: "efi", buildArch: "x86_64"}},
+		{"ovmf pxe full: no option 60, so EDK2 boots the file without asking 4011", Facts{Msg: Discover, Arch: []uint16{7}, VendorClass: vcOVMFPXE, MAC: macPC, Opt97: uuid97},
+			want{boot: true, kind: KindUEFIX64, file: "ipxe.efi", siaddr: true, opt66: "10.70.0.1", opt97: true, platform: "efi", buildArch: "x86_64"}},
 		{"ovmf pxe proxy 67: no 43, go to 4011", Facts{Msg: Discover, Mode: Proxy, Arch: []uint16{7}, VendorClass: vcOVMFPXE, MAC: macPC, Opt97: uuid97},
 			want{boot: true, kind: KindUEFIX64, file: "ipxe.efi", siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient", opt97: true, use4011: true}},
 		{"ovmf pxe proxy 4011 ack", Facts{Msg: Request, Mode: Proxy, Port: 4011, Arch: []uint16{7}, VendorClass: vcOVMFPXE, MAC: macPC, Opt97: uuid97},
@@ -178,17 +178,17 @@ func TestDecideClients(t *testing.T) {
 		{"x64 uefi arch 9 is 7", Facts{Msg: Discover, Mode: Proxy, Arch: []uint16{9}, VendorClass: "PXEClient:Arch:00009:UNDI:003000", MAC: macPC},
 			want{boot: true, kind: KindUEFIX64, file: "ipxe.efi", siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient", use4011: true}},
 		{"ia32 uefi", Facts{Msg: Discover, Arch: []uint16{6}, VendorClass: vcIA32PXE, MAC: macPC},
-			want{boot: true, kind: KindUEFIIA32, file: "ipxe-i386.efi", siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient", buildArch: "i386"}},
+			want{boot: true, kind: KindUEFIIA32, file: "ipxe-i386.efi", siaddr: true, opt66: "10.70.0.1", buildArch: "i386"}},
 
 		// arm64 UEFI PXE (qemu-efi-aarch64).
 		{"arm64 uefi pxe full", Facts{Msg: Discover, Arch: []uint16{11}, VendorClass: vcAA64PXE, MAC: macPC},
-			want{boot: true, kind: KindUEFIARM64, file: "ipxe-arm64.efi", siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient", buildArch: "arm64"}},
+			want{boot: true, kind: KindUEFIARM64, file: "ipxe-arm64.efi", siaddr: true, opt66: "10.70.0.1", buildArch: "arm64"}},
 		{"arm64 uefi pxe proxy", Facts{Msg: Discover, Mode: Proxy, Arch: []uint16{11}, VendorClass: vcAA64PXE, MAC: macPC},
 			want{boot: true, kind: KindUEFIARM64, file: "ipxe-arm64.efi", siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient", use4011: true}},
 		{"arm32 uefi", Facts{Msg: Discover, Arch: []uint16{10}, VendorClass: "PXEClient:Arch:00010:UNDI:003000", MAC: macPC},
-			want{boot: true, kind: KindUEFIARM32, file: "ipxe-arm32.efi", siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient"}},
+			want{boot: true, kind: KindUEFIARM32, file: "ipxe-arm32.efi", siaddr: true, opt66: "10.70.0.1"}},
 		{"riscv64 uefi", Facts{Msg: Discover, Arch: []uint16{27}, VendorClass: "PXEClient:Arch:00027:UNDI:003000", MAC: macPC},
-			want{boot: true, kind: KindUEFIRV64, file: "ipxe-riscv64.efi", siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient", buildArch: "riscv64"}},
+			want{boot: true, kind: KindUEFIRV64, file: "ipxe-riscv64.efi", siaddr: true, opt66: "10.70.0.1", buildArch: "riscv64"}},
 
 		// UEFI HTTP boot.
 		{"ovmf http boot full", Facts{Msg: Discover, Arch: []uint16{16}, VendorClass: vcOVMFHTTP, MAC: macPC, Opt97: uuid97},
@@ -219,7 +219,7 @@ func TestDecideClients(t *testing.T) {
 		{"rpiboot arch 41", Facts{Msg: Discover, Arch: []uint16{41}, VendorClass: "PXEClient:Arch:00041:UNDI:002001", MAC: macPi4},
 			want{boot: true, kind: KindRPi, siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient", opt43: opt43Pi, commit: true, isPi: true}},
 		{"pi running UEFI firmware is arm64 UEFI", Facts{Msg: Discover, Arch: []uint16{11}, VendorClass: vcAA64PXE, MAC: macPi4},
-			want{boot: true, kind: KindUEFIARM64, file: "ipxe-arm64.efi", siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient"}},
+			want{boot: true, kind: KindUEFIARM64, file: "ipxe-arm64.efi", siaddr: true, opt66: "10.70.0.1"}},
 		{"pi running iPXE is iPXE", Facts{Msg: Discover, Arch: []uint16{11}, VendorClass: vcIPXEARM64, UserClass: []byte("iPXE"), MAC: macPi4},
 			want{boot: true, kind: "ipxe-uefi-arm64", file: ipxeURL, siaddr: true, opt60: "PXEClient"}},
 		{"pi running linux dhcpcd is a plain client", Facts{Msg: Discover, VendorClass: "dhcpcd-9.4.1:Linux-6.1.0:aarch64:BCM2835", MAC: macPi4},
@@ -238,7 +238,7 @@ func TestDecideClients(t *testing.T) {
 			want{kind: KindUBootARM64, reasonContain: "proxy"}},
 		// U-Boot distro boot's EFI step pretends to be arm64 UEFI PXE.
 		{"u-boot distro boot efi step", Facts{Msg: Discover, Arch: []uint16{11}, VendorClass: "PXEClient:Arch:00011:UNDI:003000", MAC: macPC},
-			want{boot: true, kind: KindUEFIARM64, file: "ipxe-arm64.efi", siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient"}},
+			want{boot: true, kind: KindUEFIARM64, file: "ipxe-arm64.efi", siaddr: true, opt66: "10.70.0.1"}},
 
 		// Plain DHCP clients.
 		{"dhclient full", Facts{Msg: Discover, MAC: macPC},
@@ -285,6 +285,8 @@ func TestDecideConfig(t *testing.T) {
 		return want{boot: true, kind: kind, file: file, siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient"}
 	}
 	biosW := func(file string) want { w := pxe(KindBIOS, file); w.opt43 = opt43PXE; return w }
+	// UEFI in full mode: no option 60 (see Decide).
+	uefiW := func(file string) want { w := pxe(KindUEFIX64, file); w.opt60 = ""; return w }
 	ipxeW := func(kind, file string) want {
 		return want{boot: true, kind: kind, file: file, siaddr: true, opt60: "PXEClient"}
 	}
@@ -293,7 +295,7 @@ func TestDecideConfig(t *testing.T) {
 		{"no ipxe: bios gets pxelinux.0", bios, func(c *Config) { c.IPXE = false }, biosW("pxelinux.0")},
 		{"no ipxe: ipxe rom gets pxelinux.0 too", ipxeBIOS, func(c *Config) { c.IPXE = false },
 			want{boot: true, kind: KindIPXE, file: "pxelinux.0", siaddr: true, opt66: "10.70.0.1", opt60: "PXEClient"}},
-		{"no ipxe: uefi still gets ipxe.efi", ovmf, func(c *Config) { c.IPXE = false }, pxe(KindUEFIX64, "ipxe.efi")},
+		{"no ipxe: uefi still gets ipxe.efi", ovmf, func(c *Config) { c.IPXE = false }, uefiW("ipxe.efi")},
 		{"no ipxe: ipxe efi gets the script, never ipxe.efi again", ipxeEFI, func(c *Config) { c.IPXE = false },
 			ipxeW("ipxe-uefi-x64", "http://10.70.0.1:8080/boot.ipxe")},
 		{"no ipxe: explicit netboot file for bios", bios, func(c *Config) { c.IPXE = false; c.NetbootFile = "lpxelinux.0" }, biosW("lpxelinux.0")},
@@ -329,7 +331,7 @@ func TestDecideConfig(t *testing.T) {
 		{"netboot file does not change the bios iPXE binary", bios, func(c *Config) { c.NetbootFile = "menu.ipxe" }, biosW("undionly.kpxe")},
 
 		// Per-architecture overrides.
-		{"arch override uefi", ovmf, func(c *Config) { c.ArchFiles = map[uint16]string{7: "snponly.efi"} }, pxe(KindUEFIX64, "snponly.efi")},
+		{"arch override uefi", ovmf, func(c *Config) { c.ArchFiles = map[uint16]string{7: "snponly.efi"} }, uefiW("snponly.efi")},
 		{"arch override bios", bios, func(c *Config) { c.ArchFiles = map[uint16]string{0: "ipxe.pxe"} }, biosW("ipxe.pxe")},
 		{"arch override http path", httpx64, func(c *Config) { c.ArchFiles = map[uint16]string{16: "efi/boot.efi"} },
 			want{boot: true, kind: KindUEFIX64HTTP, file: "http://10.70.0.1:8080/efi/boot.efi", siaddr: true, opt60: "HTTPClient"}},
@@ -341,7 +343,7 @@ func TestDecideConfig(t *testing.T) {
 
 		// Per-MAC ROM from the reservation.
 		{"rom overrides bios", bios, func(c *Config) { c.ROM = "custom.kpxe" }, biosW("custom.kpxe")},
-		{"rom overrides uefi and arch override", ovmf, func(c *Config) { c.ROM = "snponly.efi"; c.ArchFiles = map[uint16]string{7: "x.efi"} }, pxe(KindUEFIX64, "snponly.efi")},
+		{"rom overrides uefi and arch override", ovmf, func(c *Config) { c.ROM = "snponly.efi"; c.ArchFiles = map[uint16]string{7: "x.efi"} }, uefiW("snponly.efi")},
 		{"rom iPXE binary is never given to iPXE", ipxeBIOS, func(c *Config) { c.ROM = "undionly.kpxe" }, ipxeW(KindIPXE, "http://10.70.0.1:8080/boot.ipxe")},
 		{"rom .ipxe is this MAC's script", ipxeBIOS, func(c *Config) { c.ROM = "hosts/lab1.ipxe" }, ipxeW(KindIPXE, "http://10.70.0.1:8080/hosts/lab1.ipxe")},
 		{"rom .ipxe leaves the firmware on iPXE", bios, func(c *Config) { c.ROM = "hosts/lab1.ipxe" }, biosW("undionly.kpxe")},

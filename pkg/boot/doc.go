@@ -13,7 +13,9 @@
 //   - BIOS PXE firmware (arch 0): undionly.kpxe with iPXE on, else the netboot file
 //     (pxelinux.0); option 43 with discovery control 8 on port 67.
 //   - UEFI PXE firmware (arch 6, 7, 9, 10, 11, 25, 27): the iPXE EFI binary for its
-//     architecture, never option 43; in proxy mode the client is served on port 4011.
+//     architecture, never option 43; in proxy mode the client is served on port 4011; in
+//     full mode the offer carries no option 60 either, so EDK2 boots the file at once
+//     instead of asking port 4011 first (a "BINL" offer in PxeBcDhcp4.c).
 //   - UEFI HTTP boot (vendor class "HTTPClient", arch 15, 16, 18, 19, 26, 28): a full http://
 //     URL and option 60 "HTTPClient".
 //   - iPXE itself: the script URL (http:// with HTTP on, else tftp://).

@@ -53,6 +53,11 @@ func checkInvariants(t *testing.T, f Facts, c Config, d Decision) {
 			fail("option 43 without end")
 		}
 	}
+	if f.Mode == Full && f.Port != PortPXE && !d.IsIPXE && d.Opt60 == "PXEClient" {
+		if arch, ok := f.ClientArch(); ok && arch != ArchBIOS && arch != ArchRPiBoot && !d.IsPi {
+			fail("full-mode UEFI offer with option 60 PXEClient: EDK2 would detour via 4011")
+		}
+	}
 	if d.Use4011 && (f.Mode != Proxy || d.Opt43 != nil || d.File == "" || f.Port == PortPXE) {
 		fail("Use4011 outside a port-67 proxy offer without option 43")
 	}
