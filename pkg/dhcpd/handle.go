@@ -375,7 +375,13 @@ func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, n
 // acceptable reports whether c may have address u now. Called with s.mu held.
 func (s *Server) acceptable(c *client, u uint32, now time.Time) bool {
 	if c.hasResv {
-		return u == u32(c.resv.IP) && !s.pool.heldByOther(u, c.id, now)
+		if u == u32(c.resv.IP) {
+			return !s.pool.heldByOther(u, c.id, now)
+		}
+		// Its reservation was unusable (declined, in use) and we offered a pool address
+		// instead: that one, and only that one, is fine.
+		b := s.pool.byIP[u]
+		return s.pool.inRange(u) && b != nil && b.id == c.id && (b.state == stOffered || b.state == stBound)
 	}
 	return s.pool.inRange(u) && s.pool.free(u, c.id, c.mac, now)
 }
