@@ -157,10 +157,16 @@ func captureOne(t *testing.T, gc goldenClient) {
 // startClient runs the client in ns (with a stdin pipe for U-Boot's shell) and returns a
 // function that kills its process group and returns its output.
 func startClient(t *testing.T, ns *netlab.NS, gc goldenClient, dir, ifn string) func() string {
+	stop, _ := startClientOut(t, ns, gc, dir, ifn)
+	return stop
+}
+
+// startClientOut is startClient that also returns the live output buffer.
+func startClientOut(t *testing.T, ns *netlab.NS, gc goldenClient, dir, ifn string) (func() string, *syncBuf) {
 	ctx, cancel := context.WithTimeout(context.Background(), gc.wait+30*time.Second)
 	cmd := ns.Exec(ctx, gc.argv(dir, ifn)...)
-	var out syncBuf
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var stdin io.WriteCloser
 	if gc.typeIn != "" {
@@ -197,7 +203,7 @@ func startClient(t *testing.T, ns *netlab.NS, gc goldenClient, dir, ifn string) 
 		return out.String()
 	}
 	t.Cleanup(func() { stop() })
-	return stop
+	return stop, out
 }
 
 type syncBuf struct {

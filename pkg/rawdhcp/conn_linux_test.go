@@ -24,6 +24,17 @@ type testServer struct {
 	seen []MessageType
 }
 
+func (s *testServer) saw(typ MessageType) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.seen {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *testServer) ServeDHCP(w ResponseWriter, req *Message, info *PacketInfo) {
 	typ, ok := req.MessageType()
 	if !ok {
@@ -100,7 +111,8 @@ func startConn(t testing.TB, ns *netlab.NS, ifname string, cfg *Config, h Handle
 }
 
 // startCapture runs tshark in ns on ifname and returns a function that waits for it (count
-// packets or the timeout) and returns the pcap's frames. kernelUDP says the capture holds
+// packets or the timeout) and returns the pcap's frames. count 0 captures until that function
+// is called, which then stops tshark. kernelUDP says the capture holds
 // UDP built by the kernel on a veth (checksum left to offload, so only partial on the wire).
 func startCapture(t *testing.T, ns *netlab.NS, ifname string, count int, kernelUDP bool) func() []pcapFrame {
 	t.Helper()
@@ -109,15 +121,22 @@ func startCapture(t *testing.T, ns *netlab.NS, ifname string, count int, kernelU
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, "cap.pcap")
+	stopEarly := count == 0
+	if stopEarly {
+		count = 1000
+	}
 	p := ns.Start("tshark", "-n", "-i", ifname, "-f", "udp port 67 or udp port 68", "-F", "pcap", "-w", file,
-		"-c", itoa(count), "-a", "duration:40")
+		"-c", itoa(count), "-a", "duration:60")
 	if !p.WaitOutput("Capture started", 20*time.Second) {
 		t.Fatalf("tshark did not start:\n%s", p.Output())
 	}
 	return func() []pcapFrame {
+		if stopEarly {
+			_ = p.Stop(5 * time.Second)
+		}
 		select {
 		case <-p.Done():
-		case <-time.After(45 * time.Second):
+		case <-time.After(65 * time.Second):
 			t.Fatal("tshark did not finish")
 		}
 		frames, err := readPcap(file)
@@ -189,6 +208,9 @@ func TestConnRealClients(t *testing.T) {
 		argv      func(dir string) []string
 		broadcast bool
 		done      string
+		cidr      string // client address (nmap needs one to choose the interface)
+		chaddr    string // chaddr the client sends if not its own MAC (nmap's is fixed)
+		replies   int    // 0: OFFER and ACK
 	}{
 		{name: "udhcpc unicast", cmds: []string{"busybox"}, done: "lease of 10.30.0.50 obtained",
 			argv: func(string) []string {
@@ -202,28 +224,41 @@ func TestConnRealClients(t *testing.T) {
 			argv: func(dir string) []string {
 				return []string{"dhclient", "-4", "-1", "-v", "-d", "-lf", dir + "/leases", "-pf", dir + "/pid", "-sf", "/bin/true", "eth0"}
 			}},
+		// nmap only DISCOVERs, with the broadcast flag, and prints the OFFER's fields.
+		{name: "nmap broadcast-dhcp-discover", cmds: []string{"nmap"}, broadcast: true, cidr: "10.30.0.99/24", replies: 1, chaddr: "de:ad:c0:de:ca:fe",
+			done: "IP Offered: 10.30.0.50",
+			argv: func(string) []string {
+				return []string{"nmap", "-e", "eth0", "--script", "broadcast-dhcp-discover", "--script-args", "broadcast-dhcp-discover.timeout=5s"}
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			netlab.RequireCommands(t, tc.cmds...)
 			l := netlab.New(t)
 			srv, cli := l.Namespace("srv"), l.Namespace("cli")
-			l.Veth(srv, "eth0", "10.30.0.1/24", cli, "eth0", "")
+			l.Veth(srv, "eth0", "10.30.0.1/24", cli, "eth0", tc.cidr)
 			h := &testServer{}
 			c := startConn(t, srv, "eth0", &Config{ServerAddr: netip.MustParseAddr("10.30.0.1")}, h)
 			cliMAC := linkMAC(t, cli, "eth0")
 			srvMAC := MAC(c.Interface().HardwareAddr)
-			wait := startCapture(t, cli, "eth0", 4, false)
+			want := 2
+			if tc.replies != 0 {
+				want = tc.replies
+			}
+			wait := startCapture(t, cli, "eth0", 2*want, false)
 			dir := t.TempDir()
 			p := cli.Start(tc.argv(dir)...)
 			if !p.WaitOutput(tc.done, 30*time.Second) {
 				t.Fatalf("client got no lease:\n%s", p.Output())
 			}
+			if tc.name == "nmap broadcast-dhcp-discover" && !p.WaitOutput("Server Identifier: 10.30.0.1", 10*time.Second) {
+				t.Errorf("nmap output lacks the server identifier:\n%s", p.Output())
+			}
 			p.Kill()
 			replies := repliesFrom(t, wait(), true)
-			if len(replies) < 2 {
-				t.Fatalf("captured %d replies, want OFFER and ACK", len(replies))
+			if len(replies) < want {
+				t.Fatalf("captured %d replies, want %d", len(replies), want)
 			}
-			for _, r := range replies[:2] {
+			for _, r := range replies[:want] {
 				typ, _ := r.m.MessageType()
 				if r.frame.src != srvMAC || r.h.Src != netip.MustParseAddrPort("10.30.0.1:67") {
 					t.Errorf("%v from %v at %v", typ, r.h.Src, r.frame.src)
@@ -235,12 +270,16 @@ func TestConnRealClients(t *testing.T) {
 				if r.frame.dst != wantMAC || r.h.Dst != wantDst {
 					t.Errorf("%v sent to %v at %v, want %v at %v", typ, r.h.Dst, r.frame.dst, wantDst, wantMAC)
 				}
-				if MAC(r.m.CHAddr[:6]) != cliMAC || r.m.YIAddr != netip.MustParseAddr("10.30.0.50") {
+				wantCH := cliMAC.String()
+				if tc.chaddr != "" {
+					wantCH = tc.chaddr
+				}
+				if r.m.HardwareAddr().String() != wantCH || r.m.YIAddr != netip.MustParseAddr("10.30.0.50") {
 					t.Errorf("%v chaddr %v yiaddr %v", typ, r.m.HardwareAddr(), r.m.YIAddr)
 				}
 			}
 			st := c.Stats()
-			if st.Replies < 2 || st.Handled < 2 || st.ReplyErrors != 0 || st.HandlerPanics != 0 {
+			if st.Replies < uint64(want) || st.Handled < uint64(want) || st.ReplyErrors != 0 || st.HandlerPanics != 0 || st.Malformed != 0 {
 				t.Errorf("stats %+v", st)
 			}
 		})
@@ -392,5 +431,88 @@ func TestListenErrors(t *testing.T) {
 	err = ns.Do(func() error { _, err := Listen("eth0", nil); return err })
 	if !errors.As(err, &oe) || !strings.Contains(err.Error(), "no IPv4 address") {
 		t.Errorf("Listen without an address: %v", err)
+	}
+}
+
+// TestConnFirmware serves real network-boot firmware under QEMU: the iPXE BIOS ROM and
+// U-Boot both leave the broadcast flag clear, so the OFFER and ACK must arrive as link-layer
+// unicast frames to chaddr/yiaddr. iPXE proves it took the OFFER by sending a REQUEST for
+// the offered address; U-Boot prints that it bound.
+func TestConnFirmware(t *testing.T) {
+	for _, name := range []string{"qemu-bios-ipxe", "qemu-uboot"} {
+		t.Run(name, func(t *testing.T) {
+			var gc goldenClient
+			for _, g := range goldenClients {
+				if g.name == name {
+					gc = g
+				}
+			}
+			netlab.RequireCommands(t, append([]string{"tshark"}, gc.cmds...)...)
+			netlab.RequireFiles(t, gc.files...)
+			l := netlab.New(t)
+			srv := l.Namespace("srv")
+			srv.MustRun("ip", "tuntap", "add", "dev", "tap0", "mode", "tap")
+			srv.MustRun("ip", "addr", "add", "10.30.0.1/24", "dev", "tap0")
+			srv.MustRun("ip", "link", "set", "tap0", "up")
+			h := &testServer{}
+			c := startConn(t, srv, "tap0", nil, h)
+			wait := startCapture(t, srv, "tap0", 0, false)
+			stop, out := startClientOut(t, srv, gc, t.TempDir(), "tap0")
+			// Done when the firmware asked for the offered address (and our ACK is out).
+			deadline := time.Now().Add(60 * time.Second)
+			for time.Now().Before(deadline) && !h.saw(Request) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			time.Sleep(time.Second)
+			frames := wait()
+			if name == "qemu-uboot" && !strings.Contains(out.String(), "DHCP client bound to address 10.30.0.50") {
+				t.Errorf("U-Boot did not bind:\n%s", out.String())
+			}
+			stop()
+			var discover, request *Message
+			for _, f := range frames {
+				if hh, p, err := ParseIPv4UDP(f.ip); err == nil && hh.Dst.Port() == ServerPort {
+					var m Message
+					if m.Decode(p) != nil {
+						continue
+					}
+					switch typ, _ := m.MessageType(); {
+					case typ == Discover && discover == nil:
+						discover = &m
+					case typ == Request && request == nil:
+						request = &m
+					}
+				}
+			}
+			if discover == nil || request == nil {
+				t.Fatalf("captured no DISCOVER and REQUEST from the firmware (%d frames)", len(frames))
+			}
+			if discover.Broadcast() || request.Broadcast() {
+				t.Errorf("firmware set the broadcast flag; this test needs it clear")
+			}
+			if ip, _ := request.RequestedIP(); ip != netip.MustParseAddr("10.30.0.50") {
+				t.Errorf("REQUEST asks for %v", ip)
+			}
+			chaddr := MAC(discover.CHAddr[:6])
+			var offers, acks int
+			for _, r := range repliesFrom(t, frames, true) {
+				typ, _ := r.m.MessageType()
+				if r.frame.dst != chaddr || r.h.Dst != netip.MustParseAddrPort("10.30.0.50:68") {
+					t.Errorf("%v sent to %v at %v, want 10.30.0.50:68 at %v", typ, r.h.Dst, r.frame.dst, chaddr)
+				}
+				switch typ {
+				case Offer:
+					offers++
+				case Ack:
+					acks++
+				}
+			}
+			if offers == 0 || acks == 0 {
+				t.Errorf("captured %d OFFERs and %d ACKs", offers, acks)
+			}
+			if st := c.Stats(); st.Malformed != 0 || st.ReplyErrors != 0 {
+				t.Errorf("stats %+v", st)
+			}
+		})
 	}
 }
