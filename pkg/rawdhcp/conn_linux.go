@@ -35,7 +35,6 @@ type Conn struct {
 	rc     syscall.RawConn
 	udp    *net.UDPConn   // relay replies, holds port 67
 	hold   []*net.UDPConn // hold other server ports against ICMP port unreachable
-	ports  []uint16
 	server atomic.Pointer[netip.Addr]
 	stats  counters
 	ipID   atomic.Uint32
@@ -104,10 +103,9 @@ func listen(ifi *net.Interface, cfg *Config) (*Conn, error) {
 	}
 	mtu := max(ifi.MTU, 576)
 	c := &Conn{
-		ifi:   ifi,
-		ports: append([]uint16(nil), ports...),
-		rbuf:  make([]byte, mtu+64),
-		wbuf:  make([]byte, mtu),
+		ifi:  ifi,
+		rbuf: make([]byte, mtu+64),
+		wbuf: make([]byte, mtu),
 	}
 	c.server.Store(&server)
 	c.readFn = c.recvfrom
