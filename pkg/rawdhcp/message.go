@@ -213,3 +213,37 @@ func (m *Message) InitReply(req *Message, typ MessageType) {
 	}
 	m.SetMessageType(typ)
 }
+
+// String summarises m for logs: type, xid, chaddr, the addresses that are set and the
+// option codes. It allocates; keep it off the hot path.
+func (m *Message) String() string {
+	var b []byte
+	if t, ok := m.MessageType(); ok {
+		b = append(b, t.String()...)
+	} else if m.Op == BootReply {
+		b = append(b, "BOOTREPLY"...)
+	} else {
+		b = append(b, "BOOTREQUEST"...)
+	}
+	b = fmt.Appendf(b, " xid=%08x chaddr=%v", m.XID, m.HardwareAddr())
+	if m.Broadcast() {
+		b = append(b, " broadcast"...)
+	}
+	for _, a := range [...]struct {
+		name string
+		a    netip.Addr
+	}{{"ciaddr", m.CIAddr}, {"yiaddr", m.YIAddr}, {"siaddr", m.SIAddr}, {"giaddr", m.GIAddr}} {
+		if nonzero(a.a) {
+			b = fmt.Appendf(b, " %s=%v", a.name, a.a)
+		}
+	}
+	b = append(b, " options="...)
+	for i := range m.Options.Len() {
+		c, _ := m.Options.At(i)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, "%d", c)
+	}
+	return string(b)
+}

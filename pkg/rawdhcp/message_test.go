@@ -293,3 +293,15 @@ func BenchmarkAppendReply(b *testing.B) {
 		}
 	}
 }
+
+func TestMessageString(t *testing.T) {
+	var m Message
+	if err := m.Decode(discoverBytes([]byte{53, 1, 1}, []byte{61, 1, 1})); err != nil {
+		t.Fatal(err)
+	}
+	m.GIAddr = netip.MustParseAddr("10.30.1.1")
+	want := "DISCOVER xid=deadbeef chaddr=52:54:00:12:34:56 broadcast giaddr=10.30.1.1 options=53,61"
+	if got := m.String(); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
