@@ -108,13 +108,23 @@ fi
 # The system user. systemd-sysusers is the native way; adduser/useradd for older systems.
 if ! grep -q '^pxe-edge:' "$root/etc/passwd" 2>/dev/null; then
   if command -v systemd-sysusers >/dev/null; then
-    systemd-sysusers ${root:+--root="$root"} /etc/sysusers.d/pxe-edge.conf
+    # By name, so that it is looked up in the (alternative) root's sysusers.d.
+    systemd-sysusers ${root:+--root="$root"} pxe-edge.conf
   elif [ -z "$root" ] && command -v adduser >/dev/null; then
     adduser --system --group --home /var/lib/pxe-edge --no-create-home pxe-edge
   else
     useradd ${root:+--root "$root"} --system --user-group --home-dir /var/lib/pxe-edge \
       --shell /usr/sbin/nologin pxe-edge
   fi
+fi
+
+# systemd's StateDirectory= creates it at start too; creating it now lets a read-only-root
+# setup bind-mount over it and lets the binary run by hand as the user.
+ids=$(awk -F: '$1 == "pxe-edge" { print $3 ":" $4 }' "$root/etc/passwd")
+[ -n "$ids" ] || die "could not create the pxe-edge user"
+if [ ! -d "$root/var/lib/pxe-edge" ]; then
+  install -d -m 0750 "$root/var/lib/pxe-edge"
+  chown "$ids" "$root/var/lib/pxe-edge"
 fi
 
 # Optionally keep the OS's own network manager off the lab port: it would run a DHCP client
