@@ -36,7 +36,7 @@ func TestAutoModeFollowsOtherServer(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 
 	dir, _ := netbootDir(t, "pxelinux.0", 1000)
-	p := srv.Start(netlab.Binary(t), "-a", dir, "--dhcp-auto", "--iface", "eth0", "-s", "10.60.6.2",
+	p := srv.Start(binary(t), "-a", dir, "--dhcp-auto", "--iface", "eth0", "-s", "10.60.6.2",
 		"-b", "10.60.6.100", "-e", "10.60.6.150", "-r", "", "-d", "", "-f", "10.60.6.2", "--state-dir", filepath.Join(tmp, "state"))
 	waitFor(t, p, "mode=auto→proxy")
 	ip, err := udhcpc(t, cli)
@@ -65,7 +65,7 @@ func TestHTTPStatusFromDaemon(t *testing.T) {
 	lb.cli.MustRun("ip", "link", "set", "eth0", "address", "52:54:00:60:07:01")
 	dir, _ := netbootDir(t, "boot.ipxe", 2000)
 	os.WriteFile(filepath.Join(dir, "facts.ipxe.tmpl"), []byte("#!ipxe\n{{.MAC}} {{.IP}} {{.Platform}} {{.BuildArch}} {{.UUID}}\n"), 0o644)
-	p := lb.srv.Start(netlab.Binary(t), "-a", dir, "--http", "--http-port", "8080", "--dhcp", "--iface", "eth0",
+	p := lb.srv.Start(binary(t), "-a", dir, "--http", "--http-port", "8080", "--dhcp", "--iface", "eth0",
 		"-s", "10.60.7.2", "-b", "10.60.7.100", "-e", "10.60.7.150", "-r", "10.60.7.1", "-f", "10.60.7.2",
 		"--state-dir", t.TempDir())
 	waitFor(t, p, "msg=\"DHCP answering\"")
@@ -138,7 +138,7 @@ func TestPerClientRootFromLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	mineSum := fmt.Sprintf("%x", sha256.Sum256([]byte("mine\n")))
-	p := lb.srv.Start(netlab.Binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.8.2",
+	p := lb.srv.Start(binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.8.2",
 		"-b", "10.60.8.100", "-e", "10.60.8.150", "-f", "10.60.8.2", "--state-dir", t.TempDir())
 	waitFor(t, p, "msg=\"DHCP answering\"")
 	ip, err := udhcpc(t, lb.cli)

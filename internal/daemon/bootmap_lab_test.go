@@ -26,7 +26,7 @@ func TestBootMapReload(t *testing.T) {
 	script := filepath.Join(tmp, "script.sh")
 	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = bound ] && echo \"bootfile=$boot_file siaddr=$siaddr\"\nexit 0\n"), 0o755)
 
-	p := lb.srv.Start(netlab.Binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.13.2",
+	p := lb.srv.Start(binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.13.2",
 		"-b", "10.60.13.100", "-e", "10.60.13.150", "--state-dir", filepath.Join(tmp, "state"), "--boot-map", bootMap)
 	waitFor(t, p, "DHCP answering")
 	bootFile := func() string {

@@ -20,7 +20,7 @@ func TestTFTPOnlyByDefault(t *testing.T) {
 	netlab.RequireCommands(t, "tftp")
 	lb := newLab(t, "10.60.1.2/24", "10.60.1.50/24")
 	dir, sum := netbootDir(t, "pxelinux.0", 300_000)
-	p := lb.srv.Start(netlab.Binary(t), "--netboot-dir", dir)
+	p := lb.srv.Start(binary(t), "--netboot-dir", dir)
 	waitFor(t, p, "msg=serving")
 	got, err := tftpGet(t, lb.cli, "10.60.1.2", "pxelinux.0")
 	if err != nil || got != sum {
@@ -46,7 +46,7 @@ func TestAddressAddedAndRemoved(t *testing.T) {
 	lb := newLab(t, "", "10.60.2.50/24")
 	lb.srv.MustRun("ip", "link", "set", "eth0", "down")
 	dir, sum := netbootDir(t, "boot.bin", 4096)
-	bin := netlab.Binary(t)
+	bin := binary(t)
 
 	p := lb.srv.Start(bin, "-a", dir, "--iface", "eth0", "-s", "10.60.2.2", "-n", "255.255.255.0")
 	waitFor(t, p, "msg=serving")
@@ -78,7 +78,7 @@ func TestCapabilitiesOnly(t *testing.T) {
 	netlab.RequireCommands(t, "tftp", "setpriv")
 	lb := newLab(t, "", "10.60.3.50/24")
 	dir, sum := netbootDir(t, "pxelinux.0", 70_000)
-	bin := netlab.Binary(t)
+	bin := binary(t)
 	binDir := filepath.Dir(bin)
 	if err := os.Chmod(binDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestCapabilitiesOnly(t *testing.T) {
 
 // Bad configuration exits with status 2 and names the setting, before touching anything.
 func TestBadConfigExit2(t *testing.T) {
-	bin := netlab.Binary(t)
+	bin := binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	dir := t.TempDir()
@@ -147,7 +147,7 @@ func TestCarrierFlapDHCP(t *testing.T) {
 	lb.cli.MustRun("ip", "link", "set", "eth0", "address", "52:54:00:60:04:01")
 	dir, _ := netbootDir(t, "pxelinux.0", 1000)
 	state := t.TempDir()
-	p := lb.srv.Start(netlab.Binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.4.2",
+	p := lb.srv.Start(binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.4.2",
 		"-b", "10.60.4.100", "-e", "10.60.4.150", "-r", "10.60.4.1", "-f", "10.60.4.2",
 		"--state-dir", state, "--debug", "link")
 	waitFor(t, p, "msg=serving")
@@ -221,7 +221,7 @@ func TestSIGHUPReloadsReservations(t *testing.T) {
 		}
 	}
 	writeStatic("10.60.5.20")
-	p := lb.srv.Start(netlab.Binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.5.2",
+	p := lb.srv.Start(binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.5.2",
 		"-b", "10.60.5.100", "-e", "10.60.5.150", "-r", "10.60.5.1", "-f", "10.60.5.2",
 		"--state-dir", t.TempDir(), "--static-config", static)
 	waitCount(t, p, "msg=\"DHCP answering\"", 1)

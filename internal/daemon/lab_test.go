@@ -192,3 +192,13 @@ func exitCode(err error) int {
 	}
 	return -1
 }
+
+// binary returns the pxe-edge executable under test: $PXE_EDGE_BIN when set (e.g. a -race
+// build: `go build -race -o /tmp/pxe-edge-race ./cmd/pxe-edge`), else netlab's build.
+func binary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("PXE_EDGE_BIN"); p != "" {
+		return p
+	}
+	return netlab.Binary(t)
+}

@@ -18,7 +18,7 @@ func TestNoWiredInterface(t *testing.T) {
 	lb := newLab(t, "10.60.10.2/24", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := lb.srv.Run(ctx, netlab.Binary(t), "-a", t.TempDir(), "--dhcp-proxy", "-s", "10.60.10.2")
+	out, err := lb.srv.Run(ctx, binary(t), "-a", t.TempDir(), "--dhcp-proxy", "-s", "10.60.10.2")
 	if exitCode(err) != 1 || !strings.Contains(string(out), "no wired Ethernet interface found; name one with --iface") {
 		t.Fatalf("want exit 1 naming --iface, got %v:\n%s", err, out)
 	}
@@ -31,7 +31,7 @@ func TestWaitsForCable(t *testing.T) {
 	lb := newLab(t, "", "")
 	lb.cli.MustRun("ip", "link", "set", "eth0", "down")
 	dir, _ := netbootDir(t, "pxelinux.0", 100)
-	p := lb.srv.Start(netlab.Binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.11.2",
+	p := lb.srv.Start(binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.11.2",
 		"-b", "10.60.11.100", "-e", "10.60.11.150", "--state-dir", t.TempDir())
 	waitFor(t, p, "waiting for a cable")
 	if strings.Contains(p.Output(), "DHCP answering") {
@@ -59,7 +59,7 @@ func TestSaveLeasesPyPXEFile(t *testing.T) {
 	// A PyPXE file from before: the client had .140.
 	exp := time.Now().Add(time.Hour).Unix()
 	os.WriteFile(leases, []byte(`{"52:54:00:60:12:01": {"ip": "10.60.12.140", "expire": `+itoa64(exp)+`, "ipxe": false}}`), 0o644)
-	p := lb.srv.Start(append([]string{netlab.Binary(t)}, append(args, "--state-dir", t.TempDir())...)...)
+	p := lb.srv.Start(append([]string{binary(t)}, append(args, "--state-dir", t.TempDir())...)...)
 	waitFor(t, p, "DHCP answering")
 	waitFor(t, p, "imported PyPXE leases")
 	ip, err := udhcpc(t, lb.cli)

@@ -21,7 +21,7 @@ func TestSignalsKeepTransfers(t *testing.T) {
 	// 32 000 lock-step blocks of 512 bytes: about a second here, well inside the grace
 	// period even on a loaded machine, and still running when the signals arrive.
 	dir, sum := netbootDir(t, "big.img", 16<<20)
-	p := lb.srv.Start(netlab.Binary(t), "-a", dir)
+	p := lb.srv.Start(binary(t), "-a", dir)
 	waitFor(t, p, "msg=serving")
 
 	dst := filepath.Join(t.TempDir(), "big.img")
