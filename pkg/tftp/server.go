@@ -145,12 +145,11 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("tftp: %w", err)
 	}
-	network := "udp"
-	if ua.IP != nil && ua.IP.To4() != nil {
-		network = "udp4"
-	} else if ua.IP == nil || ua.IP.IsUnspecified() {
-		// PXE is IPv4; a wildcard listener on udp4 gets IPv4 packet info without mapping.
-		network = "udp4"
+	// PXE is IPv4: a host-less address listens on IPv4 only, which also keeps packet info
+	// in IPv4 form. An explicit IPv6 address (including "[::]") listens on IPv6.
+	network := "udp4"
+	if ua.IP != nil && ua.IP.To4() == nil {
+		network = "udp6"
 	}
 	conn, err := net.ListenUDP(network, ua)
 	if err != nil {

@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# bench/tftp.sh — pxe-edge's TFTP server side by side with in.tftpd (tftpd-hpa), atftpd and
+# dnsmasq, in one namespace lab, same files, same client (atftp) and options, interleaved
+# run by run. Prints MB/s medians and pxe-edge/peer ratios for lock-step blksize 512 and
+# 1468, windowsize 4 and 16 at blksize 1468, and 50 concurrent 4 MiB transfers (aggregate
+# MB/s and peak RSS of each server).
+#
+# Needs root (network namespaces), atftp, tftpd-hpa, dnsmasq-base, python3, go. atftpd
+# conflicts with tftpd-hpa as a package, so it is fetched with `apt-get download` and
+# unpacked with `dpkg -x` into a cache directory (or set ATFTPD=/path/to/atftpd).
+#
+# Knobs (environment): RUNS (5) runs per setting and server, SIZE_MB (8) file size for the
+# single-transfer settings, CONC (50) concurrent clients, CONC_MB (4) their file size,
+# CONC_RUNS (2) rounds of the concurrent test, PXE_EDGE (a pxe-edge binary to use instead of
+# building one). The machine these run on is shared and noisy: compare ratios, not absolute
+# figures across runs.
+set -euo pipefail
+
+RUNS=${RUNS:-5}
+SIZE_MB=${SIZE_MB:-8}
+CONC=${CONC:-50}
+CONC_MB=${CONC_MB:-4}
+CONC_RUNS=${CONC_RUNS:-2}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+PATH=$PATH:/usr/sbin:/sbin:/usr/local/go/bin
+
+die() { echo "bench/tftp.sh: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
+for c in ip atftp in.tftpd dnsmasq python3 go; do
+	command -v "$c" >/dev/null || die "missing $c (Debian: atftp tftpd-hpa dnsmasq-base python3; Go)"
+done
+
+SCRATCH=$(mktemp -d /tmp/pxe-edge-tftpbench.XXXXXX)
+chmod 755 "$SCRATCH"
+ID=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+NS_S=pxet-$ID-bs  # pxet- prefix: scripts/sweep-netns.sh removes leftovers
+NS_C=pxet-$ID-bc
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	sleep 0.2
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	for ns in "$NS_C" "$NS_S"; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	rm -rf "$SCRATCH"
+}
+trap cleanup EXIT INT TERM
+
+# --- the servers' binaries -----------------------------------------------------------------
+if [ -n "${ATFTPD:-}" ]; then
+	:
+elif command -v atftpd >/dev/null; then
+	ATFTPD=$(command -v atftpd)
+else
+	CACHE=${XDG_CACHE_HOME:-/var/cache}/pxe-edge-bench
+	ATFTPD=$CACHE/atftpd/usr/sbin/atftpd
+	if [ ! -x "$ATFTPD" ]; then
+		mkdir -p "$CACHE/dl" && (cd "$CACHE/dl" && timeout 120 apt-get download atftpd >/dev/null 2>&1) ||
+			die "apt-get download atftpd failed"
+		dpkg -x "$CACHE"/dl/atftpd_*.deb "$CACHE/atftpd"
+	fi
+fi
+"$ATFTPD" --help >/dev/null 2>&1 || die "atftpd at $ATFTPD does not run"
+
+PXE_KIND=cmd/pxe-edge
+if [ -n "${PXE_EDGE:-}" ]; then
+	PXE_BIN=$PXE_EDGE
+elif (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o "$SCRATCH/pxe-edge" ./cmd/pxe-edge 2>"$SCRATCH/build.log") &&
+	"$SCRATCH/pxe-edge" --help 2>&1 | grep -q -- --netboot-dir; then
+	PXE_BIN=$SCRATCH/pxe-edge
+else
+	echo "cmd/pxe-edge does not build or lacks --netboot-dir; using bench/tftp-server (pkg/tftp only)" >&2
+	(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o "$SCRATCH/tftp-server" ./bench/tftp-server) || die "build failed"
+	PXE_BIN=$SCRATCH/tftp-server
+	PXE_KIND=bench/tftp-server
+fi
+
+# --- lab: one server namespace with an address per server, one client namespace --------
+ip netns add "$NS_S"
+ip netns add "$NS_C"
+ip link add "vb$ID" type veth peer name "vc$ID"
+ip link set "vb$ID" netns "$NS_S"
+ip link set "vc$ID" netns "$NS_C"
+S() { ip netns exec "$NS_S" "$@"; }
+C() { ip netns exec "$NS_C" "$@"; }
+S ip link set lo up
+C ip link set lo up
+S ip link set "vb$ID" name eth0
+C ip link set "vc$ID" name eth0
+for i in 1 2 3 4; do S ip addr add 10.20.9.$i/24 dev eth0; done
+C ip addr add 10.20.9.100/24 dev eth0
+S ip link set eth0 up
+C ip link set eth0 up
+
+ROOT=$SCRATCH/root
+mkdir -p "$ROOT" "$SCRATCH/out" "$SCRATCH/state"
+chmod 755 "$ROOT"
+head -c $((SIZE_MB << 20)) /dev/urandom >"$ROOT/f"
+head -c $((CONC_MB << 20)) /dev/urandom >"$ROOT/c"
+chmod 644 "$ROOT"/*
+SUM_F=$(sha256sum <"$ROOT/f" | cut -d' ' -f1)
+
+declare -A IP PID
+IP[pxe-edge]=10.20.9.1
+IP[in.tftpd]=10.20.9.2
+IP[atftpd]=10.20.9.3
+IP[dnsmasq]=10.20.9.4
+SERVERS=(pxe-edge in.tftpd atftpd dnsmasq)
+
+# Started with `ip netns exec` directly (not through S) so that $! is the server itself:
+# ip execs into it.
+if [ "$PXE_KIND" = cmd/pxe-edge ]; then
+	ip netns exec "$NS_S" "$PXE_BIN" --netboot-dir "$ROOT" --tftp-server-ip 10.20.9.1 --tftp-port 69 \
+		--state-dir "$SCRATCH/state" >"$SCRATCH/pxe-edge.log" 2>&1 &
+else
+	ip netns exec "$NS_S" "$PXE_BIN" -root "$ROOT" -addr 10.20.9.1:69 >"$SCRATCH/pxe-edge.log" 2>&1 &
+fi
+PID[pxe-edge]=$!
+ip netns exec "$NS_S" in.tftpd -L -s "$ROOT" -a 10.20.9.2:69 -u nobody >"$SCRATCH/in.tftpd.log" 2>&1 &
+PID[in.tftpd]=$!
+ip netns exec "$NS_S" "$ATFTPD" --daemon --no-fork --bind-address 10.20.9.3 --port 69 --user nobody --group nogroup \
+	--maxthread 100 --logfile /dev/null "$ROOT" >"$SCRATCH/atftpd.log" 2>&1 &
+PID[atftpd]=$!
+ip netns exec "$NS_S" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp --tftp-root="$ROOT" \
+	--listen-address=10.20.9.4 --bind-interfaces --tftp-max=64 --pid-file="$SCRATCH/dnsmasq.pid" \
+	--log-facility="$SCRATCH/dnsmasq.log" >/dev/null 2>&1 &
+PID[dnsmasq]=$!
+PIDS=("${PID[@]}")
+
+# Every server must answer before anything is timed.
+for s in "${SERVERS[@]}"; do
+	ok=
+	for _ in $(seq 50); do
+		if C atftp --get -r c -l "$SCRATCH/out/probe" "${IP[$s]}" >/dev/null 2>&1 &&
+			[ "$(stat -c %s "$SCRATCH/out/probe")" = $((CONC_MB << 20)) ]; then ok=1; break; fi
+		sleep 0.1
+	done
+	[ -n "$ok" ] || { cat "$SCRATCH/$s.log" >&2; die "$s does not answer"; }
+done
+
+RESULTS=$SCRATCH/results.txt
+: >"$RESULTS"
+now() { date +%s%N; }
+
+# fetch SERVER SETTING OPTS...: one timed transfer of f; appends "setting server MB/s".
+fetch() {
+	local s=$1 setting=$2
+	shift 2
+	local out=$SCRATCH/out/f.$s t0 t1
+	rm -f "$out"
+	t0=$(now)
+	C atftp --get -r f -l "$out" "$@" "${IP[$s]}" >/dev/null 2>&1 || { echo "$setting $s FAIL" >>"$RESULTS"; return; }
+	t1=$(now)
+	if [ "$(stat -c %s "$out")" != $((SIZE_MB << 20)) ]; then
+		echo "$setting $s FAIL" >>"$RESULTS"
+		return
+	fi
+	echo "$setting $s $(python3 -c "print(f'{$((SIZE_MB << 20)) / (($t1 - $t0) / 1e9) / 1e6:.2f}')")" >>"$RESULTS"
+}
+
+# Checksums once per server (the timed runs check the size only).
+for s in "${SERVERS[@]}"; do
+	C atftp --get -r f -l "$SCRATCH/out/check" --option "blksize 1468" --option "windowsize 16" "${IP[$s]}" >/dev/null 2>&1 || true
+	[ "$(sha256sum <"$SCRATCH/out/check" | cut -d' ' -f1)" = "$SUM_F" ] || die "$s served a wrong file"
+done
+
+declare -A OPTS
+OPTS[lockstep-blk512]='--option|blksize 512'
+OPTS[lockstep-blk1468]='--option|blksize 1468'
+OPTS[window4-blk1468]='--option|blksize 1468|--option|windowsize 4'
+OPTS[window16-blk1468]='--option|blksize 1468|--option|windowsize 16'
+SETTINGS=(lockstep-blk512 lockstep-blk1468 window4-blk1468 window16-blk1468)
+
+START=$(now)
+for run in $(seq "$RUNS"); do
+	# Rotate the order every run so no server always goes first (or last) after a pause.
+	order=("${SERVERS[@]:$(((run - 1) % 4))}" "${SERVERS[@]:0:$(((run - 1) % 4))}")
+	for setting in "${SETTINGS[@]}"; do
+		IFS='|' read -r -a o <<<"${OPTS[$setting]}"
+		for s in "${order[@]}"; do fetch "$s" "$setting" "${o[@]}"; done
+	done
+done
+
+# --- concurrency: CONC clients at once, blksize 1468 lock-step (every server can) ----------
+# Peak RSS: VmHWM of the server process, plus the peak of the summed VmRSS of the server and
+# its children sampled every 20 ms (in.tftpd forks one child per transfer).
+tree_rss_kb() {
+	local total=0 p
+	for p in $1 $(pgrep -P "$1" 2>/dev/null); do
+		total=$((total + $(awk '/^VmRSS:/{print $2}' /proc/"$p"/status 2>/dev/null || echo 0)))
+	done
+	echo "$total"
+}
+for round in $(seq "$CONC_RUNS"); do
+	order=("${SERVERS[@]:$(((round - 1) % 4))}" "${SERVERS[@]:0:$(((round - 1) % 4))}")
+	for s in "${order[@]}"; do
+		rm -f "$SCRATCH"/out/c.*
+		peakf=$SCRATCH/peak.$s.$round
+		echo 0 >"$peakf"
+		(
+			peak=0
+			while :; do
+				r=$(tree_rss_kb "${PID[$s]}")
+				[ "$r" -gt "$peak" ] && { peak=$r; echo "$peak" >"$peakf"; }
+				sleep 0.02
+			done
+		) &
+		sampler=$!
+		t0=$(now)
+		C bash -c "for i in \$(seq $CONC); do atftp --get -r c -l $SCRATCH/out/c.\$i --option 'blksize 1468' ${IP[$s]} >/dev/null 2>&1 & done; wait" || true
+		t1=$(now)
+		kill "$sampler" 2>/dev/null || true
+		wait "$sampler" 2>/dev/null || true
+		okn=0
+		for i in $(seq "$CONC"); do
+			[ "$(stat -c %s "$SCRATCH/out/c.$i" 2>/dev/null || echo 0)" = $((CONC_MB << 20)) ] && okn=$((okn + 1))
+		done
+		mbps=$(python3 -c "print(f'{$okn * $((CONC_MB << 20)) / (($t1 - $t0) / 1e9) / 1e6:.2f}')")
+		echo "concurrent$CONC-blk1468 $s $mbps $okn $(cat "$peakf")" >>"$RESULTS"
+	done
+done
+for s in "${SERVERS[@]}"; do
+	echo "hwm $s $(awk '/^VmHWM:/{print $2}' /proc/"${PID[$s]}"/status)" >>"$RESULTS"
+done
+ELAPSED=$((($(now) - START) / 1000000000))
+
+# --- report ---------------------------------------------------------------------------------
+python3 - "$RESULTS" "$RUNS" "$SIZE_MB" "$CONC" "$CONC_MB" "$PXE_KIND" "$ELAPSED" <<'PY'
+import sys, statistics as st
+path, runs, size, conc, cmb, kind, elapsed = sys.argv[1:]
+servers = ["pxe-edge", "in.tftpd", "atftpd", "dnsmasq"]
+rate, fails, conc_rate, conc_ok, conc_rss, hwm = {}, {}, {}, {}, {}, {}
+for line in open(path):
+    f = line.split()
+    if f[0] == "hwm":
+        hwm[f[1]] = int(f[2]); continue
+    setting, s = f[0], f[1]
+    if f[2] == "FAIL":
+        fails[(setting, s)] = fails.get((setting, s), 0) + 1; continue
+    if setting.startswith("concurrent"):
+        conc_rate.setdefault(s, []).append(float(f[2]))
+        conc_ok.setdefault(s, []).append(int(f[3]))
+        conc_rss.setdefault(s, []).append(int(f[4]))
+        continue
+    rate.setdefault(setting, {}).setdefault(s, []).append(float(f[2]))
+print(f"pxe-edge = {kind}; {runs} runs per setting of a {size} MiB file with the atftp client, servers interleaved;")
+print(f"figures are MB/s medians (10^6 bytes/s) on a shared, noisy 2-core machine; compare ratios.")
+print()
+hdr = f"{'setting':<18}" + "".join(f"{s:>10}" for s in servers) + f"{'best peer':>11}{'pxe/best':>10}  pxe/peer"
+print(hdr)
+def row(setting, med):
+    peers = {s: med[s] for s in servers[1:] if s in med}
+    best = max(peers, key=peers.get) if peers else None
+    cells = "".join(f"{med.get(s, float('nan')):>10.2f}" for s in servers)
+    ratio = med["pxe-edge"] / peers[best] if best and "pxe-edge" in med else float("nan")
+    per = " ".join(f"{s}={med['pxe-edge']/v:.2f}" for s, v in peers.items()) if "pxe-edge" in med else ""
+    print(f"{setting:<18}{cells}{best or '-':>11}{ratio:>10.2f}  {per}")
+for setting in ["lockstep-blk512", "lockstep-blk1468", "window4-blk1468", "window16-blk1468"]:
+    if setting in rate:
+        row(setting, {s: st.median(v) for s, v in rate[setting].items()})
+if conc_rate:
+    row(f"{conc}x{cmb}MiB-1468", {s: st.median(v) for s, v in conc_rate.items()})
+print()
+print(f"peak memory during {conc} concurrent transfers (MiB): VmHWM of the server process over the whole run;")
+print("tree = peak of summed VmRSS of the server and its children, sampled every 20 ms")
+for s in servers:
+    if s in conc_rss:
+        print(f"  {s:<10} VmHWM {hwm.get(s, 0)/1024:6.1f}   tree {max(conc_rss[s])/1024:6.1f}   transfers ok {min(conc_ok[s])}/{conc} (worst round)")
+for (setting, s), n in sorted(fails.items()):
+    print(f"  FAILED: {s} {setting} x{n}")
+print(f"\ntimed part took {elapsed} s")
+PY
