@@ -75,7 +75,7 @@ func TestAddressAddedAndRemoved(t *testing.T) {
 // via setpriv) it adds its address, binds port 69 and serves a file. Without capabilities
 // it refuses to start and names the missing one.
 func TestCapabilitiesOnly(t *testing.T) {
-	netlab.RequireCommands(t, "tftp", "setpriv")
+	netlab.RequireCommands(t, "tftp", "setpriv", "busybox")
 	lb := newLab(t, "", "10.60.3.50/24")
 	dir, sum := netbootDir(t, "pxelinux.0", 70_000)
 	bin := binary(t)
@@ -83,13 +83,26 @@ func TestCapabilitiesOnly(t *testing.T) {
 	if err := os.Chmod(binDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	state := filepath.Join(binDir, "state") // a directory nobody may write, like systemd's StateDirectory
+	if err := os.Mkdir(state, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(state, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(state)
 	caps := "+net_raw,+net_bind_service,+net_admin"
 	p := lb.srv.Start("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 		"--inh-caps="+caps, "--ambient-caps="+caps, "--",
-		bin, "-a", dir, "--iface", "eth0", "-s", "10.60.3.2")
+		bin, "-a", dir, "--iface", "eth0", "-s", "10.60.3.2", "--dhcp", "-b", "10.60.3.100", "-e", "10.60.3.150", "--state-dir", state)
 	waitFor(t, p, "msg=serving")
+	waitFor(t, p, "DHCP answering")
 	if got, err := tftpGet(t, lb.cli, "10.60.3.2", "pxelinux.0"); err != nil || got != sum {
 		t.Fatalf("tftp get from the capability-only server: %v\n%s", err, p.Output())
+	}
+	lb.cli.MustRun("ip", "addr", "flush", "dev", "eth0")
+	if ip, err := udhcpc(t, lb.cli); err != nil || !strings.HasPrefix(ip, "10.60.3.1") {
+		t.Fatalf("DHCP lease from the capability-only server: %q %v\n%s", ip, err, p.Output())
 	}
 	stopOK(t, p)
 	if hasAddr(t, lb.srv, "10.60.3.2/24") {
