@@ -87,3 +87,54 @@ func itoa64(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// A PyPXE JSON configuration drives the real binary, and a flag on the command line wins
+// over the file: the pool starts where -b says.
+func TestPyPXEConfigFile(t *testing.T) {
+	netlab.RequireCommands(t, "busybox", "tftp")
+	lb := newLab(t, "", "")
+	dir, sum := netbootDir(t, "pxelinux.0", 3000)
+	cfg := filepath.Join(t.TempDir(), "pypxe.json")
+	os.WriteFile(cfg, []byte(`{
+    "NETBOOT_DIR": "`+dir+`",
+    "NETBOOT_FILE": "",
+    "DHCP_SERVER_IP": "10.60.14.2",
+    "DHCP_SERVER_PORT": 67,
+    "DHCP_OFFER_BEGIN": "10.60.14.100",
+    "DHCP_OFFER_END": "10.60.14.150",
+    "DHCP_SUBNET": "255.255.255.0",
+    "DHCP_ROUTER": "10.60.14.1",
+    "DHCP_DNS": "10.60.14.1",
+    "DHCP_BROADCAST": "",
+    "DHCP_FILESERVER": "10.60.14.2",
+    "SYSLOG_SERVER": null,
+    "SYSLOG_PORT": 514,
+    "USE_IPXE": false,
+    "USE_HTTP": false,
+    "USE_TFTP": true,
+    "USE_DHCP": true,
+    "DHCP_MODE_PROXY": false,
+    "NBD_BLOCK_DEVICE": "",
+    "NBD_WRITE": false,
+    "NBD_COW": true,
+    "NBD_COW_IN_MEM": false,
+    "NBD_COPY_TO_RAM": false,
+    "NBD_SERVER_IP": "0.0.0.0",
+    "NBD_SERVER_PORT": 10809,
+    "MODE_DEBUG": "",
+    "MODE_VERBOSE": "",
+    "IFACE": "eth0",
+    "STATE_DIR": "`+t.TempDir()+`"
+}`), 0o644)
+	p := lb.srv.Start(binary(t), "--config", cfg, "-b", "10.60.14.140")
+	waitFor(t, p, "DHCP answering")
+	ip, err := udhcpc(t, lb.cli)
+	if err != nil || !strings.HasPrefix(ip, "10.60.14.14") && ip != "10.60.14.150" {
+		t.Fatalf("lease %q %v: want one from -b 10.60.14.140 on, not the file's .100\n%s", ip, err, p.Output())
+	}
+	lb.cli.MustRun("ip", "addr", "add", ip+"/24", "dev", "eth0")
+	if got, err := tftpGet(t, lb.cli, "10.60.14.2", "pxelinux.0"); err != nil || got != sum {
+		t.Fatalf("tftp: %v", err)
+	}
+	stopOK(t, p)
+}
