@@ -75,7 +75,11 @@ func (s *Source) Open(req *tftp.Request) (tftp.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := req.Client.Addr().Unmap()
+	return s.open(req, req.Client.Addr().Unmap(), p, !s.noPi)
+}
+
+// open serves the clean path p; piFallback allows one Raspberry Pi prefix to be dropped.
+func (s *Source) open(req *tftp.Request, client netip.Addr, p string, piFallback bool) (tftp.File, error) {
 	var dirs [2]string
 	n := 0
 	if !s.noClientRoots {
@@ -87,7 +91,7 @@ func (s *Source) Open(req *tftp.Request) (tftp.File, error) {
 		n = s.clientDirs(client, &dirs)
 	}
 	f, err := s.openIn(req, dirs[:n], p)
-	if !errors.Is(err, fs.ErrNotExist) || s.noPi {
+	if !errors.Is(err, fs.ErrNotExist) || !piFallback {
 		return f, err
 	}
 	prefix, rest, ok := strings.Cut(p, "/")
@@ -95,7 +99,8 @@ func (s *Source) Open(req *tftp.Request) (tftp.File, error) {
 		// No prefix directory: "not found" makes the Pi drop the prefix and ask again.
 		return nil, err
 	}
-	return s.openIn(req, dirs[:n], rest)
+	// The rest is checked like a request of its own (it may name a client directory).
+	return s.open(req, client, rest, false)
 }
 
 // openIn tries dir/p for each client directory, then p, passing the first result that is not

@@ -28,7 +28,7 @@ func lookup(a netip.Addr) ([6]byte, bool) {
 }
 
 // tree writes files (path → content) below a new temp dir and returns it.
-func tree(t *testing.T, files map[string]string) string {
+func tree(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for p, c := range files {
@@ -43,7 +43,7 @@ func tree(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-func newSource(t *testing.T, dir string, opts ...Option) *Source {
+func newSource(t testing.TB, dir string, opts ...Option) *Source {
 	t.Helper()
 	inner, err := tftp.NewDirSource(dir)
 	if err != nil {
@@ -138,6 +138,8 @@ func TestOpen(t *testing.T) {
 		{"pi fixed prefix own file", []Option{WithPiPrefixes("pis")}, ipPi, "pis/config.txt", "pi fixed config", nil},
 		{"pi prefixes off", []Option{WithoutPiPrefixes()}, ipPi, "3c8da5af/start4.elf", "", fs.ErrNotExist},
 		{"pi prefix escape refused", nil, ipPi, "3c8da5af/../../etc/passwd", "", fs.ErrPermission},
+		{"pi prefix does not open another client's dir (found by FuzzOpen)", nil, ipA, "3c8da5af/10.70.0.23/boot.ipxe", "", fs.ErrNotExist},
+		{"pi prefix then own client dir", nil, ipB, "3c8da5af/10.70.0.23/boot.ipxe", "B's script", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
