@@ -53,5 +53,18 @@ func TestBootMapReload(t *testing.T) {
 	if got := bootFile(); got != "second.efi" {
 		t.Fatalf("after SIGHUP: boot file %q, want second.efi\n%s", got, p.Output())
 	}
+	// Each boot map change builds a new DHCP server; the old one's sockets must go.
+	fds := fdCount(t, pid(t, p))
+	for i := 0; i < 6; i++ {
+		os.WriteFile(bootMap, []byte(`{"7": "`+[]string{"first.efi", "second.efi"}[i%2]+`"}`), 0o644)
+		p.Signal(syscall.SIGHUP)
+		waitCount(t, p, "boot map reloaded", i+2)
+	}
+	if got := bootFile(); got != "second.efi" {
+		t.Fatalf("after 6 more reloads: boot file %q", got)
+	}
+	if n := fdCount(t, pid(t, p)); n != fds {
+		t.Errorf("descriptors %d after 6 reloads, %d before: leak", n, fds)
+	}
 	stopOK(t, p)
 }
