@@ -55,6 +55,7 @@ type Daemon struct {
 
 	dhcp *dhcpService // nil when DHCP is off
 
+	notify     *notifier // nil without systemd
 	carrier    atomic.Bool
 	activeMode atomic.Value // string: "full", "proxy", "paused", "off"
 	beat       atomic.Int64 // unix nanoseconds of the main loop's last turn, for the watchdog
@@ -110,6 +111,7 @@ func (d *Daemon) Bus() *events.Bus { return d.bus }
 func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) (err error) {
 	d.log.Info("pxe-edge starting", "version", d.opts.Version, "pid", os.Getpid(),
 		"tftp", d.cfg.UseTFTP, "http", d.cfg.UseHTTP, "dhcp", d.cfg.Mode().String(), "iface", d.ifname)
+	d.notify = newNotifier() // before any goroutine may read it
 	if d.ifname != "" {
 		if err := d.setupLink(); err != nil {
 			return err
@@ -177,8 +179,8 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) (err error) {
 		}()
 	}
 
-	n := newNotifier()
-	if err := n.send("READY=1\nSTATUS=serving"); err != nil {
+	n := d.notify
+	if err := n.send("READY=1\nSTATUS=" + d.statusLine()); err != nil {
 		d.log.Warn("sd_notify READY failed", "err", err)
 	}
 	d.log.Info("serving", "goroutines", runtime.NumGoroutine())
@@ -225,6 +227,31 @@ loop:
 	wg.Wait()
 	d.log.Info("stopped")
 	return nil
+}
+
+// statusLine is the one-line state systemctl status shows (sd_notify STATUS=).
+func (d *Daemon) statusLine() string {
+	s := "serving"
+	if d.cfg.UseTFTP {
+		s += " TFTP"
+	}
+	if d.cfg.UseHTTP {
+		s += " HTTP"
+	}
+	if d.dhcp != nil {
+		s += ", DHCP " + d.activeMode.Load().(string)
+	}
+	if d.iface != nil && !d.carrier.Load() {
+		s += ", no carrier on " + d.ifname
+	}
+	return s
+}
+
+// updateStatus refreshes systemd's STATUS= after a mode or carrier change.
+func (d *Daemon) updateStatus() {
+	if d.notify != nil {
+		_ = d.notify.send("STATUS=" + d.statusLine())
+	}
 }
 
 // reload re-reads what may change without a restart: static reservations and the boot map.

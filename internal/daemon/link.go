@@ -85,6 +85,7 @@ func (d *Daemon) superviseLink(ctx context.Context) {
 				if d.dhcp != nil {
 					d.dhcp.resume(ctx)
 				}
+				d.updateStatus()
 				d.logRuntime("link up")
 			case !e.Carrier && (had || first):
 				d.carrier.Store(false)
@@ -99,6 +100,7 @@ func (d *Daemon) superviseLink(ctx context.Context) {
 				if d.dhcp != nil {
 					d.dhcp.pause()
 				}
+				d.updateStatus()
 				d.logRuntime("link down")
 			}
 			first = false
