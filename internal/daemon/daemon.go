@@ -154,6 +154,10 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) (err error) {
 		defer d.tftpFS.Close()
 		defer d.bootFS.Close()
 	}
+	// HTTP stops on its own context: ending it starts pkg/http's graceful shutdown (its
+	// ShutdownGrace for running downloads), in parallel with TFTP's grace period.
+	httpCtx, cancelHTTP := context.WithCancel(svcCtx)
+	defer cancelHTTP()
 	if d.cfg.UseHTTP {
 		ln, err := d.listenHTTP()
 		if err != nil {
@@ -162,7 +166,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) (err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := d.http.Serve(svcCtx, ln); err != nil {
+			if err := d.http.Serve(httpCtx, ln); err != nil {
 				d.log.Error("HTTP server stopped", "err", err)
 			}
 		}()
@@ -213,6 +217,7 @@ loop:
 	_ = n.send("STOPPING=1")
 	d.log.Info("shutting down: no new requests; running transfers get a grace period", "grace", d.opts.Grace)
 	cancelLink()
+	cancelHTTP()
 	if d.dhcp != nil {
 		d.dhcp.pauseAll()
 	}
@@ -223,7 +228,7 @@ loop:
 			d.log.Warn("TFTP transfers cut at the end of the grace period", "err", err)
 		}
 	}
-	cancelSvc() // HTTP waits its own ShutdownGrace for running downloads
+	cancelSvc()
 	wg.Wait()
 	d.log.Info("stopped")
 	return nil
