@@ -144,20 +144,59 @@ RESULTS=$SCRATCH/results.txt
 : >"$RESULTS"
 now() { date +%s%N; }
 
-# fetch SERVER SETTING OPTS...: one timed transfer of f; appends "setting server MB/s".
+# cpu_ticks PID: CPU time of a server in clock ticks (utime+stime+cutime+cstime).
+cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' /proc/"$1"/stat; }
+TICK=$(getconf CLK_TCK)
+# in.tftpd forks a child per transfer and ignores SIGCHLD, so the kernel never adds the
+# children's CPU time to the parent's: sample each child's ticks every 10 ms while the
+# clients run and keep each child's last value (this misses a child's final < 10 ms,
+# in in.tftpd's favour).
+child_sampler() { # PARENT OUTFILE
+	while :; do
+		for c in $(pgrep -P "$1" 2>/dev/null); do
+			awk -v c="$c" '{print c, $14 + $15}' /proc/"$c"/stat 2>/dev/null || true
+		done >>"$2"
+		sleep 0.01
+	done
+}
+sampled_ticks() { awk '{if ($2 > m[$1]) m[$1] = $2} END {s = 0; for (p in m) s += m[p]; print s}' "$1"; }
+# server_cpu_start SERVER / server_cpu_stop SERVER: CPU ticks used in between, in CPU_TICKS.
+server_cpu_start() {
+	CPU0=$(cpu_ticks "${PID[$1]}")
+	SAMPLER=
+	if [ "$1" = in.tftpd ]; then
+		: >"$SCRATCH/children"
+		child_sampler "${PID[$1]}" "$SCRATCH/children" &
+		SAMPLER=$!
+	fi
+}
+server_cpu_stop() {
+	CPU_TICKS=$(($(cpu_ticks "${PID[$1]}") - CPU0))
+	if [ -n "$SAMPLER" ]; then
+		kill "$SAMPLER" 2>/dev/null || true
+		wait "$SAMPLER" 2>/dev/null || true
+		CPU_TICKS=$((CPU_TICKS + $(sampled_ticks "$SCRATCH/children")))
+	fi
+}
+
+# fetch SERVER SETTING OPTS...: one timed transfer of f; appends "setting server MB/s
+# server-CPU-ms". Wall time is what a client sees; the server's CPU time per transfer is the
+# figure that survives a noisy machine (and what a Pi pays).
 fetch() {
 	local s=$1 setting=$2
 	shift 2
-	local out=$SCRATCH/out/f.$s t0 t1
+	local out=$SCRATCH/out/f.$s t0 t1 rc=0
 	rm -f "$out"
+	server_cpu_start "$s"
 	t0=$(now)
-	C atftp --get -r f -l "$out" "$@" "${IP[$s]}" >/dev/null 2>&1 || { echo "$setting $s FAIL" >>"$RESULTS"; return; }
+	C atftp --get -r f -l "$out" "$@" "${IP[$s]}" >/dev/null 2>&1 || rc=$?
 	t1=$(now)
-	if [ "$(stat -c %s "$out")" != $((SIZE_MB << 20)) ]; then
+	server_cpu_stop "$s"
+	if [ "$rc" != 0 ] || [ "$(stat -c %s "$out")" != $((SIZE_MB << 20)) ]; then
 		echo "$setting $s FAIL" >>"$RESULTS"
 		return
 	fi
-	echo "$setting $s $(python3 -c "print(f'{$((SIZE_MB << 20)) / (($t1 - $t0) / 1e9) / 1e6:.2f}')")" >>"$RESULTS"
+	echo "$setting $s $(python3 -c "print(f'{$((SIZE_MB << 20)) / (($t1 - $t0) / 1e9) / 1e6:.2f} {$CPU_TICKS * 1000 / $TICK:.0f}')")" >>"$RESULTS"
 }
 
 # Checksums once per server (the timed runs check the size only).
@@ -208,9 +247,11 @@ for round in $(seq "$CONC_RUNS"); do
 			done
 		) &
 		sampler=$!
+		server_cpu_start "$s"
 		t0=$(now)
 		C bash -c "for i in \$(seq $CONC); do atftp --get -r c -l $SCRATCH/out/c.\$i --option 'blksize 1468' ${IP[$s]} >/dev/null 2>&1 & done; wait" || true
 		t1=$(now)
+		server_cpu_stop "$s"
 		kill "$sampler" 2>/dev/null || true
 		wait "$sampler" 2>/dev/null || true
 		okn=0
@@ -218,7 +259,7 @@ for round in $(seq "$CONC_RUNS"); do
 			[ "$(stat -c %s "$SCRATCH/out/c.$i" 2>/dev/null || echo 0)" = $((CONC_MB << 20)) ] && okn=$((okn + 1))
 		done
 		mbps=$(python3 -c "print(f'{$okn * $((CONC_MB << 20)) / (($t1 - $t0) / 1e9) / 1e6:.2f}')")
-		echo "concurrent$CONC-blk1468 $s $mbps $okn $(cat "$peakf")" >>"$RESULTS"
+		echo "concurrent$CONC-blk1468 $s $mbps $okn $(cat "$peakf") $((CPU_TICKS * 1000 / TICK))" >>"$RESULTS"
 	done
 done
 for s in "${SERVERS[@]}"; do
@@ -231,7 +272,7 @@ python3 - "$RESULTS" "$RUNS" "$SIZE_MB" "$CONC" "$CONC_MB" "$PXE_KIND" "$ELAPSED
 import sys, statistics as st
 path, runs, size, conc, cmb, kind, elapsed = sys.argv[1:]
 servers = ["pxe-edge", "in.tftpd", "atftpd", "dnsmasq"]
-rate, fails, conc_rate, conc_ok, conc_rss, hwm = {}, {}, {}, {}, {}, {}
+rate, cpu, fails, conc_rate, conc_ok, conc_rss, hwm = {}, {}, {}, {}, {}, {}, {}
 for line in open(path):
     f = line.split()
     if f[0] == "hwm":
@@ -243,8 +284,10 @@ for line in open(path):
         conc_rate.setdefault(s, []).append(float(f[2]))
         conc_ok.setdefault(s, []).append(int(f[3]))
         conc_rss.setdefault(s, []).append(int(f[4]))
+        cpu.setdefault("concurrent", {}).setdefault(s, []).append(float(f[5]))
         continue
     rate.setdefault(setting, {}).setdefault(s, []).append(float(f[2]))
+    cpu.setdefault(setting, {}).setdefault(s, []).append(float(f[3]))
 print(f"pxe-edge = {kind}; {runs} runs per setting of a {size} MiB file with the atftp client, servers interleaved;")
 print(f"figures are MB/s medians (10^6 bytes/s) on a shared, noisy 2-core machine; compare ratios.")
 print()
@@ -262,6 +305,18 @@ for setting in ["lockstep-blk512", "lockstep-blk1468", "window4-blk1468", "windo
         row(setting, {s: st.median(v) for s, v in rate[setting].items()})
 if conc_rate:
     row(f"{conc}x{cmb}MiB-1468", {s: st.median(v) for s, v in conc_rate.items()})
+print()
+print(f"server CPU time, ms: per {size} MiB transfer (median of {runs}), and for all {conc} concurrent")
+print(f"{cmb} MiB transfers (median of rounds); 10 ms clock ticks, so small figures are coarse;")
+print("peer/pxe > 1 means pxe-edge used less CPU than that peer")
+print(f"{'setting':<18}" + "".join(f"{s:>10}" for s in servers) + "  peer/pxe")
+for setting in ["lockstep-blk512", "lockstep-blk1468", "window4-blk1468", "window16-blk1468", "concurrent"]:
+    if setting in cpu:
+        med = {s: st.median(v) for s, v in cpu[setting].items()}
+        cells = "".join(f"{med.get(s, float('nan')):>10.0f}" for s in servers)
+        p = med.get("pxe-edge", 0)
+        per = " ".join(f"{s}={med[s]/p:.2f}" if p else f"{s}=inf" for s in servers[1:] if s in med)
+        print(f"{setting:<18}{cells}  {per}")
 print()
 print(f"peak memory during {conc} concurrent transfers (MiB): VmHWM of the server process over the whole run;")
 print("tree = peak of summed VmRSS of the server and its children, sampled every 20 ms")

@@ -28,3 +28,5 @@ func newPacketInfoReader(conn *net.UDPConn) *packetInfoReader {
 func (r *packetInfoReader) parse([]byte) (netip.Addr, int) { return netip.Addr{}, 0 }
 
 func interfaceMTU(int) int { return 0 }
+
+func listenTransfer(local netip.Addr) (packetConn, error) { return listenUDP(local) }

@@ -111,7 +111,7 @@ func (s *Server) init() {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
 		if s.listen == nil {
-			s.listen = listenUDP
+			s.listen = listenTransfer
 		}
 		// One slab for all packet buffers: pages the kernel never touches (a transfer at
 		// blksize 1468 uses one page of a 64 KiB buffer) never count towards RSS.

@@ -106,7 +106,7 @@ func (s *Server) handle(ctx context.Context, req *RequestPacket, buf []byte, fro
 		return
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	stop := context.AfterFunc(ctx, func() { abortConn(conn) })
 	defer stop()
 
 	t := &transfer{
@@ -144,6 +144,15 @@ func (s *Server) handle(ctx context.Context, req *RequestPacket, buf []byte, fro
 
 	err = t.run()
 	t.finish(err)
+}
+
+// abortConn ends a transfer's socket from another goroutine: it wakes a blocked read.
+func abortConn(c packetConn) {
+	if a, ok := c.(interface{ abort() }); ok {
+		a.abort()
+		return
+	}
+	_ = c.Close() // *net.UDPConn: Close is safe under a concurrent read
 }
 
 // transfer is the send side of one RRQ.

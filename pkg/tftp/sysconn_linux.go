@@ -1,0 +1,166 @@
+//go:build linux
+
+package tftp
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// sysConn is a transfer socket driven by blocking system calls instead of Go's network
+// poller. A lock-step transfer spends its life waiting one round trip per block; with the
+// poller every wait costs a failed recvfrom, a park, an epoll_wait and a scheduler pass,
+// while a blocking recvfrom is woken by the kernel directly, as in a C server. The price
+// is one OS thread per running transfer, parked in the kernel (MaxTransfers bounds them).
+// Deadlines become SO_RCVTIMEO, re-set only when the wait they stand for changes.
+type sysConn struct {
+	fd      int
+	aborted atomic.Bool
+
+	deadline time.Time
+	rcvtimeo time.Duration // SO_RCVTIMEO currently set on fd
+
+	peer   netip.AddrPort // the address dst was built for
+	dst    unix.RawSockaddrInet4
+	rsa    unix.RawSockaddrInet4
+	rsaLen uint32
+}
+
+// listenTransfer opens a transfer socket on local (any address when invalid) with a
+// kernel-chosen port: a blocking sysConn for IPv4, the poller-driven *net.UDPConn
+// otherwise.
+func listenTransfer(local netip.Addr) (packetConn, error) {
+	if local.IsValid() && !local.Is4() {
+		return listenUDP(local)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	sa := &unix.SockaddrInet4{}
+	if local.IsValid() {
+		sa.Addr = local.As4()
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return nil, &net.OpError{Op: "listen", Net: "udp4", Addr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)), Err: os.NewSyscallError("bind", err)}
+	}
+	return &sysConn{fd: fd}, nil
+}
+
+// abort wakes a blocked read and makes every later call fail with net.ErrClosed. It is
+// safe to call from another goroutine; the descriptor itself is only closed by Close, from
+// the goroutine that owns the transfer, so its number cannot be reused under a running call.
+func (c *sysConn) abort() {
+	if c.aborted.CompareAndSwap(false, true) {
+		// shutdown wakes a receiver blocked on an unconnected UDP socket (it returns 0).
+		_ = unix.Shutdown(c.fd, unix.SHUT_RDWR)
+	}
+}
+
+// Close closes the socket. Only the owning goroutine calls it.
+func (c *sysConn) Close() error {
+	c.abort()
+	return unix.Close(c.fd)
+}
+
+func (c *sysConn) SetReadDeadline(t time.Time) error {
+	c.deadline = t
+	return nil
+}
+
+func (c *sysConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	if len(b) == 0 {
+		return 0, netip.AddrPort{}, syscall.EINVAL
+	}
+	for {
+		if c.aborted.Load() {
+			return 0, netip.AddrPort{}, net.ErrClosed
+		}
+		if !c.deadline.IsZero() {
+			left := time.Until(c.deadline)
+			if left <= 0 {
+				return 0, netip.AddrPort{}, os.ErrDeadlineExceeded
+			}
+			// Keep the current SO_RCVTIMEO while it is within 10 % above what is left:
+			// in steady state every block asks for the same wait and no setsockopt is made.
+			if c.rcvtimeo < left || c.rcvtimeo > left+left/10 {
+				if err := c.setRcvTimeout(left); err != nil {
+					return 0, netip.AddrPort{}, err
+				}
+			}
+		} else if c.rcvtimeo != 0 {
+			if err := c.setRcvTimeout(0); err != nil {
+				return 0, netip.AddrPort{}, err
+			}
+		}
+		c.rsaLen = unix.SizeofSockaddrInet4
+		n, _, errno := syscall.Syscall6(unix.SYS_RECVFROM, uintptr(c.fd),
+			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&c.rsa)), uintptr(unsafe.Pointer(&c.rsaLen)))
+		switch errno {
+		case 0:
+			if c.aborted.Load() {
+				return 0, netip.AddrPort{}, net.ErrClosed
+			}
+			if c.rsa.Family != unix.AF_INET {
+				continue
+			}
+			port := uint16(c.rsa.Port>>8) | uint16(c.rsa.Port&0xff)<<8 // network order
+			return int(n), netip.AddrPortFrom(netip.AddrFrom4(c.rsa.Addr), port), nil
+		case unix.EAGAIN, unix.EINTR:
+			continue // SO_RCVTIMEO ran out (the deadline check above decides) or a signal
+		default:
+			return 0, netip.AddrPort{}, os.NewSyscallError("recvfrom", errno)
+		}
+	}
+}
+
+func (c *sysConn) setRcvTimeout(d time.Duration) error {
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	if d > 0 && tv.Sec == 0 && tv.Usec == 0 {
+		tv.Usec = 1 // zero would mean "no timeout"
+	}
+	if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	c.rcvtimeo = d
+	return nil
+}
+
+func (c *sysConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	if c.aborted.Load() {
+		return 0, net.ErrClosed
+	}
+	if !to.Addr().Is4() {
+		return 0, &net.AddrError{Err: "not an IPv4 address", Addr: to.Addr().String()}
+	}
+	if to != c.peer {
+		c.peer = to
+		c.dst = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: to.Addr().As4()}
+		p := to.Port()
+		c.dst.Port = p>>8 | p<<8 // network order
+	}
+	var p unsafe.Pointer
+	if len(b) > 0 {
+		p = unsafe.Pointer(&b[0])
+	}
+	for {
+		n, _, errno := syscall.Syscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(p), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&c.dst)), unix.SizeofSockaddrInet4)
+		switch errno {
+		case 0:
+			return int(n), nil
+		case unix.EINTR:
+			continue
+		}
+		return 0, os.NewSyscallError("sendto", errno)
+	}
+}

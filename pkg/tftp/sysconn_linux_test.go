@@ -1,0 +1,100 @@
+//go:build linux
+
+package tftp
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestSysConn(t *testing.T) {
+	c, err := listenTransfer(netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, ok := c.(*sysConn)
+	if !ok {
+		t.Fatalf("listenTransfer returned %T for IPv4", c)
+	}
+	peer := clientConn(t)
+	buf := make([]byte, 100)
+
+	// Deadline: a read with nothing to read times out as a net.Error with Timeout().
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	start := time.Now()
+	_, _, err = c.ReadFromUDPAddrPort(buf)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past deadline: %v", err)
+	}
+	if el := time.Since(start); el < 45*time.Millisecond || el > time.Second {
+		t.Fatalf("deadline of 50ms took %v", el)
+	}
+
+	// Round trip with the peer: addresses and ports come out right.
+	local := localAddrOf(t, sc)
+	if _, err := c.WriteToUDPAddrPort([]byte("ping"), peer.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+		t.Fatal(err)
+	}
+	peer.SetReadDeadline(time.Now().Add(time.Second))
+	n, from, err := peer.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:n]) != "ping" || from != local {
+		t.Fatalf("peer got %q from %v (%v), want ping from %v", buf[:n], from, err, local)
+	}
+	peer.WriteToUDPAddrPort([]byte("pong"), local)
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	n, from, err = c.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:n]) != "pong" || from != peer.LocalAddr().(*net.UDPAddr).AddrPort() {
+		t.Fatalf("got %q from %v (%v)", buf[:n], from, err)
+	}
+
+	// abort from another goroutine wakes a read blocked without a deadline.
+	c.SetReadDeadline(time.Time{})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadFromUDPAddrPort(buf)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	abortConn(c)
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read after abort: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("abort did not wake the blocked read")
+	}
+	if _, err := c.WriteToUDPAddrPort([]byte("x"), local); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write after abort: %v", err)
+	}
+}
+
+func localAddrOf(t *testing.T, c *sysConn) netip.AddrPort {
+	t.Helper()
+	sa, err := getsockname(c.fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sa
+}
+
+// getsockname returns the socket's bound address .
+func getsockname(fd int) (netip.AddrPort, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if s4, ok := sa.(*unix.SockaddrInet4); ok {
+		return netip.AddrPortFrom(netip.AddrFrom4(s4.Addr), uint16(s4.Port)), nil
+	}
+	return netip.AddrPort{}, syscall.EAFNOSUPPORT
+}
