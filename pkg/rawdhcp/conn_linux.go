@@ -49,6 +49,7 @@ type Conn struct {
 	rmsg   unix.Msghdr
 	rn     int
 	rcsum  bool // the kernel has not filled in the UDP checksum (offload)
+	noAux  bool // no PACKET_AUXDATA: offload state unknown
 	rerr   error
 	readFn func(fd uintptr) bool
 
@@ -129,13 +130,19 @@ func listen(ifi *net.Interface, cfg *Config) (*Conn, error) {
 	}
 	// PACKET_AUXDATA tells, per frame, whether the sender's stack left the UDP checksum to
 	// offload (TP_STATUS_CSUMNOTREADY): such frames from this host or a veth peer carry a
-	// partial checksum that must not be verified.
+	// partial checksum that must not be verified. Without it (emulators such as qemu-user
+	// lack the option) UDP checksums cannot be judged and are not checked; the IPv4 header
+	// checksum still is.
 	var serr error
 	if err := c.rc.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_AUXDATA, 1)
-	}); err != nil || serr != nil {
+	}); err != nil {
 		c.Close()
-		return nil, errors.Join(err, os.NewSyscallError("setsockopt PACKET_AUXDATA", serr))
+		return nil, err
+	}
+	if serr != nil {
+		c.noAux = true
+		log.Warn("rawdhcp: PACKET_AUXDATA unavailable; UDP checksums of received frames are not verified", "interface", ifi.Name, "err", serr)
 	}
 	relayPort := ServerPort
 	c.udp, err = listenUDP(ifi.Name, ServerPort)
@@ -274,7 +281,7 @@ func (c *Conn) recvfrom(fd uintptr) bool {
 	switch errno {
 	case 0:
 		c.rn, c.rerr = int(n), nil
-		c.rcsum = c.checksumNotReady()
+		c.rcsum = c.noAux || c.checksumNotReady()
 		return true
 	case unix.EAGAIN, unix.EINTR:
 		return false

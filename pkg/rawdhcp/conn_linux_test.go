@@ -412,7 +412,11 @@ func TestConnPXEServiceAndDrops(t *testing.T) {
 	if _, from, err = u.ReadFromUDPAddrPort(buf); err != nil || from.Port() != ServerPort {
 		t.Errorf("port 67 answer from %v: %v", from, err)
 	}
+	// The client can read the reply before the server goroutine counts it.
 	st := c.Stats()
+	for deadline := time.Now().Add(2 * time.Second); st.Replies < 2 && time.Now().Before(deadline); st = c.Stats() {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if st.Malformed != 1 || st.Foreign < 1 || st.HandlerPanics != 1 || st.Replies != 2 {
 		t.Errorf("stats %+v, want 1 malformed, ≥1 foreign, 1 panic, 2 replies", st)
 	}
