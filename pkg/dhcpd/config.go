@@ -119,6 +119,8 @@ type Config struct {
 	RateBurst  int
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Now is the clock; nil means time.Now. Tests set it.
+	Now func() time.Time
 }
 
 // PrefixFromMask turns an address and a dotted mask ("255.255.252.0") into the subnet
@@ -260,6 +262,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 

@@ -74,10 +74,27 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 		return NoReply
 	}
 
+	// The client's identity: option 61 when sent, else htype 1 + MAC. A known client's
+	// id string is reused from its binding (map lookups by string(bytes) do not allocate).
+	cid := req.ClientID()
+	var kbuf [7]byte
+	key := cid
+	if len(key) == 0 {
+		kbuf[0] = 1
+		copy(kbuf[1:], mac[:])
+		key = kbuf[:]
+	}
 	s.mu.Lock()
 	allowed := s.rate.allow(mac, now)
 	resv, hasResv := s.resv.Lookup(mac)
+	var id string
+	if b := s.pool.byID[string(key)]; b != nil {
+		id = b.id
+	}
 	s.mu.Unlock()
+	if id == "" {
+		id = string(key)
+	}
 	if !allowed {
 		s.st.limited.Add(1)
 		return NoReply
@@ -87,15 +104,7 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 		s.debug("dhcp: not in the whitelist", "mac", macString(mac))
 		return NoReply
 	}
-	c := client{mac: mac, resv: resv, hasResv: hasResv}
-	if cid := req.ClientID(); len(cid) > 0 {
-		c.id, c.sentID = string(cid), true
-	} else {
-		var k [7]byte
-		k[0] = 1
-		copy(k[1:], mac[:])
-		c.id = string(k[:])
-	}
+	c := client{id: id, sentID: len(cid) > 0, mac: mac, resv: resv, hasResv: hasResv}
 	switch {
 	case hasResv && resv.Hostname != "":
 		c.hostname = resv.Hostname
@@ -169,7 +178,6 @@ func (s *Server) Sent(r Reply, resp *rawdhcp.Message) {
 
 // decide asks the boot policy about this request.
 func (s *Server) decide(req *rawdhcp.Message, c *client, kind boot.MsgKind, mode boot.Mode, port uint16) boot.Decision {
-	var archBuf [4]uint16
 	f := boot.Facts{
 		Msg:         kind,
 		Mode:        mode,
@@ -180,7 +188,7 @@ func (s *Server) decide(req *rawdhcp.Message, c *client, kind boot.MsgKind, mode
 		MAC:         c.mac,
 		GIAddr:      req.GIAddr,
 	}
-	f.Arch, _ = req.ClientArchs(archBuf[:0])
+	f.Arch, _ = req.ClientArchs(nil) // allocates only for clients that send option 93
 	f.Opt97, _ = req.ClientMachineID()
 	cfg := s.cfg.Boot
 	if c.hasResv && c.resv.ROM != "" {

@@ -45,13 +45,13 @@ func testConfig() Config {
 // newTestServer builds a server with a fixed, settable clock.
 func newTestServer(t testing.TB, cfg Config) (*Server, *fakeClock) {
 	t.Helper()
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	cfg.Now = clk.Now
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s.now = clk.Now
 	return s, clk
 }
 

@@ -75,6 +75,11 @@ type seen struct {
 // exchange sends m to dst from c, again every 700 ms as firmware retries, and collects
 // every reply with m's xid until wait passes.
 func exchange(t *testing.T, c *net.UDPConn, m *rawdhcp.Message, dst netip.AddrPort, wait time.Duration) []seen {
+	return exchangeUntil(t, c, m, dst, wait, nil)
+}
+
+// exchangeUntil is exchange that stops early once enough(replies) holds.
+func exchangeUntil(t *testing.T, c *net.UDPConn, m *rawdhcp.Message, dst netip.AddrPort, wait time.Duration, enough func([]seen) bool) []seen {
 	t.Helper()
 	b, err := m.Append(nil)
 	if err != nil {
@@ -86,7 +91,7 @@ func exchange(t *testing.T, c *net.UDPConn, m *rawdhcp.Message, dst netip.AddrPo
 	var out []seen
 	buf := make([]byte, 1500)
 	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
+	for time.Now().Before(deadline) && (enough == nil || !enough(out)) {
 		if _, err := c.WriteToUDPAddrPort(b, dst); err != nil {
 			t.Fatalf("send to %v: %v", dst, err)
 		}
@@ -163,7 +168,15 @@ func TestProxyBesideUdhcpd(t *testing.T) {
 		arch   uint16
 		want43 bool
 	}{{0, true}, {7, false}} {
-		replies := exchange(t, c, pxeRequest(rawdhcp.Discover, hw, tc.arch), bcast, 2*time.Second)
+		both := func(rs []seen) bool {
+			n := map[string]bool{}
+			for _, r := range rs {
+				sid, _ := r.msg.ServerID()
+				n[sid.String()] = true
+			}
+			return n["10.40.0.1"] && n["10.40.0.2"]
+		}
+		replies := exchangeUntil(t, c, pxeRequest(rawdhcp.Discover, hw, tc.arch), bcast, 8*time.Second, both)
 		var fromOther, proxy *rawdhcp.Message
 		for i := range replies {
 			sid, _ := replies[i].msg.ServerID()

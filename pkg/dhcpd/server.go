@@ -83,7 +83,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		now:    time.Now,
+		now:    cfg.Now,
 		pool:   newPool(cfg.Begin, cfg.End),
 		resv:   cfg.Reservations,
 		rate:   newRateLimiter(cfg.RatePerMAC, cfg.RateBurst),

@@ -104,14 +104,15 @@ func TestUnicastOffer(t *testing.T) {
 	dir := t.TempDir()
 	cap := cli.Start("tshark", "-l", "-n", "-i", "eth0", "-f", "udp port 67 or udp port 68", "-a", "duration:25",
 		"-w", dir+"/dora.pcap")
-	if !cap.WaitOutput("Capturing on", 15*time.Second) {
+	// "Capture started" comes once the ring is live; "Capturing on" is printed earlier.
+	if !cap.WaitOutput("Capture started", 15*time.Second) {
 		t.Fatalf("tshark did not start:\n%s", cap.Output())
 	}
 	ip, out := udhcpcOnce(t, cli)
 	if ip == "" {
 		t.Fatalf("no lease:\n%s", out)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(time.Second)
 	cap.Signal(2) // SIGINT: tshark finishes the file
 	select {
 	case <-cap.Done():
