@@ -7,6 +7,14 @@
 // The codec is built for a hot path on small boards: a warmed Message decodes a packet
 // without allocating, option values returned by getters alias the Message's storage and stay
 // valid until the next Decode, Reset or change to that option.
+//
+// Listen opens every socket a Conn will use, so a Conn made inside a network namespace
+// (tests, netlab) stays there: an AF_PACKET datagram socket with a BPF filter attached
+// before bind (IPv4 UDP to the configured ports), an ordinary UDP socket on port 67 bound to
+// the interface for replies to relay agents, and UDP sockets that hold the other server
+// ports (4011) so that the kernel does not answer unicast requests with ICMP port
+// unreachable. Those UDP sockets carry a drop-all filter: they never queue the traffic the
+// packet socket already reads. A read and a reply, through Serve, do not allocate.
 package rawdhcp
 
 import "errors"
