@@ -54,6 +54,17 @@ func TestAutoModeFollowsOtherServer(t *testing.T) {
 	if err != nil || !strings.HasPrefix(ip, "10.60.6.1") {
 		t.Fatalf("alone on the link pxe-edge must hand out its pool: %q %v\n%s", ip, err, p.Output())
 	}
+
+	// dnsmasq comes back while the cable stays in: once the rogue watch sees it answer (a
+	// client asking for broadcast replies, -B), auto mode steps back to ProxyDHCP.
+	dns = oth.Start(lookPath(t, "dnsmasq"), "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
+		"--interface=eth0", "--bind-interfaces", "--dhcp-range=10.60.6.200,10.60.6.250,255.255.255.0,1h", "--no-ping",
+		"--dhcp-leasefile="+filepath.Join(tmp, "dnsmasq2.leases"), "--pid-file="+filepath.Join(tmp, "dnsmasq2.pid"))
+	time.Sleep(300 * time.Millisecond)
+	cli.MustRun("ip", "addr", "flush", "dev", "eth0")
+	cli.MustRun("ip", "link", "set", "eth0", "address", "52:54:00:60:06:02")
+	_, _ = udhcpc(t, cli, "-B")
+	waitFor(t, p, "another DHCP server appeared on the link; switching to ProxyDHCP")
 	stopOK(t, p)
 }
 

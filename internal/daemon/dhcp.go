@@ -222,18 +222,63 @@ func (s *dhcpService) resume(ctx context.Context) {
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	s.cancel, s.done = cancel, done
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		defer conn.Close()
 		rs := &rawdhcp.Server{Handler: handler{s}, Workers: 4, Logger: s.log}
 		if err := rs.Serve(sctx, conn); err != nil {
 			s.log.Error("DHCP serve loop ended", "err", err)
 		}
 	}()
+	if s.d.cfg.Mode() == config.DHCPAuto && srv.Mode() == dhcpd.ModeFull {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.watchRogues(sctx, time.Now())
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
 	srv.Resume()
 	s.d.activeMode.Store(srv.Mode().String())
 	s.d.bus.Publish(events.Event{Kind: events.ModeChanged, Proto: "dhcp", Msg: mode})
 	s.log.Info("DHCP answering", "iface", s.d.ifname, "mode", mode, "server", s.d.cfg.DHCPServerIP)
+}
+
+// rogueCheck is how often auto mode, serving full DHCP, looks at the servers the rogue
+// watch saw.
+const rogueCheck = 2 * time.Second
+
+// watchRogues steps auto mode back to ProxyDHCP when another DHCP server starts answering
+// on the link after detection chose full: two servers handing out addresses on one link is
+// the one thing auto mode exists to avoid. Going back to full happens only through a new
+// detection (carrier return), since a server that answers now and then must not make the
+// mode flap.
+func (s *dhcpService) watchRogues(ctx context.Context, since time.Time) {
+	t := time.NewTicker(rogueCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		srv := s.srv.Load()
+		for _, r := range srv.Rogues() {
+			if r.Last.After(since) {
+				s.log.Warn("auto mode: another DHCP server appeared on the link; switching to ProxyDHCP", "server", r.Addr)
+				srv.SetMode(dhcpd.ModeProxy)
+				s.d.activeMode.Store(dhcpd.ModeProxy.String())
+				s.d.bus.Publish(events.Event{Kind: events.ModeChanged, Proto: "dhcp", Msg: "auto→proxy"})
+				s.d.updateStatus()
+				return
+			}
+		}
+	}
 }
 
 func (s *dhcpService) port() uint16 {
