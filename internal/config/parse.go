@@ -384,3 +384,45 @@ func Usage(prog string) string {
 	}
 	return b.String()
 }
+
+// Markdown returns the settings as a Markdown table: flag, PyPXE JSON key, default, meaning,
+// and whether the setting is PyPXE's or pxe-edge's own. cmd/pxe-edge/FLAGS.md is this table.
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("| Flag | JSON key | Default | Origin | Meaning |\n|---|---|---|---|---|\n")
+	d := Defaults()
+	for _, s := range settings {
+		flag := "`--" + s.long + "`"
+		if s.short != "" {
+			flag = "`-" + s.short + "`, " + flag
+		}
+		if s.neg != "" {
+			flag += ", `--" + s.neg + "`"
+		}
+		for _, a := range s.longAlt {
+			flag += ", `--" + a + "`"
+		}
+		key := "`" + s.key + "`"
+		for _, a := range s.aliases {
+			key += ", `" + a + "`"
+		}
+		def := fmt.Sprint(s.value(d))
+		switch {
+		case def == "<nil>" || def == "":
+			def = "—"
+		case s.key == "DHCP_FILESERVER":
+			def = "= DHCP_SERVER_IP"
+		default:
+			def = "`" + def + "`"
+		}
+		origin := "PyPXE"
+		switch {
+		case s.ours:
+			origin = "pxe-edge"
+		case s.nbd:
+			origin = "PyPXE (refused: no NBD in this build)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", flag, key, def, origin, strings.ReplaceAll(s.help, "|", "\\|"))
+	}
+	return b.String()
+}

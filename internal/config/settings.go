@@ -67,7 +67,7 @@ var settings = []*setting{
 	{key: "NETBOOT_DIR", long: "netboot-dir", short: "a", kind: kString, help: "directory served over TFTP and HTTP", ptr: func(c *Config) any { return &c.NetbootDir }},
 	{key: "NETBOOT_FILE", long: "netboot-file", short: "i", kind: kString, help: "boot file name ('' = pxelinux.0, boot.ipxe or boot.http.ipxe as in PyPXE, per architecture where known)", ptr: func(c *Config) any { return &c.NetbootFile }},
 
-	{key: "TFTP_PORT", long: "tftp-port", kind: kInt, help: "TFTP server port", ptr: func(c *Config) any { return &c.TFTPPort }},
+	{key: "TFTP_PORT", long: "tftp-port", kind: kInt, ours: true, help: "TFTP server port", ptr: func(c *Config) any { return &c.TFTPPort }},
 	{key: "TFTP_SERVER_IP", long: "tftp-server-ip", kind: kAddr, help: "TFTP server address (0.0.0.0: the --iface address when one is managed, else all)", ptr: func(c *Config) any { return &c.TFTPServerIP }},
 	{key: "TFTP_MAX", long: "tftp-max", kind: kInt, ours: true, help: "most concurrent TFTP transfers; more get ERROR 0 'server busy'", ptr: func(c *Config) any { return &c.TFTPMax }},
 	{key: "TFTP_WINDOWSIZE_MAX", long: "tftp-windowsize-max", kind: kInt, ours: true, help: "largest RFC 7440 windowsize granted", ptr: func(c *Config) any { return &c.TFTPWindowsizeMax }},
