@@ -180,7 +180,8 @@ func (i *Iface) Watch(ctx context.Context, fn func(Event)) error {
 		})
 		if err != nil {
 			close(done)
-			return fmt.Errorf("netif: subscribe to link events: %w", err)
+			i.log.Warn("no netlink link events; polling the carrier every second instead", "iface", i.name, "err", err)
+			return i.poll(ctx, emit)
 		}
 		// Read the state after subscribing, so no change falls between the two.
 		if st, err := i.State(); err == nil {
@@ -227,6 +228,25 @@ func (i *Iface) Watch(ctx context.Context, fn func(Event)) error {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(time.Second):
+		}
+	}
+}
+
+// poll is Watch without netlink events (a sandbox that refuses the multicast group): it reads
+// the state every second.
+func (i *Iface) poll(ctx context.Context, emit func(Event)) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if st, err := i.State(); err == nil {
+			emit(Event{Carrier: st.Carrier && st.Up, Up: st.Up})
+		} else {
+			emit(Event{Gone: true})
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
 		}
 	}
 }
