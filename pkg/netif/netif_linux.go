@@ -171,7 +171,7 @@ func (i *Iface) Watch(ctx context.Context, fn func(Event)) error {
 		done := make(chan struct{})
 		var cbErr error
 		var cbMu sync.Mutex
-		err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
+		err := linkSubscribe(ch, done, netlink.LinkSubscribeOptions{
 			ErrorCallback: func(err error) {
 				cbMu.Lock()
 				cbErr = err
@@ -282,6 +282,9 @@ func DefaultName() (string, error) {
 	})
 	return cs[0].name, nil
 }
+
+// linkSubscribe is netlink.LinkSubscribeWithOptions; tests replace it to exercise polling.
+var linkSubscribe = netlink.LinkSubscribeWithOptions
 
 // sysClassNet is where wired looks up devices; tests point it at a fake tree.
 var sysClassNet = "/sys/class/net"

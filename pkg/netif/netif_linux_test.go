@@ -4,12 +4,14 @@ package netif
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/internal/netlab"
+	"github.com/vishvananda/netlink"
 )
 
 func hasAddr(t *testing.T, ns *netlab.NS, dev, cidr string) bool {
@@ -78,10 +80,22 @@ func TestAddrAddedAndRemovedOnlyIfOurs(t *testing.T) {
 	}
 }
 
-func TestWatchCarrier(t *testing.T) {
+func TestWatchCarrier(t *testing.T) { testWatchCarrier(t, "10.60.2") }
+
+// Without netlink events (subscription refused) Watch polls and still sees every change.
+func TestWatchCarrierPolling(t *testing.T) {
+	old := linkSubscribe
+	linkSubscribe = func(chan<- netlink.LinkUpdate, <-chan struct{}, netlink.LinkSubscribeOptions) error {
+		return errors.New("refused")
+	}
+	defer func() { linkSubscribe = old }()
+	testWatchCarrier(t, "10.60.3")
+}
+
+func testWatchCarrier(t *testing.T, net24 string) {
 	l := netlab.New(t)
 	srv, cli := l.Namespace("srv"), l.Namespace("cli")
-	l.Veth(srv, "eth0", "10.60.2.2/24", cli, "eth0", "10.60.2.50/24")
+	l.Veth(srv, "eth0", net24+".2/24", cli, "eth0", net24+".50/24")
 	events := make(chan Event, 64)
 	ctx, cancel := context.WithCancel(context.Background())
 	watchDone := make(chan error, 1)
