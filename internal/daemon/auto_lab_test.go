@@ -57,7 +57,7 @@ func TestAutoModeFollowsOtherServer(t *testing.T) {
 
 	// dnsmasq comes back while the cable stays in: once the rogue watch sees it answer (a
 	// client asking for broadcast replies, -B), auto mode steps back to ProxyDHCP.
-	dns = oth.Start(lookPath(t, "dnsmasq"), "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
+	oth.Start(lookPath(t, "dnsmasq"), "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
 		"--interface=eth0", "--bind-interfaces", "--dhcp-range=10.60.6.200,10.60.6.250,255.255.255.0,1h", "--no-ping",
 		"--dhcp-leasefile="+filepath.Join(tmp, "dnsmasq2.leases"), "--pid-file="+filepath.Join(tmp, "dnsmasq2.pid"))
 	time.Sleep(300 * time.Millisecond)
