@@ -4,6 +4,10 @@
 GO       ?= go
 HOSTARCH := $(shell $(GO) env GOHOSTARCH)
 GOARCH   ?= $(HOSTARCH)
+# An empty GOARCH in the environment means the host too.
+ifeq ($(strip $(GOARCH)),)
+GOARCH   := $(HOSTARCH)
+endif
 GOARM    ?=
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -buildid= -X main.version=$(VERSION)
