@@ -60,10 +60,3 @@ func (c *probeCache) put(ip uint32, inUse bool, now time.Time) {
 	}
 	c.m[ip] = probeEntry{inUse: inUse, at: now}
 }
-
-// forget drops ip's cached result (after a DECLINE proves the cache wrong).
-func (c *probeCache) forget(ip uint32) {
-	c.mu.Lock()
-	delete(c.m, ip)
-	c.mu.Unlock()
-}

@@ -22,6 +22,9 @@ import (
 // start and when carrier returns, before its own server answers; offers sent from ifname's
 // own MAC are ignored. It needs CAP_NET_RAW and opens its sockets in the caller's network
 // namespace.
+//
+// Use a timeout of at least 3-4 s: servers ARP-check an address before offering it
+// (busybox udhcpd waits 2 s by default), and an OFFER arriving later is missed.
 func Detect(ctx context.Context, ifname string, timeout time.Duration) (DetectResult, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {

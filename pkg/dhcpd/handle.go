@@ -25,6 +25,10 @@ const (
 	ReplyInform     // ACK to an INFORM: options, no lease
 	ReplyProxyOffer // ProxyDHCP OFFER on port 67 (yiaddr 0)
 	ReplyProxyAck   // ProxyDHCP ACK (port 4011, or port 67 for a REQUEST naming us)
+
+	// replyDeferred: the answer needs an ARP probe and ServeDHCP will finish the request
+	// on its own goroutine (see ServeDHCP). Never returned to callers of Handle.
+	replyDeferred
 )
 
 var replyNames = [...]string{"", "OFFER", "ACK", "NAK", "ACK", "PROXY-OFFER", "PROXY-ACK"}
@@ -55,7 +59,10 @@ func (c *client) hw() net.HardwareAddr { return net.HardwareAddr(c.mac[:]) }
 // returns a ReplyAck or a committed-at-OFFER ReplyOffer. The caller sends resp and then
 // calls Sent to publish the event.
 func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, resp *rawdhcp.Message) Reply {
-	s.st.received.Add(1)
+	rerun := ctx.Value(rerunKey{}) != nil
+	if !rerun {
+		s.st.received.Add(1)
+	}
 	if s.paused.Load() {
 		return NoReply
 	}
@@ -85,7 +92,7 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 		key = kbuf[:]
 	}
 	s.mu.Lock()
-	allowed := s.rate.allow(mac, now)
+	allowed := rerun || s.rate.allow(mac, now)
 	resv, hasResv := s.resv.Lookup(mac)
 	var id string
 	if b := s.pool.byID[string(key)]; b != nil {
@@ -200,7 +207,10 @@ func (s *Server) decide(req *rawdhcp.Message, c *client, kind boot.MsgKind, mode
 // discover answers a DISCOVER in full mode.
 func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message) Reply {
 	requested, _ := req.RequestedIP()
-	ip, ok := s.chooseOffer(ctx, c, requested, now)
+	ip, ok, deferred := s.chooseOffer(ctx, c, requested, now)
+	if deferred {
+		return replyDeferred
+	}
 	if !ok {
 		s.st.exhausted.Add(1)
 		s.warnExhausted(c, now)
@@ -222,7 +232,8 @@ const maxProbeRounds = 4
 
 // chooseOffer picks an address for c and sets it aside as offered, ARP-probing addresses
 // nobody holds a lease on.
-func (s *Server) chooseOffer(ctx context.Context, c *client, requested netip.Addr, now time.Time) (netip.Addr, bool) {
+func (s *Server) chooseOffer(ctx context.Context, c *client, requested netip.Addr, now time.Time) (ip netip.Addr, ok, deferred bool) {
+	mayDefer := ctx.Value(deferKey{}) != nil
 	var resvIP netip.Addr
 	if c.hasResv {
 		resvIP = c.resv.IP
@@ -234,14 +245,17 @@ func (s *Server) chooseOffer(ctx context.Context, c *client, requested netip.Add
 		r := s.pool.pick(c.id, c.mac, resvIP, requested, now, skip)
 		if !r.ok {
 			s.mu.Unlock()
-			return netip.Addr{}, false
+			return netip.Addr{}, false, false
 		}
 		if !r.probe || s.prober == nil {
 			s.holdOffer(r.ip, c, now)
 			s.mu.Unlock()
-			return a4(r.ip), true
+			return a4(r.ip), true, false
 		}
 		s.mu.Unlock()
+		if _, cached := s.pcache.get(r.ip, now); !cached && mayDefer {
+			return netip.Addr{}, false, true
+		}
 		if s.inUse(ctx, r.ip, now) {
 			s.st.conflicts.Add(1)
 			s.mu.Lock()
@@ -255,12 +269,12 @@ func (s *Server) chooseOffer(ctx context.Context, c *client, requested netip.Add
 		if s.pool.free(r.ip, c.id, c.mac, now) {
 			s.holdOffer(r.ip, c, now)
 			s.mu.Unlock()
-			return a4(r.ip), true
+			return a4(r.ip), true, false
 		}
 		s.mu.Unlock()
 		skip = append(skip, r.ip) // taken by a concurrent DISCOVER while we probed
 	}
-	return netip.Addr{}, false
+	return netip.Addr{}, false, false
 }
 
 // holdOffer marks ip offered to c, unless c already holds it as an active lease.

@@ -55,8 +55,10 @@ func labServer(t *testing.T, ns *netlab.NS, ifname string, cfg Config) (*Server,
 		s, err = New(cfg)
 		if err != nil {
 			conn.Close()
+			return err
 		}
-		return err
+		s.SetReplier(conn)
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,27 @@ import (
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
-// respPool recycles reply messages across requests: one per concurrent worker in steady
-// state, so the handler path allocates no message storage.
+// Replier sends a reply after ServeDHCP has returned; *rawdhcp.Conn implements it.
+type Replier interface {
+	Reply(resp, req *rawdhcp.Message, info *rawdhcp.PacketInfo) error
+}
+
+// SetReplier lets the server answer DISCOVERs that need an ARP probe on a goroutine of
+// its own, so that a probe's wait (ProbeWait) never holds up the serve loop's workers.
+// Pass the *rawdhcp.Conn the server is served on. Without a Replier the probe runs inline.
+func (s *Server) SetReplier(r Replier) { s.replier.Store(&r) }
+
+// maxDeferred bounds the DISCOVERs waiting for a probe at once; beyond it they are
+// probed inline (back-pressure on the serve loop instead of unbounded goroutines).
+const maxDeferred = 64
+
+type deferKey struct{}
+type rerunKey struct{}
+
+// msgPool recycles the copies of deferred requests.
+var msgPool = sync.Pool{New: func() any { return new(rawdhcp.Message) }}
+
+// respPool recycles reply messages for deferred requests.
 var respPool = sync.Pool{New: func() any { return new(rawdhcp.Message) }}
 
 // ServeDHCP implements rawdhcp.Handler. Requests to port 67 and 4011 are answered; replies
@@ -20,9 +39,23 @@ func (s *Server) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info 
 		s.sawReply(req, info)
 		return
 	}
-	resp := respPool.Get().(*rawdhcp.Message)
-	defer respPool.Put(resp)
-	r := s.Handle(s.baseCtx(), req, port, resp)
+	// The serve loop's reply storage; Handle re-initialises it for the reply it builds.
+	resp := w.NewReply(rawdhcp.Ack)
+	ctx := s.baseCtx()
+	rp := s.replier.Load()
+	if rp != nil {
+		ctx = context.WithValue(ctx, deferKey{}, true)
+	}
+	r := s.Handle(ctx, req, port, resp)
+	if r == replyDeferred {
+		select {
+		case s.deferSem <- struct{}{}:
+			s.deferProbe(*rp, req, info, port)
+			return
+		default:
+			r = s.Handle(context.WithValue(s.baseCtx(), rerunKey{}, true), req, port, resp)
+		}
+	}
 	if r == NoReply {
 		return
 	}
@@ -31,6 +64,36 @@ func (s *Server) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info 
 		return
 	}
 	s.Sent(r, resp)
+}
+
+// deferProbe finishes a DISCOVER whose address needs an ARP probe on its own goroutine,
+// with copies of the request and its packet info (the serve loop reuses both).
+func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.PacketInfo, port uint16) {
+	cp := msgPool.Get().(*rawdhcp.Message)
+	opts := cp.Options
+	*cp = *req
+	cp.Options = opts
+	cp.Options.CopyFrom(&req.Options)
+	ci := *info
+	s.wg.Add(1)
+	go func() {
+		defer func() {
+			msgPool.Put(cp)
+			<-s.deferSem
+			s.wg.Done()
+		}()
+		resp := respPool.Get().(*rawdhcp.Message)
+		defer respPool.Put(resp)
+		r := s.Handle(context.WithValue(s.baseCtx(), rerunKey{}, true), cp, port, resp)
+		if r == NoReply || r == replyDeferred {
+			return
+		}
+		if err := rp.Reply(resp, cp, &ci); err != nil {
+			s.log.Warn("dhcp: reply not sent", "type", r.String(), "mac", macString(cp.MAC()), "err", err)
+			return
+		}
+		s.Sent(r, resp)
+	}()
 }
 
 // sawReply checks a server reply read from port 68 for a rogue server.

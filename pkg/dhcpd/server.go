@@ -31,12 +31,14 @@ type Server struct {
 	exhaustedWarn time.Time
 	rogues        map[netip.Addr]*RogueServer
 
-	prober prober
-	pcache *probeCache
-	watch  *rogueWatch
-	ctx    context.Context // ends at Close: bounds probes and commits in flight
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	prober   prober
+	replier  atomic.Pointer[Replier]
+	deferSem chan struct{}
+	pcache   *probeCache
+	watch    *rogueWatch
+	ctx      context.Context // ends at Close: bounds probes and commits in flight
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
 
 	st stats
 }
@@ -81,14 +83,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		now:    cfg.Now,
-		pool:   newPool(cfg.Begin, cfg.End),
-		resv:   cfg.Reservations,
-		rate:   newRateLimiter(cfg.RatePerMAC, cfg.RateBurst),
-		rogues: make(map[netip.Addr]*RogueServer),
-		pcache: newProbeCache(cfg.ProbeCache),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		pool:     newPool(cfg.Begin, cfg.End),
+		resv:     cfg.Reservations,
+		rate:     newRateLimiter(cfg.RatePerMAC, cfg.RateBurst),
+		rogues:   make(map[netip.Addr]*RogueServer),
+		pcache:   newProbeCache(cfg.ProbeCache),
+		deferSem: make(chan struct{}, maxDeferred),
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.mode.Store(uint32(cfg.Mode))

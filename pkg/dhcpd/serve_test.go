@@ -1,0 +1,112 @@
+package dhcpd
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
+)
+
+type recWriter struct {
+	mu   sync.Mutex
+	got  []rawdhcp.MessageType
+	yi   []netip.Addr
+	resp rawdhcp.Message
+}
+
+func (w *recWriter) NewReply(typ rawdhcp.MessageType) *rawdhcp.Message {
+	w.resp.Reset()
+	w.resp.SetMessageType(typ)
+	return &w.resp
+}
+
+func (w *recWriter) record(resp *rawdhcp.Message) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t, _ := resp.MessageType()
+	w.got = append(w.got, t)
+	w.yi = append(w.yi, resp.YIAddr)
+}
+
+func (w *recWriter) Reply(resp *rawdhcp.Message) error { w.record(resp); return nil }
+
+func (w *recWriter) n() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.got)
+}
+
+type recReplier struct{ recWriter }
+
+func (r *recReplier) Reply(resp, req *rawdhcp.Message, info *rawdhcp.PacketInfo) error {
+	if resp.XID != req.XID || resp.CHAddr != req.CHAddr {
+		panic("deferred reply does not match its request copy")
+	}
+	r.record(resp)
+	return nil
+}
+
+// slowProber blocks every probe until released.
+type slowProber struct {
+	release chan struct{}
+	mu      sync.Mutex
+	calls   int
+}
+
+func (p *slowProber) probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error) {
+	p.mu.Lock()
+	p.calls++
+	p.mu.Unlock()
+	select {
+	case <-p.release:
+	case <-ctx.Done():
+	}
+	return false, nil
+}
+
+func (p *slowProber) close() error { return nil }
+
+// TestProbeDeferredOffServeLoop: with a Replier, DISCOVERs that need a probe return from
+// ServeDHCP at once and are answered later through the Replier; known clients are
+// answered inline.
+func TestProbeDeferredOffServeLoop(t *testing.T) {
+	cfg := testConfig()
+	s, _ := newTestServer(t, cfg)
+	sp := &slowProber{release: make(chan struct{})}
+	s.prober = sp
+	rep := &recReplier{}
+	s.SetReplier(rep)
+	w := &recWriter{}
+	info := &rawdhcp.PacketInfo{Dst: netip.MustParseAddrPort("255.255.255.255:67")}
+	for i := range 5 {
+		// Reuse one request message, as the serve loop does: the deferred copy must not
+		// see the later changes.
+		req := request(rawdhcp.Discover, mac(byte(i)))
+		s.ServeDHCP(w, req, info)
+		req.CHAddr = [16]byte{0xee}
+	}
+	if w.n() != 0 {
+		t.Fatalf("%d replies sent inline while their probes were pending", w.n())
+	}
+	close(sp.release)
+	if !waitFor(5*time.Second, func() bool { return rep.n() == 5 }) {
+		t.Fatalf("deferred replies: %d of 5", rep.n())
+	}
+	for i, ty := range rep.got {
+		if ty != rawdhcp.Offer || !s.pool.inRange(u32(rep.yi[i])) {
+			t.Fatalf("deferred reply %d: %v %v", i, ty, rep.yi[i])
+		}
+	}
+	// A client that already holds its offer is answered inline, without a probe.
+	calls := sp.calls
+	s.ServeDHCP(w, request(rawdhcp.Discover, mac(0)), info)
+	if w.n() != 1 || sp.calls != calls {
+		t.Fatalf("known client: %d inline replies, %d new probes", w.n(), sp.calls-calls)
+	}
+	if st := s.Stats(); st.Received != 6 || st.Offers != 6 {
+		t.Fatalf("counters after deferral: %+v", st)
+	}
+}
