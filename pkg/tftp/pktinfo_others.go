@@ -29,4 +29,4 @@ func (r *packetInfoReader) parse([]byte) (netip.Addr, int) { return netip.Addr{}
 
 func interfaceMTU(int) int { return 0 }
 
-func listenTransfer(local netip.Addr) (packetConn, error) { return listenUDP(local) }
+func listenTransfer(local netip.Addr, _ bool) (packetConn, error) { return listenUDP(local) }

@@ -60,7 +60,8 @@ type Server struct {
 	// Events receives TransferStarted/Progress/Done/Failed (Proto "tftp"). Nil is fine.
 	Events *events.Bus
 
-	// listen opens a transfer socket; tests swap it for a lossy double.
+	// listen, when set, opens every transfer socket instead of listenTransfer; tests use
+	// it to put a lossy double in the path.
 	listen func(local netip.Addr) (packetConn, error)
 
 	initOnce sync.Once
@@ -109,9 +110,6 @@ func (s *Server) init() {
 		}
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
-		}
-		if s.listen == nil {
-			s.listen = listenTransfer
 		}
 		// One slab for all packet buffers: pages the kernel never touches (a transfer at
 		// blksize 1468 uses one page of a 64 KiB buffer) never count towards RSS.
@@ -271,7 +269,7 @@ func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, b []byte, fro
 // refuse sends an ERROR from a fresh port (the server's side of a new transfer id, as
 // RFC 1350 wants for every reply to a request).
 func (s *Server) refuse(local netip.Addr, to netip.AddrPort, code ErrorCode, msg string) {
-	c, err := s.listen(local)
+	c, err := s.openConn(local, true)
 	if err != nil {
 		s.Logger.Warn("tftp: cannot open reply socket", "local", local, "err", err)
 		return
@@ -279,6 +277,23 @@ func (s *Server) refuse(local netip.Addr, to netip.AddrPort, code ErrorCode, msg
 	defer c.Close()
 	var b [128]byte
 	_, _ = c.WriteToUDPAddrPort(AppendError(b[:0], code, msg), to)
+}
+
+// openConn opens a transfer socket on local, falling back to any local address when
+// local cannot be bound (a subnet broadcast destination, an address that just went away).
+// blocking asks for a socket served by blocking system calls (see sysConn).
+func (s *Server) openConn(local netip.Addr, blocking bool) (packetConn, error) {
+	open := func(a netip.Addr) (packetConn, error) {
+		if s.listen != nil {
+			return s.listen(a)
+		}
+		return listenTransfer(a, blocking)
+	}
+	c, err := open(local)
+	if err != nil && local.IsValid() {
+		c, err = open(netip.Addr{})
+	}
+	return c, err
 }
 
 // Shutdown stops accepting requests, waits for running transfers to finish until ctx ends,

@@ -791,3 +791,32 @@ func TestCancelAborts(t *testing.T) {
 		t.Fatalf("transfer not aborted promptly (%v, %d active)", time.Since(start), s.Active())
 	}
 }
+
+// TestConcurrent runs more transfers at once than GOMAXPROCS, so both kinds of transfer
+// socket (blocking while few run, poller-driven beyond) serve at the same time.
+func TestConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	want := writeFile(t, dir, "f", 300_000)
+	sum := sha256.Sum256(want)
+	_, srv := startServer(t, dir, nil)
+	const n = 12
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			o := []Option{opt("blksize", 512+100*i)}
+			if i%2 == 1 {
+				o = append(o, opt("windowsize", i))
+			}
+			res, err := newTestClient(clientConn(t)).get(srv, "f", "octet", o...)
+			if err == nil && res.sum != sum {
+				err = errors.New("checksum mismatch")
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -15,7 +15,7 @@ import (
 )
 
 func TestSysConn(t *testing.T) {
-	c, err := listenTransfer(netip.MustParseAddr("127.0.0.1"))
+	c, err := listenTransfer(netip.MustParseAddr("127.0.0.1"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/pkg/events"
@@ -97,10 +98,11 @@ func (s *Server) handle(ctx context.Context, req *RequestPacket, buf []byte, fro
 		FileSize:       size,
 	})
 
-	conn, err := s.listen(local)
-	if err != nil && local.IsValid() {
-		conn, err = s.listen(netip.Addr{})
-	}
+	// Blocking sockets while every transfer can have a P of its own; the poller beyond.
+	s.mu.Lock()
+	blocking := len(s.active) <= runtime.GOMAXPROCS(0)
+	s.mu.Unlock()
+	conn, err := s.openConn(local, blocking)
 	if err != nil {
 		log.Warn("tftp: cannot open transfer socket", "client", from, "local", local, "err", err)
 		return
