@@ -49,7 +49,7 @@ func (n *Negotiated) String() string {
 // are left out of the OACK:
 //   - blksize 8–65464, lowered to lim.BlockSizeMax, never above what was asked;
 //   - tsize: the file size;
-//   - timeout 1–255 s, echoed exactly as its decimal value;
+//   - timeout 1–255 s, echoed exactly as sent;
 //   - windowsize 1–65535, lowered to lim.WindowSizeMax and lim.WindowBytesMax.
 func Negotiate(opts []Option, lim Limits) Negotiated {
 	n := Negotiated{BlockSize: DefaultBlockSize, WindowSize: 1}
@@ -88,7 +88,9 @@ func Negotiate(opts []Option, lim Limits) Negotiated {
 				continue
 			}
 			n.Timeout = time.Duration(v) * time.Second
-			n.OACK = append(n.OACK, Option{Name: "timeout", Value: strconv.Itoa(v)})
+			// Echo the client's own digits: U-Boot aborts unless the value comes back
+			// exactly as sent.
+			n.OACK = append(n.OACK, Option{Name: "timeout", Value: o.Value})
 		case strings.EqualFold(o.Name, "windowsize") && seen&seenWindow == 0:
 			seen |= seenWindow
 			v, ok := atoi(o.Value)

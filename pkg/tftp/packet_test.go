@@ -164,6 +164,7 @@ func TestNegotiate(t *testing.T) {
 		{"tsize garbage ignored", []Option{{"tsize", "x"}}, nil, 512, 1, 0, ""},
 		{"timeout echoed", []Option{{"timeout", "5"}}, nil, 512, 1, 5 * time.Second, "timeout=5"},
 		{"timeout 255", []Option{{"Timeout", "255"}}, nil, 512, 1, 255 * time.Second, "timeout=255"},
+		{"timeout digits echoed as sent", []Option{{"timeout", "007"}}, nil, 512, 1, 7 * time.Second, "timeout=007"},
 		{"timeout 0 ignored", []Option{{"timeout", "0"}}, nil, 512, 1, 0, ""},
 		{"timeout 256 ignored", []Option{{"timeout", "256"}}, nil, 512, 1, 0, ""},
 		{"windowsize", []Option{{"windowsize", "4"}}, nil, 512, 4, 0, "windowsize=4"},
