@@ -459,3 +459,29 @@ func TestDropsForeignAndMalformed(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// A reserved client whose reserved address is declined gets a pool address, and its
+// REQUEST for that address is ACKed (not NAKed for not being the reservation).
+func TestReservedClientFallsBackAfterDecline(t *testing.T) {
+	cfg := testConfig()
+	cfg.Authoritative = true
+	cfg.Reservations, _ = ParseReservations([]byte(`{"dhcp":{"binding":{"02:00:00:00:00:09":{"ipaddr":"10.40.0.50"}}}}`))
+	s, _ := newTestServer(t, cfg)
+	r, o := do(t, s, request(rawdhcp.Discover, mac(9)), 67)
+	if r != ReplyOffer || o.YIAddr.String() != "10.40.0.50" {
+		t.Fatalf("reservation: %v %v", r, o.YIAddr)
+	}
+	do(t, s, request(rawdhcp.Request, mac(9), withServerID(tServer), withRequested("10.40.0.50")), 67)
+	do(t, s, request(rawdhcp.Decline, mac(9), withServerID(tServer), withRequested("10.40.0.50")), 67)
+	r, o = do(t, s, request(rawdhcp.Discover, mac(9)), 67)
+	if r != ReplyOffer || !s.pool.inRange(u32(o.YIAddr)) {
+		t.Fatalf("after decline: %v %v, want a pool address", r, o.YIAddr)
+	}
+	if r, _ := do(t, s, request(rawdhcp.Request, mac(9), withServerID(tServer), withRequested(o.YIAddr.String())), 67); r != ReplyAck {
+		t.Fatalf("REQUEST of the fallback address: %v", r)
+	}
+	// But it cannot pick another pool address by itself.
+	if r, _ := do(t, s, request(rawdhcp.Request, mac(9), withRequested("10.40.0.108")), 67); r != ReplyNak {
+		t.Fatalf("INIT-REBOOT to an arbitrary pool address: %v, want NAK", r)
+	}
+}
