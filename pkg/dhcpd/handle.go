@@ -49,6 +49,7 @@ type client struct {
 	resv     Reservation
 	hasResv  bool
 	hostname string // option 12 from the reservation, else from the client
+	relayed  bool   // came through a relay agent: not on our link, so no ARP probe
 }
 
 func (c *client) hw() net.HardwareAddr { return net.HardwareAddr(c.mac[:]) }
@@ -112,6 +113,7 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 		return NoReply
 	}
 	c := client{id: id, sentID: len(cid) > 0, mac: mac, resv: resv, hasResv: hasResv}
+	c.relayed = req.GIAddr.IsValid() && !req.GIAddr.IsUnspecified()
 	switch {
 	case hasResv && resv.Hostname != "":
 		c.hostname = resv.Hostname
@@ -247,7 +249,7 @@ func (s *Server) chooseOffer(ctx context.Context, c *client, requested netip.Add
 			s.mu.Unlock()
 			return netip.Addr{}, false, false
 		}
-		if !r.probe || s.prober == nil {
+		if !r.probe || s.prober == nil || c.relayed {
 			s.holdOffer(r.ip, c, now)
 			s.mu.Unlock()
 			return a4(r.ip), true, false

@@ -485,3 +485,26 @@ func TestReservedClientFallsBackAfterDecline(t *testing.T) {
 		t.Fatalf("INIT-REBOOT to an arbitrary pool address: %v, want NAK", r)
 	}
 }
+
+func TestSweepAnnouncesExpiry(t *testing.T) {
+	cfg := testConfig()
+	bus := events.NewBus()
+	ch, cancel := bus.Subscribe(16)
+	defer cancel()
+	cfg.Bus = bus
+	s, clk := newTestServer(t, cfg)
+	ip := dora(t, s, mac(1))
+	s.sweep(clk.Now())
+	clk.Add(2 * time.Hour)
+	s.sweep(clk.Now())
+	s.sweep(clk.Now()) // announced once only
+	var expired []string
+	for len(ch) > 0 {
+		if e := <-ch; e.Kind == events.LeaseChanged && e.Msg == "expired" {
+			expired = append(expired, e.Client.Addr().String())
+		}
+	}
+	if len(expired) != 1 || expired[0] != ip.String() {
+		t.Fatalf("expired events %v, want [%v]", expired, ip)
+	}
+}

@@ -29,6 +29,7 @@ type Server struct {
 	resv          *Reservations
 	rate          *rateLimiter
 	exhaustedWarn time.Time
+	lastSweep     time.Time
 	rogues        map[netip.Addr]*RogueServer
 
 	prober   prober
@@ -98,6 +99,10 @@ func New(cfg Config) (*Server, error) {
 	s.pool.setReserved(cfg.Reservations)
 	if cfg.Store != nil {
 		s.loadLeases(cfg.Store.All())
+	}
+	if cfg.Bus != nil {
+		s.wg.Add(1)
+		go s.sweepLoop()
 	}
 	if cfg.Interface != "" {
 		if cfg.ProbeWait > 0 && cfg.Begin.IsValid() {
@@ -354,3 +359,43 @@ func (s *Server) debug(msg string, args ...any) {
 }
 
 func macString(mac [6]byte) string { return net.HardwareAddr(mac[:]).String() }
+
+// sweepInterval is how often expired leases are announced on the bus.
+const sweepInterval = 15 * time.Second
+
+// sweepLoop publishes LeaseChanged "expired" for leases that ran out, so the dashboard
+// does not have to poll. Expired leases stay in the table until reclaimed.
+func (s *Server) sweepLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.sweep(s.now())
+		}
+	}
+}
+
+// sweep publishes an event for every lease that expired since the previous sweep.
+func (s *Server) sweep(now time.Time) {
+	type gone struct {
+		mac [6]byte
+		ip  netip.Addr
+	}
+	var out []gone
+	s.mu.Lock()
+	since := s.lastSweep
+	s.lastSweep = now
+	for ip, b := range s.pool.byIP {
+		if b.state == stBound && !b.expires.After(now) && b.expires.After(since) && b.id != "" {
+			out = append(out, gone{b.mac, a4(ip)})
+		}
+	}
+	s.mu.Unlock()
+	for _, g := range out {
+		s.publish(events.LeaseChanged, "expired", g.mac, g.ip)
+	}
+}
