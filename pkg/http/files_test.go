@@ -82,6 +82,10 @@ func TestFiles(t *testing.T) {
 		{"root no dashboard", "GET", "/", nil, 404, "", nil},
 		{"pi boot.img", "GET", "/net_install/boot.img", nil, 200, "PIIMG", nil},
 		{"double slash", "GET", "//grub//grub.cfg", nil, 200, "set timeout=1\n", nil},
+		// Status routes off (--http-status=false): these are plain (missing) files.
+		{"no status api", "GET", "/api/status", nil, 404, "", nil},
+		{"no metrics", "GET", "/metrics", nil, 404, "", nil},
+		{"no events", "GET", "/api/events", nil, 404, "", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,5 +192,26 @@ func TestAccessLog(t *testing.T) {
 		if !strings.Contains(l, want) {
 			t.Errorf("access log lacks %q:\n%s", want, l)
 		}
+	}
+}
+
+func TestPiDirOutsideRoot(t *testing.T) {
+	pi := t.TempDir()
+	writeTree(t, pi, map[string]string{"boot.img": "IMG", "boot.sig": "SIG"})
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"rpi/boot.img": "shadowed"})
+	_, addr, _ := startServer(t, Config{Root: dir, PiPath: "/rpi/", PiDir: pi})
+	for p, want := range map[string]string{"/rpi/boot.img": "IMG", "/rpi/boot.sig": "SIG"} {
+		resp, body := rawRequest(t, addr, "GET "+p+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if resp.StatusCode != 200 || string(body) != want {
+			t.Errorf("%s: %d %q", p, resp.StatusCode, body)
+		}
+	}
+	resp, _ := rawRequest(t, addr, "GET /rpi/../x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if resp.StatusCode != 400 {
+		t.Errorf("escape from the Pi dir: %d", resp.StatusCode)
+	}
+	if _, err := New(Config{Root: dir, PiPath: "../x"}); err == nil {
+		t.Error("PiPath with .. accepted")
 	}
 }
