@@ -480,6 +480,10 @@ func TestReservedClientFallsBackAfterDecline(t *testing.T) {
 	if r, _ := do(t, s, request(rawdhcp.Request, mac(9), withServerID(tServer), withRequested(o.YIAddr.String())), 67); r != ReplyAck {
 		t.Fatalf("REQUEST of the fallback address: %v", r)
 	}
+	// While the reservation stays quarantined the fallback is stable.
+	if _, again := do(t, s, request(rawdhcp.Discover, mac(9)), 67); again.YIAddr != o.YIAddr {
+		t.Fatalf("fallback moved from %v to %v", o.YIAddr, again.YIAddr)
+	}
 	// But it cannot pick another pool address by itself.
 	if r, _ := do(t, s, request(rawdhcp.Request, mac(9), withRequested("10.40.0.108")), 67); r != ReplyNak {
 		t.Fatalf("INIT-REBOOT to an arbitrary pool address: %v, want NAK", r)

@@ -133,16 +133,18 @@ func (p *pool) pick(id string, mac [6]byte, resv netip.Addr, requested netip.Add
 	if resv.Is4() {
 		rip = u32(resv)
 	}
-	// 1. The client's current binding, unless the administrator reserved it another
+	// A reservation is usable unless someone holds it right now (or it was declined or
+	// found in use, which also holds it).
+	resvUsable := rip != 0 && !skipped(rip) && !p.heldByOther(rip, id, now)
+	// 1. The client's current binding, unless the administrator reserved it another usable
 	// address meanwhile or gave this one to someone else.
 	if b := p.byID[id]; b != nil && (b.state == stOffered || b.state == stBound) && !skipped(b.ip) {
-		if (rip == 0 || rip == b.ip) && (p.inRange(b.ip) || rip == b.ip) && p.free(b.ip, id, mac, now) {
+		if (rip == 0 || rip == b.ip || !resvUsable) && (p.inRange(b.ip) || rip == b.ip) && p.free(b.ip, id, mac, now) {
 			return pickResult{ip: b.ip, ok: true}
 		}
 	}
-	// 2. Its reservation: never probed away (the administrator said so), but not taken
-	// from a client that holds it right now.
-	if rip != 0 && !skipped(rip) && !p.heldByOther(rip, id, now) {
+	// 2. Its reservation: never probed away (the administrator said so).
+	if resvUsable {
 		return pickResult{ip: rip, ok: true}
 	}
 	if p.size() == 0 {
