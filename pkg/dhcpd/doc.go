@@ -5,5 +5,42 @@
 //
 // It sits above pkg/rawdhcp (wire codec and sockets), pkg/lease (durable lease store) and
 // pkg/boot (the boot part of a reply) and below the daemon, which builds a Config, calls New
-// and hands the Server to rawdhcp.Serve as its Handler.
+// and hands the Server to rawdhcp.Server as its Handler (see the package example).
+//
+// # Wiring
+//
+//   - New(Config) validates the configuration (errors name the flag: "dhcp-begin: …") and,
+//     when Config.Interface is set, opens the ARP probe and rogue-watch sockets: call it in
+//     the network namespace of the interface. Close releases them.
+//   - Server implements rawdhcp.Handler. SetReplier(conn) lets DISCOVERs that need an ARP
+//     probe finish on their own goroutine (at most 64 at once) instead of holding a serve
+//     loop worker for ProbeWait.
+//   - Detect(ctx, ifname, timeout) is the --dhcp-auto probe; SetMode switches full/proxy at
+//     run time; Pause/Resume stop answering (carrier loss).
+//   - LoadReservations(path) reads --static-config; SetReservations installs a new set
+//     (SIGHUP).
+//   - Leases, Pool, Rogues and Stats feed the dashboard and metrics; DHCP and LeaseChanged
+//     events go to Config.Bus.
+//
+// # Behaviour
+//
+// Address choice for a DISCOVER, in order: the client's current binding, its reservation,
+// the requested address (option 50) if free, a stable FNV-1a hash of its MAC, the first
+// free address, then the lease that expired longest ago. Addresses nobody holds a lease on
+// are ARP-probed first (answers cached for ProbeCache); one that answers is held out for
+// ConflictHold. A DECLINEd address is quarantined for DeclineQuarantine. An exhausted pool
+// sends no OFFER and logs at most one warning per WarnInterval, while known clients and
+// reservations are still served.
+//
+// A client is identified by option 61 when it sends one, else by its MAC; reservations
+// always follow the MAC. A new lease is durable (lease.Store.Commit) before its ACK leaves;
+// a renewal that only moves the expiry uses the store's batched Touch (bounded loss window,
+// see pkg/lease). The Pi 3 ROM, which never sends a REQUEST, has its lease committed at the
+// OFFER (boot.Decision.CommitAtOffer).
+//
+// Options: 53 and 54 first, then the codes of option 55 in the client's order, then the
+// rest; 82 last, echoed unchanged. Lease time (51, 58 = 0.5, 59 = 0.875), mask, router
+// and the boot options are always sent; DNS, hostname, domain and broadcast only when
+// asked for (or when the client sends no option 55). The boot part (siaddr, file and 67,
+// 66, 60, 97, 43, 209) comes from boot.Decide.
 package dhcpd
