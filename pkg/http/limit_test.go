@@ -5,8 +5,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/pxe-edge/pxe-edge/pkg/events"
 )
 
 func TestLimitListenerKeepsReadFrom(t *testing.T) {
@@ -129,5 +133,48 @@ func TestHeaderTimeout(t *testing.T) {
 	_, err = io.ReadAll(c)
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatal("server kept a connection with unfinished headers open for 5 s")
+	}
+}
+
+// TestWriteStall: a client that stops reading mid-download is dropped after
+// WriteStallTimeout, while sendfile is blocked on the full socket — and the download is
+// reported as failed.
+func TestWriteStall(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "big.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(256 << 20); err != nil { // sparse: far more than socket buffers hold
+		t.Fatal(err)
+	}
+	f.Close()
+	bus := events.NewBus()
+	ch, cancel := bus.Subscribe(256)
+	defer cancel()
+	_, addr, _ := startServer(t, Config{Root: dir, Events: bus, WriteStallTimeout: 300 * time.Millisecond})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /big.img HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.Read(make([]byte, 4096)) // headers, then never read again
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case e := <-ch:
+			if e.Kind == events.TransferFailed {
+				if e.Bytes <= 0 || e.Bytes >= 256<<20 {
+					t.Errorf("failed after %d bytes", e.Bytes)
+				}
+				return
+			}
+			if e.Kind == events.TransferDone {
+				t.Fatal("a client that stopped reading got the whole file?")
+			}
+		case <-deadline:
+			t.Fatal("stalled download not dropped within 15 s (WriteStallTimeout 300 ms)")
+		}
 	}
 }
