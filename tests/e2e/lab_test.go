@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -261,5 +262,28 @@ func copyTree(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitRE waits (bounded) until the console matches re and returns the submatches; it fails
+// the test with the console otherwise.
+func (g *guest) waitRE(re *regexp.Regexp, timeout time.Duration) []string {
+	g.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if m := re.FindStringSubmatch(g.Console()); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("%s: no match for %q within %v; console:\n%s", g.name, re, timeout, tail(g.Console(), 6000))
+		}
+		select {
+		case <-g.done:
+			if m := re.FindStringSubmatch(g.Console()); m != nil {
+				return m
+			}
+			g.t.Fatalf("%s exited before %q matched:\n%s", g.name, re, tail(g.Console(), 6000))
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
