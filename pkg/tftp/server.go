@@ -69,11 +69,17 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[*net.UDPConn]struct{}
-	active    map[netip.AddrPort]struct{} // clients with a running transfer
+	active    map[activeKey]struct{} // running transfers
 	closing   bool
 	transfers sync.WaitGroup
 	abortCtx  context.Context
 	abort     context.CancelFunc
+}
+
+// activeKey identifies a running transfer for duplicate-request detection.
+type activeKey struct {
+	client netip.AddrPort
+	file   string
 }
 
 // packetConn is the part of *net.UDPConn a transfer uses.
@@ -120,7 +126,7 @@ func (s *Server) init() {
 			s.pool <- slab[i*size : (i+1)*size : (i+1)*size]
 		}
 		s.listeners = make(map[*net.UDPConn]struct{})
-		s.active = make(map[netip.AddrPort]struct{})
+		s.active = make(map[activeKey]struct{})
 		s.abortCtx, s.abort = context.WithCancel(context.Background())
 	})
 }
@@ -232,11 +238,14 @@ func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, b []byte, fro
 		s.refuse(local, from, ErrIllegalOperation, "malformed request")
 		return
 	}
+	key := activeKey{from, req.Filename}
 	s.mu.Lock()
-	if _, dup := s.active[from]; dup {
+	if _, dup := s.active[key]; dup {
 		s.mu.Unlock()
-		// The Pi 4 re-sends its RRQ every 2 s from the same port while a transfer runs:
-		// the running transfer retransmits on its own.
+		// The Pi 4 re-sends its RRQ every 2 s from the same port while a transfer runs
+		// (and a network may duplicate it): the running transfer retransmits on its own.
+		// A request for another file from the same port is new: the Pi probes a file,
+		// ends it with ERROR 0 and asks for the next one from the same port.
 		s.Logger.Debug("tftp duplicate request ignored", "client", from, "file", req.Filename)
 		return
 	}
@@ -249,14 +258,14 @@ func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, b []byte, fro
 		s.refuse(local, from, ErrUndefined, "server busy")
 		return
 	}
-	s.active[from] = struct{}{}
+	s.active[key] = struct{}{}
 	s.transfers.Add(1)
 	s.mu.Unlock()
 	wg.Add(1)
 	go func() {
 		defer func() {
 			s.mu.Lock()
-			delete(s.active, from)
+			delete(s.active, key)
 			s.mu.Unlock()
 			s.pool <- buf
 			wg.Done()

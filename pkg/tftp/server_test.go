@@ -820,3 +820,48 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateRRQ: a repeated RRQ from the same port for the same file (the Pi re-sends
+// it every 2 s; networks duplicate packets) does not start a second transfer; one for
+// another file from the same port does.
+func TestDuplicateRRQ(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a", 5000)
+	writeFile(t, dir, "b", 5000)
+	s, srv := startServer(t, dir, func(s *Server) { s.Timeout = 2 * time.Second })
+	c := clientConn(t)
+	rrq := func(name string) {
+		c.WriteToUDPAddrPort(AppendRequest(nil, &RequestPacket{Op: OpRRQ, Filename: name, Mode: "octet"}), srv)
+	}
+	buf := make([]byte, 1024)
+	read := func() (Packet, netip.AddrPort, bool) {
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return Packet{}, from, false
+		}
+		var p Packet
+		p.Decode(buf[:n])
+		return p, from, true
+	}
+	rrq("a")
+	p, tidA, ok := read()
+	if !ok || p.Op != OpDATA || p.Block != 1 {
+		t.Fatal("no DATA 1 for a")
+	}
+	rrq("a")
+	rrq("a")
+	if p, from, ok := read(); ok {
+		t.Fatalf("duplicate RRQ answered: %v block %d from %v", p.Op, p.Block, from)
+	}
+	if s.Active() != 1 {
+		t.Fatalf("%d transfers, want 1", s.Active())
+	}
+	rrq("b")
+	p, tidB, ok := read()
+	if !ok || p.Op != OpDATA || p.Block != 1 || tidB == tidA {
+		t.Fatalf("RRQ for b from the same port: %v block %d from %v (a's tid %v)", p.Op, p.Block, tidB, tidA)
+	}
+	c.WriteToUDPAddrPort(AppendError(nil, ErrUndefined, "Early terminate"), tidA)
+	c.WriteToUDPAddrPort(AppendError(nil, ErrUndefined, "Early terminate"), tidB)
+}
