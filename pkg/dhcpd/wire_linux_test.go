@@ -32,7 +32,7 @@ func udhcpcOnce(t *testing.T, ns *netlab.NS, extra ...string) (string, string) {
 // TestRelay: dhcrelay in a middle namespace with two veths; the reply goes back to the relay
 // (giaddr, UDP port 67) and the client behind it gets a lease.
 func TestRelay(t *testing.T) {
-	netlab.RequireCommands(t, "dhcrelay", "busybox")
+	netlab.RequireCommands(t, "dhcrelay", "busybox", "tshark")
 	l := netlab.New(t)
 	srv, rel, cli := l.Namespace("srv"), l.Namespace("rel"), l.Namespace("cli")
 	l.Veth(srv, "eth0", "10.40.0.1/16", rel, "eth0", "10.40.0.2/16")
@@ -43,7 +43,14 @@ func TestRelay(t *testing.T) {
 	cfg.Begin, cfg.End = netip.MustParseAddr("10.40.1.100"), netip.MustParseAddr("10.40.1.150")
 	cfg.Router = netip.MustParseAddr("10.40.1.1")
 	s, _ := labServer(t, srv, "eth0", cfg)
-	relay := rel.Start("dhcrelay", "-d", "-4", "-id", "eth1", "-iu", "eth0", "10.40.0.1")
+	// Capture between relay and server to see option 82 come back unchanged.
+	dir := t.TempDir()
+	cap := rel.Start("tshark", "-l", "-n", "-i", "eth0", "-f", "udp port 67", "-w", dir+"/relay.pcap")
+	if !cap.WaitOutput("Capture started", 15*time.Second) {
+		t.Fatalf("tshark did not start:\n%s", cap.Output())
+	}
+	// -a: the relay adds option 82 (circuit id = its client-side interface).
+	relay := rel.Start("dhcrelay", "-d", "-4", "-a", "-id", "eth1", "-iu", "eth0", "10.40.0.1")
 	time.Sleep(500 * time.Millisecond) // let dhcrelay open its sockets
 	ip, out := udhcpcOnce(t, cli)
 	if ip == "" {
@@ -57,6 +64,39 @@ func TestRelay(t *testing.T) {
 	}
 	if !strings.Contains(relay.Output(), "Forwarded BOOTREPLY") {
 		t.Fatalf("the reply did not pass through the relay:\n%s", relay.Output())
+	}
+	time.Sleep(500 * time.Millisecond)
+	cap.Signal(2)
+	<-cap.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	f, err := rel.Run(ctx, "tshark", "-n", "-r", dir+"/relay.pcap", "-T", "fields", "-E", "separator=|",
+		"-e", "dhcp.type", "-e", "dhcp.option.dhcp", "-e", "dhcp.option.agent_information_option.agent_circuit_id")
+	if err != nil {
+		t.Fatalf("tshark read: %v\n%s", err, f)
+	}
+	var reqCircuit, replies, echoed int
+	circuit := ""
+	for _, line := range strings.Split(strings.TrimSpace(string(f)), "\n") {
+		p := strings.Split(line, "|")
+		if len(p) < 3 {
+			continue
+		}
+		switch p[0] {
+		case "1": // BOOTREQUEST from the relay
+			if p[2] != "" {
+				reqCircuit++
+				circuit = p[2]
+			}
+		case "2":
+			replies++
+			if p[2] != "" && p[2] == circuit {
+				echoed++
+			}
+		}
+	}
+	if reqCircuit == 0 || replies == 0 || echoed != replies {
+		t.Fatalf("option 82: %d relayed requests carried it, %d of %d replies echoed it:\n%s", reqCircuit, echoed, replies, f)
 	}
 }
 
