@@ -567,10 +567,12 @@ func TestLossy(t *testing.T) {
 	defer mu.Unlock()
 	var total lossStats
 	for _, l := range stats {
+		l.mu.Lock() // transfers whose final ACK was lost may still be retrying
 		total.sent += l.stats.sent
 		total.dropped += l.stats.dropped
 		total.duplicated += l.stats.duplicated
 		total.reordered += l.stats.reordered
+		l.mu.Unlock()
 	}
 	t.Logf("server side: %+v", total)
 	if total.dropped == 0 || total.duplicated == 0 || total.reordered == 0 {
