@@ -6,6 +6,10 @@
 #
 #   bash bench/http.sh                 # defaults: ROUNDS=5 DUR=8 CONNS=16 CONNS_BIG=4 WRK_BIG=200
 #   ROUNDS=3 DUR=5 bash bench/http.sh
+#   PXE_BIN=bin/pxe-edge bash bench/http.sh   # the real daemon (`--http --no-tftp`, no DHCP)
+#                                             # instead of bench/http-server; its connection
+#                                             # cap is the default 64, so at WRK_BIG=200 the
+#                                             # rest wait in the accept queue
 #
 # Needs wrk and nginx (Debian: wrk, nginx-light) and Go. Loopback only. The machine is shared
 # and has two cores that wrk also uses: compare the ratios, not the absolute figures.
@@ -39,6 +43,8 @@ head -c $((4 << 20)) /dev/urandom >"$WORK/www/4m.bin"
 head -c $((64 << 20)) /dev/urandom >"$WORK/www/64m.bin"
 
 (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$WORK/http-server" ./bench/http-server)
+PXE_BIN=${PXE_BIN:-}
+if [ -n "$PXE_BIN" ]; then PXE_BIN=$(cd "$ROOT" && realpath "$PXE_BIN"); fi
 
 cat >"$WORK/ngx/nginx.conf" <<NGX
 worker_processes auto;
@@ -68,7 +74,12 @@ mkdir -p "$WORK/ngx/tmp"
 
 SRV_PID=
 start_pxe() {
-	"$WORK/http-server" -root "$WORK/www" -addr "127.0.0.1:$PXE_PORT" -max-conns 256 -log /dev/null >"$WORK/pxe.out" 2>&1 &
+	if [ -n "$PXE_BIN" ]; then
+		# Access log to /dev/null like the others: the daemon logs to stderr.
+		"$PXE_BIN" --http --no-tftp --http-port "$PXE_PORT" --http-server-ip 127.0.0.1 -a "$WORK/www" >/dev/null 2>&1 &
+	else
+		"$WORK/http-server" -root "$WORK/www" -addr "127.0.0.1:$PXE_PORT" -max-conns 256 -log /dev/null >"$WORK/pxe.out" 2>&1 &
+	fi
 	SRV_PID=$!
 	PIDS+=("$SRV_PID")
 	wait_port "$PXE_PORT"
@@ -126,7 +137,8 @@ run_wrk() {
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-echo "# bench/http.sh $(date -u +%FT%TZ) $(uname -m) $(nproc) cores; ROUNDS=$ROUNDS DUR=${DUR}s CONNS=$CONNS"
+echo "# bench/http.sh $(date -u +%FT%TZ) $(uname -m) $(nproc) cores; ROUNDS=$ROUNDS DUR=${DUR}s CONNS=$CONNS CONNS_BIG=$CONNS_BIG"
+echo "# pxe-edge: ${PXE_BIN:-bench/http-server (pkg/http alone, -max-conns 256)}"
 echo "# nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
 for f in 4m.bin 64m.bin; do
 	: >"$WORK/pxe.$f" && : >"$WORK/ngx.$f" && : >"$WORK/ratio.$f"
