@@ -867,3 +867,34 @@ func TestDuplicateRRQ(t *testing.T) {
 	c.WriteToUDPAddrPort(AppendError(nil, ErrUndefined, "Early terminate"), tidA)
 	c.WriteToUDPAddrPort(AppendError(nil, ErrUndefined, "Early terminate"), tidB)
 }
+
+// TestIPv6: the server also answers on an IPv6 socket (the transfer socket is then a
+// poller-driven one bound to the same IPv6 address).
+func TestIPv6(t *testing.T) {
+	conn, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	dir := t.TempDir()
+	want := writeFile(t, dir, "f", 3000)
+	src, _ := NewDirSource(dir)
+	defer src.Close()
+	s := &Server{Source: src, Logger: testLogger(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Serve(ctx, conn)
+	defer conn.Close()
+	c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl := &recordingConn{packetConn: c}
+	res, err := newTestClient(cl).get(conn.LocalAddr().(*net.UDPAddr).AddrPort(), "f", "octet", opt("blksize", 1024))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.sum != sha256.Sum256(want) || cl.firstFrom.Addr() != netip.IPv6Loopback() {
+		t.Fatalf("checksum ok %v, reply from %v", res.sum == sha256.Sum256(want), cl.firstFrom)
+	}
+}
