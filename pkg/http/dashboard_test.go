@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -54,20 +55,25 @@ func TestHelperBootServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := &tftp.Server{Source: src, Events: bus, Logger: log}
-	go func() {
-		if err := ts.ListenAndServe(ctx, ":69"); err != nil {
-			log.Error("tftp", "err", err)
-		}
-	}()
-	hs, err := New(Config{Root: root, Addr: ":80", Status: true, Events: bus, Clients: clients, Logger: log, Version: "test"})
+	uc, err := net.ListenUDP("udp4", &net.UDPAddr{Port: 69})
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() {
-		time.Sleep(200 * time.Millisecond)
-		fmt.Println("helper ready")
+		if err := ts.Serve(ctx, uc); err != nil {
+			log.Error("tftp", "err", err)
+		}
 	}()
-	if err := hs.ListenAndServe(ctx); err != nil {
+	hs, err := New(Config{Root: root, Status: true, Events: bus, Clients: clients, Logger: log, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp4", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("helper ready") // both sockets are bound
+	if err := hs.Serve(ctx, ln); err != nil {
 		t.Fatal(err)
 	}
 }
