@@ -177,6 +177,22 @@ func TestRealClients(t *testing.T) {
 	}
 }
 
+// TestNetasciiRealClient: tftp-hpa in ascii mode turns the server's CR LF back into LF, so
+// a Unix text file arrives unchanged (bare CRs survive as CR NUL on the wire).
+func TestNetasciiRealClient(t *testing.T) {
+	netlab.RequireCommands(t, "tftp")
+	b := newLab(t)
+	text := "DEFAULT linux\nLABEL linux\n  KERNEL vmlinuz\n  APPEND initrd=initrd.img\rquiet\n" + strings.Repeat("x", 600) + "\n"
+	os.WriteFile(filepath.Join(b.root, "pxelinux.cfg"), []byte(text), 0o644)
+	b.start(t)
+	out := filepath.Join(t.TempDir(), "cfg")
+	msg, err := b.run(t, 20*time.Second, "tftp", "-m", "ascii", srvIP, "-c", "get", "pxelinux.cfg", out)
+	got, _ := os.ReadFile(out)
+	if err != nil || string(got) != text {
+		t.Fatalf("err %v, got %q want %q\n%s", err, got, text, msg)
+	}
+}
+
 // logHas reports whether one "transfer done" line mentions file and contains want.
 func logHas(log, file, want string) bool {
 	for _, line := range strings.Split(log, "\n") {

@@ -282,6 +282,14 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
+	// ERROR 1 comes before any OACK (PXELINUX handles late errors badly).
+	t.Run("missing with options", func(t *testing.T) {
+		code, _, data := rawRequest(t, srv, AppendRequest(nil, &RequestPacket{Op: OpRRQ, Filename: "missing.bin", Mode: "octet",
+			Options: []Option{opt("tsize", 0), opt("blksize", 1468)}}))
+		if data != nil || code != ErrFileNotFound {
+			t.Fatalf("got ERROR %d data %q, want ERROR 1 and no OACK", code, data)
+		}
+	})
 	// Raw packets a client cannot build with a normal name: NUL inside the name (the rest
 	// reads as the mode), no mode, an empty name.
 	for name, pkt := range map[string][]byte{
