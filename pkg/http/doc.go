@@ -6,4 +6,23 @@
 // The directory is pkg/http; the package is named httpd so that it does not shadow net/http
 // at call sites. It imports only pkg/events and the standard library: what it needs from the
 // DHCP side comes through the Clients interface, which the daemon implements.
+//
+// Routes:
+//
+//	GET /             dashboard (Config.Status), else index.html / listing / 404
+//	GET /api/status   JSON: mode, interface, leases, clients, transfers, recent events
+//	GET /api/events   server-sent events: "snapshot" (≤ 4/s, after changes) and "event"
+//	GET /metrics      Prometheus text format, written by hand
+//	GET /<path>       a file under Config.Root; *.ipxe and *.ipxe.tmpl are rendered
+//	GET /<PiPath>/…   the Raspberry Pi HTTP boot directory (boot.img, boot.sig)
+//
+// Scripts: every *.ipxe (or its *.ipxe.tmpl twin) is a text/template executed with
+// ScriptData into a buffer first, so a template error is a 500 and never half a script.
+// boot.ipxe is first looked up as hosts/<mac-hexhyp>.ipxe for the requesting client. Facts
+// come from Clients by the request's source address; iPXE may add ?mac=&platform=&buildarch=
+// which only fill facts the daemon does not know.
+//
+// Refusals: a path with "..", a backslash or a control byte is a 400; a symlink leading out of
+// the root is a 403; every error response carries a Content-Length (GRUB waits ~33 s for
+// one that does not).
 package httpd
