@@ -16,7 +16,7 @@ import (
 
 // TestIPXEFetchesRenderedScripts boots QEMU's own network ROM (iPXE, see the field guide
 // §10) with user-mode networking: QEMU's internal DHCP hands it an http:// boot file pointing
-// at pkg/http on the host's loopback (10.0.2.2 inside QEMU). No DHCP server runs anywhere
+// at pkg/http on the namespace's loopback (10.0.2.2 inside QEMU). No DHCP server runs anywhere
 // real. iPXE must fetch boot.ipxe, execute what the template rendered (a chain whose URL came
 // from {{.BaseURL}} and carries iPXE's own ${mac:hexhyp}/${platform}/${buildarch}), fetch
 // the per-MAC override under hosts/, and follow the URL that override rendered.
