@@ -62,30 +62,28 @@ for f in $need_files; do [ -f "$f" ] || die "$f missing (Debian packages: $need_
 
 # --- 2. build --------------------------------------------------------------------------------
 command -v "${GO:-go}" >/dev/null || die "Go not found on PATH: install Go ≥ 1.26 (go.dev/dl) first"
-say "building pxe-edge and netboot/"
-t0=$(date +%s.%N)
-tmpb=$(mktemp -d /tmp/pxe-edge-demo-build.XXXXXX)
-trap 'rm -rf "$tmpb"' EXIT
-make -C "$top" --no-print-directory build GOARCH= GOARM= >/dev/null
-make -C "$top" --no-print-directory netboot >"$tmpb/netboot.out" 2>&1 || { cat "$tmpb/netboot.out"; die "make netboot failed"; }
-[ $mode != arm64 ] || grep -i warning "$tmpb/netboot.out" || true
 bin=$top/bin/pxe-edge
 netboot=$top/netboot
-say "built $("$bin" --version) and netboot/ in $(elapsed "$t0" "$(date +%s.%N)") s"
-if [ $mode = arm64 ] && [ ! -f "$netboot/ipxe-arm64.efi" ]; then
-  # Debian bookworm ships no arm64 iPXE; scripts/netboot.sh copies one from IPXE_ARM64_EFI.
-  if [ -x "$top/board/ipxe-arm64/build.sh" ]; then
-    say "netboot/ipxe-arm64.efi missing: building it from Debian's ipxe source (once, cached)"
-    efi=$("$top/board/ipxe-arm64/build.sh")
-    IPXE_ARM64_EFI=$efi make -C "$top" --no-print-directory netboot >"$tmpb/netboot.out" 2>&1 || { cat "$tmpb/netboot.out"; die "make netboot failed"; }
-[ $mode != arm64 ] || grep -i warning "$tmpb/netboot.out" || true
-  fi
-  [ -f "$netboot/ipxe-arm64.efi" ] ||
-    die "netboot/ipxe-arm64.efi missing: arm64 UEFI clients need an arm64 iPXE (IPXE_ARM64_EFI=/path/snp.efi make netboot)"
+if [ $mode = arm64 ] && [ -z "${IPXE_ARM64_EFI:-}" ] && [ ! -f "$netboot/ipxe-arm64.efi" ]; then
+  # Debian bookworm ships no arm64 iPXE; the next release's ipxe package does. fetch.sh
+  # downloads that package once (private apt config, nothing installed) and prints the path;
+  # scripts/netboot.sh copies it in from IPXE_ARM64_EFI.
+  say "no arm64 iPXE yet: taking ipxe-arm64.efi from Debian trixie's ipxe package (once, cached)"
+  IPXE_ARM64_EFI=$("$top/board/ipxe-arm64/fetch.sh") || die "could not fetch an arm64 iPXE"
+  export IPXE_ARM64_EFI
 fi
+say "building pxe-edge and netboot/"
+t0=$(date +%s.%N)
+make -C "$top" --no-print-directory build GOARCH= GOARM= >/dev/null
+# netboot.sh warns about the missing arm64 iPXE on every x86 run: only show its output if
+# it fails, or for the arm64 guest.
+nb_out=$(make -C "$top" --no-print-directory netboot 2>&1) || { echo "$nb_out"; die "make netboot failed"; }
+[ $mode != arm64 ] || echo "$nb_out" | grep -i 'arm64' || true
+say "built $("$bin" --version) and netboot/ in $(elapsed "$t0" "$(date +%s.%N)") s"
+[ $mode != arm64 ] || [ -f "$netboot/ipxe-arm64.efi" ] ||
+  die "netboot/ipxe-arm64.efi missing: arm64 UEFI clients need an arm64 iPXE (IPXE_ARM64_EFI=/path/ipxe.efi make netboot)"
 
 # --- 3. the lab ------------------------------------------------------------------------------
-rm -rf "$tmpb"
 tmp=$(mktemp -d /tmp/pxe-edge-demo.XXXXXX)
 id=$$
 ns_srv=pxe-demo-$id-srv
@@ -159,20 +157,20 @@ for _ in $(seq 100); do
 done
 grep -q 'DHCP answering' "$tmp/pxe-edge.log" || die "pxe-edge did not start serving within 20 s"
 
-# The event stream (DHCP offers/acks, leases, transfers) from the status API.
-ip netns exec "$ns_srv" curl -sN --max-time $((GUEST_TIMEOUT + 30)) "http://$SERVER/api/events" >"$tmp/events.sse" 2>/dev/null &
-pids+=($!)
-# Show DHCP/lease/transfer events as they happen.
-(tail -n +1 -F "$tmp/events.sse" 2>/dev/null | while IFS= read -r l; do
-  case $l in
-    data:*'"kind":"dhcp"'*|data:*'"kind":"lease"'*)
-      printf '\033[33m[event]\033[0m %s %s %s → %s\n' "$(field proto "$l")" "$(field msg "$l")" \
-        "$(field mac "$l")" "$(field client "$l")" ;;
-    data:*'"kind":"transfer-'*)
-      printf '\033[33m[event]\033[0m %s %s %s %s/%s bytes %s\n' "$(field proto "$l")" "$(field kind "$l")" \
-        "$(field file "$l")" "$(field bytes "$l")" "$(field total "$l")" "$(field err "$l")" ;;
-  esac
-done) &
+# The event stream (DHCP offers/acks, leases, transfers) from the status API, kept for the
+# summary and shown as it happens. curl ends when pxe-edge stops, and the loop with it.
+ip netns exec "$ns_srv" curl -sN --max-time $((GUEST_TIMEOUT + 30)) "http://$SERVER/api/events" 2>/dev/null |
+  while IFS= read -r l; do
+    printf '%s\n' "$l" >>"$tmp/events.sse"
+    case $l in
+      data:*'"kind":"dhcp"'*|data:*'"kind":"lease"'*)
+        printf '\033[33m[event]\033[0m %s %s %s → %s\n' "$(field proto "$l")" "$(field msg "$l")" \
+          "$(field mac "$l")" "$(field client "$l")" ;;
+      data:*'"kind":"transfer-'*)
+        printf '\033[33m[event]\033[0m %s %s %s %s/%s bytes %s\n' "$(field proto "$l")" "$(field kind "$l")" \
+          "$(field file "$l")" "$(field bytes "$l")" "$(field total "$l")" "$(field err "$l")" ;;
+    esac
+  done &
 pids+=($!)
 
 # --- 5. the guest ----------------------------------------------------------------------------
@@ -249,10 +247,10 @@ while IFS= read -r l; do
     transfer-failed)
       case $l in
         # EDK2 asks for tsize, then aborts with ERROR 8 and starts the real transfer.
-        *'ERROR 8'*) what="size probe (client aborts after tsize, as EDK2 does)" ;;
-        *) what="failed: $(field err "$l")" ;;
+        *'ERROR 8'*) why="size probe (client aborts after tsize, as EDK2 does)" ;;
+        *) why="failed: $(field err "$l")" ;;
       esac
-      printf '%s\tTFTP %s: %s\n' "$ts" "$(field file "$l")" "$what" >>"$tl" ;;
+      printf '%s\tTFTP %s: %s\n' "$ts" "$(field file "$l")" "$why" >>"$tl" ;;
   esac
 done < <(grep '^data: {"time"' "$tmp/events.sse" 2>/dev/null || true)
 while IFS= read -r l; do
