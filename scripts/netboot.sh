@@ -13,6 +13,16 @@
 # exists — $IPXE_ARM64_EFI, or /usr/lib/ipxe/ipxe-arm64.efi from a future ipxe package — and
 # otherwise warns and leaves any ipxe-arm64.efi already in DIR alone.
 #
+# arm64 GRUB (grubnetaa64.efi, a netboot image that reads grub/grub.cfg from the server): the
+# usable arm64 UEFI boot file on Debian. Copied, when asked for, from the first of
+#   $GRUB_ARM64_EFI    a grubnetaa64.efi
+#   $GRUB_ARM64_DEB    a grub-efi-arm64-bin_*_arm64.deb (unpacked with dpkg -x)
+#   NETBOOT_FETCH_GRUB_ARM64=1   `apt-get download grub-efi-arm64-bin:arm64` into a scratch
+#                      directory (needs `dpkg --add-architecture arm64 && apt-get update` once;
+#                      on an arm64 machine the native package works too)
+#   /usr/lib/grub/arm64-efi/monolithic/grubnetaa64.efi   (grub-efi-arm64-bin installed natively)
+# Give arm64 clients GRUB with `--boot-map` {"11": "grubnetaa64.efi", "19": "grubnetaa64.efi"}.
+#
 # Idempotent: files already identical are left untouched (no write to the SD card), others
 # are replaced atomically. Prints one line per file. Exits 1 naming the package to install
 # when a required file is missing. A manifest (.netboot-manifest) records name, size,
@@ -94,6 +104,44 @@ else
 	echo "netboot: warning: no arm64 iPXE EFI: Debian's ipxe $(pkgver ipxe) is x86-only and no other" >&2
 	echo "netboot:          package here ships one; arm64 UEFI clients (arch 11/19) will get 'file not found'" >&2
 	echo "netboot:          for ipxe-arm64.efi. Set IPXE_ARM64_EFI=/path/to/snp.efi to copy one in." >&2
+fi
+
+# arm64 GRUB: optional, see the header.
+grub_src=${GRUB_ARM64_EFI:-}
+grub_pkg=GRUB_ARM64_EFI
+grub_tmp=
+if [[ -z $grub_src && ( -n ${GRUB_ARM64_DEB:-} || ${NETBOOT_FETCH_GRUB_ARM64:-} == 1 ) ]]; then
+	grub_tmp=$(mktemp -d)
+	trap 'rm -rf "$grub_tmp"' EXIT
+	deb=${GRUB_ARM64_DEB:-}
+	if [[ -z $deb ]]; then
+		if ! (cd "$grub_tmp" && apt-get download grub-efi-arm64-bin:arm64 >&2); then
+			echo "netboot: could not download grub-efi-arm64-bin:arm64; run once:" >&2
+			echo "netboot:   dpkg --add-architecture arm64 && apt-get update" >&2
+			exit 1
+		fi
+		deb=$(ls "$grub_tmp"/grub-efi-arm64-bin_*.deb)
+	fi
+	if [[ ! -f $deb ]]; then
+		echo "netboot: GRUB_ARM64_DEB=$deb does not exist" >&2
+		exit 1
+	fi
+	dpkg -x "$deb" "$grub_tmp/x"
+	grub_src=$grub_tmp/x/usr/lib/grub/arm64-efi/monolithic/grubnetaa64.efi
+	grub_pkg=grub-efi-arm64-bin
+	vers[$grub_pkg]="$(dpkg-deb -f "$deb" Version) (arm64 .deb)"
+elif [[ -z $grub_src && -f $sys/usr/lib/grub/arm64-efi/monolithic/grubnetaa64.efi ]]; then
+	grub_src=$sys/usr/lib/grub/arm64-efi/monolithic/grubnetaa64.efi
+	grub_pkg=grub-efi-arm64-bin
+	vers[$grub_pkg]=$(dpkg-query -W -f='${Version}' grub-efi-arm64-bin 2>/dev/null || echo "-")
+fi
+if [[ -n $grub_src ]]; then
+	if [[ -f $grub_src ]]; then
+		put "$grub_pkg" "$grub_src" grubnetaa64.efi
+	else
+		echo "netboot: arm64 GRUB image $grub_src does not exist" >&2
+		exit 1
+	fi
 fi
 
 if ((${#missing_pkgs[@]})); then

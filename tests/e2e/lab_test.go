@@ -76,7 +76,7 @@ func netbootDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	src := filepath.Join(root, "netboot")
-	for _, name := range []string{"boot.ipxe", "boot.http.ipxe", "README.md", "pxelinux.cfg/default", "hosts/README"} {
+	for _, name := range []string{"boot.ipxe", "boot.http.ipxe", "README.md", "pxelinux.cfg/default", "hosts/README", "grub/grub.cfg"} {
 		b, err := os.ReadFile(filepath.Join(src, name))
 		if err != nil {
 			t.Fatal(err)
@@ -285,5 +285,17 @@ func (g *guest) waitRE(re *regexp.Regexp, timeout time.Duration) []string {
 			g.t.Fatalf("%s exited before %q matched:\n%s", g.name, re, tail(g.Console(), 6000))
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// waitCount waits (bounded) until the console holds substr at least n times.
+func (g *guest) waitCount(substr string, n int, timeout time.Duration) {
+	g.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for strings.Count(g.Console(), substr) < n {
+		if time.Now().After(deadline) {
+			g.t.Fatalf("%s: %q not seen %d times within %v; console:\n%s", g.name, substr, n, timeout, tail(g.Console(), 6000))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
