@@ -34,8 +34,8 @@ func (s State) String() string {
 // and at most one non-declined lease per MAC: committing a lease for a MAC that held another
 // address drops the old one, and committing an address that another MAC held replaces it.
 //
-// Leases returned by the store share their MAC and ClientID storage with it; treat them as
-// read-only. The store copies what it is given, so callers may reuse their buffers.
+// The store copies what it is given, so callers may reuse their buffers, and what it
+// returns is the caller's.
 type Lease struct {
 	MAC      net.HardwareAddr // client hardware address (chaddr), 1..16 bytes; may be empty only when Declined
 	IP       netip.Addr       // IPv4 address

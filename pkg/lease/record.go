@@ -47,25 +47,14 @@ const (
 
 // appendRecord appends r as one checksummed line ending in '\n'.
 func appendRecord(dst []byte, r *record) []byte {
+	l := &r.lease
+	if r.op == opLease {
+		return appendLease(dst, l.IP, string(l.MAC), l.State, l.Expiry, l.Hostname, string(l.ClientID))
+	}
 	start := len(dst)
 	dst = append(dst, "00000000\t"...)
-	body := len(dst)
 	dst = append(dst, opNames[r.op]...)
-	l := &r.lease
 	switch r.op {
-	case opLease:
-		dst = append(dst, '\t')
-		dst = l.IP.AppendTo(dst)
-		dst = append(dst, '\t')
-		dst = appendMAC(dst, l.MAC)
-		dst = append(dst, '\t')
-		dst = append(dst, stateNames[l.State]...)
-		dst = append(dst, '\t')
-		dst = appendTime(dst, l.Expiry)
-		dst = append(dst, '\t')
-		dst = appendEscaped(dst, l.Hostname)
-		dst = append(dst, '\t')
-		dst = appendHex(dst, l.ClientID)
 	case opTouch:
 		dst = append(dst, '\t')
 		dst = l.IP.AppendTo(dst)
@@ -80,7 +69,31 @@ func appendRecord(dst []byte, r *record) []byte {
 		dst = append(dst, '\t')
 		dst = strconv.AppendUint(dst, r.n, 10)
 	}
-	sum := crc32.Checksum(dst[body:], castagnoli)
+	return finishLine(dst, start)
+}
+
+// appendLease appends a lease record from its fields (the table keeps strings, Lease
+// slices; both encode without allocating).
+func appendLease(dst []byte, ip netip.Addr, mac string, state State, exp time.Time, host, cid string) []byte {
+	start := len(dst)
+	dst = append(dst, "00000000\tlease\t"...)
+	dst = ip.AppendTo(dst)
+	dst = append(dst, '\t')
+	dst = appendMAC(dst, mac)
+	dst = append(dst, '\t')
+	dst = append(dst, stateNames[state]...)
+	dst = append(dst, '\t')
+	dst = appendTime(dst, exp)
+	dst = append(dst, '\t')
+	dst = appendEscaped(dst, host)
+	dst = append(dst, '\t')
+	dst = appendHex(dst, cid)
+	return finishLine(dst, start)
+}
+
+// finishLine fills in the checksum of the line begun at start and ends it.
+func finishLine(dst []byte, start int) []byte {
+	sum := crc32.Checksum(dst[start+9:], castagnoli)
 	const hexdig = "0123456789abcdef"
 	for i := 7; i >= 0; i-- {
 		dst[start+i] = hexdig[sum&0xf]
@@ -224,21 +237,21 @@ func validLease(l *Lease) error {
 	return nil
 }
 
-func appendMAC(dst []byte, mac net.HardwareAddr) []byte {
+func appendMAC[T string | net.HardwareAddr](dst []byte, mac T) []byte {
 	const hexdig = "0123456789abcdef"
-	for i, b := range mac {
+	for i := 0; i < len(mac); i++ {
 		if i > 0 {
 			dst = append(dst, ':')
 		}
-		dst = append(dst, hexdig[b>>4], hexdig[b&0xf])
+		dst = append(dst, hexdig[mac[i]>>4], hexdig[mac[i]&0xf])
 	}
 	return dst
 }
 
-func appendHex(dst, b []byte) []byte {
+func appendHex(dst []byte, b string) []byte {
 	const hexdig = "0123456789abcdef"
-	for _, c := range b {
-		dst = append(dst, hexdig[c>>4], hexdig[c&0xf])
+	for i := 0; i < len(b); i++ {
+		dst = append(dst, hexdig[b[i]>>4], hexdig[b[i]&0xf])
 	}
 	return dst
 }
@@ -289,12 +302,33 @@ func parseHex32(b []byte) (uint32, bool) {
 	return v, true
 }
 
+// parseIP reads a dotted quad as netip.ParseAddr would accept it (no leading zeros), without
+// allocating.
 func parseIP(b []byte) (netip.Addr, error) {
-	a, err := netip.ParseAddr(string(b))
-	if err != nil || !a.Is4() {
+	var a [4]byte
+	p := b
+	for i := range a {
+		n, v := 0, 0
+		for n < len(p) && n < 4 && '0' <= p[n] && p[n] <= '9' {
+			v = v*10 + int(p[n]-'0')
+			n++
+		}
+		if n == 0 || n > 3 || v > 255 || (n > 1 && p[0] == '0') {
+			return netip.Addr{}, fmt.Errorf("%w: bad IPv4 address %q", errLine, b)
+		}
+		a[i] = byte(v)
+		p = p[n:]
+		if i < 3 {
+			if len(p) == 0 || p[0] != '.' {
+				return netip.Addr{}, fmt.Errorf("%w: bad IPv4 address %q", errLine, b)
+			}
+			p = p[1:]
+		}
+	}
+	if len(p) != 0 {
 		return netip.Addr{}, fmt.Errorf("%w: bad IPv4 address %q", errLine, b)
 	}
-	return a, nil
+	return netip.AddrFrom4(a), nil
 }
 
 func parseMAC(b []byte) (net.HardwareAddr, error) {
@@ -326,13 +360,33 @@ func parseState(b []byte) (State, error) {
 	return 0, fmt.Errorf("%w: bad state %q", errLine, b)
 }
 
+// parseTime reads exactly timeLayout ("2006-01-02T15:04:05Z"), without allocating, and
+// refuses dates that do not exist (time.Date would roll them over).
 func parseTime(b []byte) (time.Time, error) {
 	if len(b) == 0 {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(timeLayout, string(b))
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: bad time %q", errLine, b)
+	bad := func() (time.Time, error) { return time.Time{}, fmt.Errorf("%w: bad time %q", errLine, b) }
+	if len(b) != len(timeLayout) || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != 'Z' {
+		return bad()
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	y, mo, d, h, mi, sec := num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2)
+	if y < 1 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 {
+		return bad()
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC)
+	if t.Day() != d {
+		return bad()
 	}
 	return t, nil
 }

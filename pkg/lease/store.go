@@ -99,18 +99,22 @@ func (s *Store) Get(mac net.HardwareAddr) (Lease, bool) {
 	if !ok {
 		return Lease{}, false
 	}
-	return *s.tab.byIP[ip], true
+	e := s.tab.byIP[ip]
+	return e.lease(), true
 }
 
 // ByIP returns the lease on an address, whatever its state.
 func (s *Store) ByIP(ip netip.Addr) (Lease, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e := s.tab.byIP[ip]
-	if e == nil {
+	if !ip.Is4() {
 		return Lease{}, false
 	}
-	return *e, true
+	e, ok := s.tab.byIP[u32(ip)]
+	if !ok {
+		return Lease{}, false
+	}
+	return e.lease(), true
 }
 
 // Len returns the number of leases (all states).
@@ -125,7 +129,7 @@ func (s *Store) All() []Lease {
 	s.mu.RLock()
 	out := make([]Lease, 0, len(s.tab.byIP))
 	for _, e := range s.tab.byIP {
-		out = append(out, *e)
+		out = append(out, e.lease())
 	}
 	s.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Lease) int { return a.IP.Compare(b.IP) })
@@ -140,8 +144,8 @@ func (s *Store) Expired(now time.Time) iter.Seq[Lease] {
 		s.mu.RLock()
 		var out []Lease
 		for _, e := range s.tab.byIP {
-			if !e.Expiry.IsZero() && e.Expiry.Before(now) {
-				out = append(out, *e)
+			if e.exp != noExpiry && time.Unix(e.exp, 0).Before(now) {
+				out = append(out, e.lease())
 			}
 		}
 		s.mu.RUnlock()
@@ -187,7 +191,8 @@ func (s *Store) Release(ctx context.Context, mac net.HardwareAddr, now time.Time
 	ip, ok := s.tab.byMAC[string(mac)]
 	var l Lease
 	if ok {
-		l = *s.tab.byIP[ip]
+		e := s.tab.byIP[ip]
+		l = e.lease()
 	}
 	s.mu.RUnlock()
 	if !ok {
@@ -229,8 +234,7 @@ func (s *Store) Touch(mac net.HardwareAddr, expiry time.Time) error {
 		s.mu.Unlock()
 		return ErrNotFound
 	}
-	e := s.tab.byIP[ip]
-	r := record{op: opTouch, lease: Lease{IP: ip, MAC: e.MAC, Expiry: expiry}}
+	r := record{op: opTouch, lease: Lease{IP: addr4(ip), MAC: net.HardwareAddr(mac), Expiry: expiry}}
 	s.tab.apply(&r)
 	s.pend = appendRecord(s.pend, &r)
 	s.npend++
@@ -324,9 +328,4 @@ func roundTime(t time.Time) time.Time {
 		return t
 	}
 	return t.Truncate(time.Second).UTC()
-}
-
-// sortLeases orders leases by address (used for snapshots, so they diff nicely).
-func sortLeases(ls []*Lease) {
-	slices.SortFunc(ls, func(a, b *Lease) int { return a.IP.Compare(b.IP) })
 }

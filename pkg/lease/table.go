@@ -1,54 +1,108 @@
 package lease
 
 import (
-	"bytes"
+	"math"
+	"net"
 	"net/netip"
+	"time"
 )
+
+// entry is a lease as the table keeps it: 64 bytes plus its strings, about half the size
+// of a Lease with its slices and time.Time, because a small board holds tens of thousands.
+type entry struct {
+	exp      int64 // Unix seconds; noExpiry for a lease that never expires
+	ip       uint32
+	state    State
+	mac      string
+	hostname string
+	clientID string
+}
+
+const noExpiry = math.MinInt64
+
+func unixOrNever(t time.Time) int64 {
+	if t.IsZero() {
+		return noExpiry
+	}
+	return t.Unix()
+}
+
+func (e *entry) expiry() time.Time {
+	if e.exp == noExpiry {
+		return time.Time{}
+	}
+	return time.Unix(e.exp, 0).UTC()
+}
+
+// lease returns a copy the caller owns.
+func (e *entry) lease() Lease {
+	l := Lease{IP: addr4(e.ip), Expiry: e.expiry(), Hostname: e.hostname, State: e.state}
+	if e.mac != "" {
+		l.MAC = net.HardwareAddr(e.mac)
+	}
+	if e.clientID != "" {
+		l.ClientID = []byte(e.clientID)
+	}
+	return l
+}
+
+func u32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func addr4(u uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)})
+}
 
 // table is the in-memory state. Both Commit and journal replay change it only through
 // apply, so the table in memory is always what a reload of the journal would build.
 type table struct {
-	byIP  map[netip.Addr]*Lease
-	byMAC map[string]netip.Addr // non-declined leases only
+	byIP  map[uint32]entry
+	byMAC map[string]uint32 // non-declined leases only
 }
 
 func newTable() table {
-	return table{byIP: make(map[netip.Addr]*Lease), byMAC: make(map[string]netip.Addr)}
+	return table{byIP: make(map[uint32]entry), byMAC: make(map[string]uint32)}
 }
 
 // apply performs one record; it reports false for a touch that no longer matches a lease
 // (the lease moved or went away before the touch was flushed), which is harmless.
 func (t *table) apply(r *record) bool {
+	l := &r.lease
+	ip := u32(l.IP)
 	switch r.op {
 	case opLease:
-		l := r.lease
-		t.remove(l.IP)
+		t.remove(ip)
+		e := entry{exp: unixOrNever(l.Expiry), ip: ip, state: l.State, mac: string(l.MAC),
+			hostname: l.Hostname, clientID: string(l.ClientID)}
 		if l.State != Declined {
-			if old, ok := t.byMAC[string(l.MAC)]; ok {
+			if old, ok := t.byMAC[e.mac]; ok {
 				t.remove(old)
 			}
-			t.byMAC[string(l.MAC)] = l.IP
+			t.byMAC[e.mac] = ip
 		}
-		t.byIP[l.IP] = &l
+		t.byIP[ip] = e
 	case opTouch:
-		e := t.byIP[r.lease.IP]
-		if e == nil || !bytes.Equal(e.MAC, r.lease.MAC) {
+		e, ok := t.byIP[ip]
+		if !ok || e.mac != string(l.MAC) {
 			return false
 		}
-		e.Expiry = r.lease.Expiry
+		e.exp = unixOrNever(l.Expiry)
+		t.byIP[ip] = e
 	case opDel:
-		t.remove(r.lease.IP)
+		t.remove(ip)
 	}
 	return true
 }
 
-func (t *table) remove(ip netip.Addr) {
-	e := t.byIP[ip]
-	if e == nil {
+func (t *table) remove(ip uint32) {
+	e, ok := t.byIP[ip]
+	if !ok {
 		return
 	}
 	delete(t.byIP, ip)
-	if cur, ok := t.byMAC[string(e.MAC)]; ok && cur == ip {
-		delete(t.byMAC, string(e.MAC))
+	if cur, ok := t.byMAC[e.mac]; ok && cur == ip {
+		delete(t.byMAC, e.mac)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -43,6 +44,7 @@ func (s *Store) flush(force bool) {
 	s.pend, s.cur, s.npend, s.ntouch = s.spare[:0], newBatch(), 0, 0
 	if s.err != nil {
 		b.err = s.err
+		s.spare = buf
 		s.mu.Unlock()
 		close(b.done)
 		return
@@ -82,20 +84,22 @@ func (s *Store) flush(force bool) {
 	}
 }
 
-// encodeSnapshot renders the table; the caller holds s.mu.
+// encodeSnapshot renders the table, sorted by address so snapshots diff nicely; the caller
+// holds s.mu.
 func (s *Store) encodeSnapshot(gen uint64) []byte {
-	ls := make([]*Lease, 0, len(s.tab.byIP))
-	for _, e := range s.tab.byIP {
-		ls = append(ls, e)
+	ips := make([]uint32, 0, len(s.tab.byIP))
+	for ip := range s.tab.byIP {
+		ips = append(ips, ip)
 	}
-	sortLeases(ls)
-	out := make([]byte, 0, 64+len(ls)*96)
+	slices.Sort(ips)
+	out := make([]byte, 0, 64+len(ips)*96)
 	out = append(out, snapComment...)
 	out = appendRecord(out, &record{op: opSnapshot, n: gen})
-	for _, e := range ls {
-		out = appendRecord(out, &record{op: opLease, lease: *e})
+	for _, ip := range ips {
+		e := s.tab.byIP[ip]
+		out = appendLease(out, addr4(e.ip), e.mac, e.state, e.expiry(), e.hostname, e.clientID)
 	}
-	return appendRecord(out, &record{op: opEnd, n: uint64(len(ls))})
+	return appendRecord(out, &record{op: opEnd, n: uint64(len(ips))})
 }
 
 // compact installs snap (which covers journal generation s.gen) and starts journal s.gen+1.
