@@ -103,8 +103,8 @@ func writeFile(t *testing.T, path string, b []byte) {
 	}
 }
 
-// binary is the pxe-edge under test: $PXE_EDGE_BIN (e.g. a -race build) or netlab's build.
-func binary(t *testing.T) string {
+// serverBinary is the pxe-edge under test: $PXE_EDGE_BIN (e.g. a -race build) or netlab's build.
+func serverBinary(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("PXE_EDGE_BIN"); p != "" {
 		return p
@@ -116,7 +116,7 @@ func binary(t *testing.T) string {
 // DHCP answers (after auto mode's detection, when given).
 func (e *env) startServer(flags ...string) *netlab.Proc {
 	e.t.Helper()
-	argv := []string{binary(e.t), "-a", e.dir, "--iface", "br0", "-s", e.ServerIP(), "-f", e.ServerIP(),
+	argv := []string{serverBinary(e.t), "-a", e.dir, "--iface", "br0", "-s", e.ServerIP(), "-f", e.ServerIP(),
 		"-b", e.net + ".100", "-e", e.net + ".150", "-r", "", "-d", "", "--state-dir", e.state, "--debug", "dhcp"}
 	argv = append(argv, flags...)
 	e.pxe = e.srv.Start(argv...)
