@@ -97,7 +97,7 @@ echo "# bench/dhcp.sh $(date -u +%FT%TZ) on $(uname -m), $(nproc) cores, load $(
 echo "# perfdhcp $("$PERFDHCP" -v 2>&1 | head -1), $("$DNSMASQ" --version | head -1), kea-dhcp4 $("$KEA" -v 2>&1 | head -1)"
 echo "# ROUNDS=$ROUNDS DUR=$DUR RATES=\"$RATES\" LAT_RATE=$LAT_RATE CLIENTS=$CLIENTS disk=$DISK_PARENT ($(df --output=source "$DISK_PARENT" | tail -1)) tmpfs=/dev/shm"
 
-(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$WORK/pxe-edge" ./cmd/pxe-edge &&
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$WORK/pxe-edge" ./cmd/pxe-edge &&
 	CGO_ENABLED=0 go build -trimpath -o "$WORK/dhcp-server" ./bench/dhcp-server)
 mkdir -p "$WORK/netboot"
 
