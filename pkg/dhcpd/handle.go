@@ -74,6 +74,9 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 		s.debug("dhcp: dropped foreign packet", "op", req.Op, "type", typ, "htype", req.HType, "hlen", req.HLen)
 		return NoReply
 	}
+	if !rerun && typ >= rawdhcp.Discover && typ <= rawdhcp.Inform {
+		s.st.byType[typ].Add(1)
+	}
 	mac := req.MAC()
 	now := s.now()
 	if gi := req.GIAddr; gi.IsValid() && !gi.IsUnspecified() && !s.cfg.Subnet.Contains(gi) {

@@ -106,7 +106,7 @@ func TestProbeDeferredOffServeLoop(t *testing.T) {
 	if w.n() != 1 || sp.calls != calls {
 		t.Fatalf("known client: %d inline replies, %d new probes", w.n(), sp.calls-calls)
 	}
-	if st := s.Stats(); st.Received != 6 || st.Offers != 6 {
+	if st := s.Stats(); st.Received != 6 || st.Offers != 6 || st.ByType[rawdhcp.Discover] != 6 {
 		t.Fatalf("counters after deferral: %+v", st)
 	}
 }

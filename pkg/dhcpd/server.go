@@ -50,6 +50,7 @@ type stats struct {
 	offers, acks, naks, proxyOffers, proxyAcks     atomic.Uint64
 	informs, declines, releases, exhausted, probes atomic.Uint64
 	conflicts, commitErrors                        atomic.Uint64
+	byType                                         [9]atomic.Uint64
 }
 
 // Stats is a snapshot of the server's counters, for metrics.
@@ -70,6 +71,9 @@ type Stats struct {
 	Probes       uint64 // ARP probes sent (cache misses)
 	Conflicts    uint64 // addresses found in use by the ARP probe
 	CommitErrors uint64 // leases that could not be made durable (no ACK sent)
+	// ByType counts well-formed requests by DHCP message type, indexed by the option 53
+	// value (1 DISCOVER … 8 INFORM; 0 unused).
+	ByType [9]uint64
 }
 
 // New builds a server from cfg (validated here). In full mode with ProbeWait ≥ 0 it opens
@@ -182,13 +186,17 @@ func (s *Server) SetReservations(r *Reservations) error {
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	c := &s.st
-	return Stats{
+	st := Stats{
 		Received: c.received.Load(), Dropped: c.dropped.Load(), RateLimited: c.limited.Load(),
 		Ignored: c.ignored.Load(), Offers: c.offers.Load(), Acks: c.acks.Load(), Naks: c.naks.Load(),
 		ProxyOffers: c.proxyOffers.Load(), ProxyAcks: c.proxyAcks.Load(), Informs: c.informs.Load(),
 		Declines: c.declines.Load(), Releases: c.releases.Load(), Exhausted: c.exhausted.Load(),
 		Probes: c.probes.Load(), Conflicts: c.conflicts.Load(), CommitErrors: c.commitErrors.Load(),
 	}
+	for i := range st.ByType {
+		st.ByType[i] = c.byType[i].Load()
+	}
+	return st
 }
 
 // LeaseInfo is one row of the lease table, for the dashboard and the status API.
