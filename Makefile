@@ -1,7 +1,11 @@
 # pxe-edge — `make` builds bin/pxe-edge for this machine; `GOARCH=arm64 make` a static
 # linux/arm64 binary. See README.md for the two commands that matter: `make demo`, `make test`.
 
-GO       ?= go
+# A Go new enough for go.mod: on PATH, /usr/local/go, or fetched (scripts/ensure-go.sh).
+GO       ?= $(shell scripts/ensure-go.sh)
+ifeq ($(strip $(GO)),)
+$(error no usable Go toolchain: see the messages of scripts/ensure-go.sh above)
+endif
 HOSTARCH := $(shell $(GO) env GOHOSTARCH)
 GOARCH   ?= $(HOSTARCH)
 # An empty GOARCH in the environment means the host too.
