@@ -210,3 +210,15 @@ func (f *fakeProber) probe(ctx context.Context, ip netip.Addr, wait time.Duratio
 }
 
 func (f *fakeProber) close() error { return nil }
+
+// waitFor polls cond every 50 ms until it holds or timeout passes.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cond()
+}

@@ -133,18 +133,6 @@ func writeScript(t *testing.T, dir, name, body string) string {
 	return p
 }
 
-// waitFor polls cond every 50 ms until it holds or timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return cond()
-}
-
 func leaseOf(s *Server, mac string) (LeaseInfo, bool) {
 	for _, l := range s.Leases() {
 		if strings.EqualFold(l.MACText, mac) {
