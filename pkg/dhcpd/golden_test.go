@@ -88,6 +88,10 @@ func TestGoldenReplies(t *testing.T) {
 						t.Fatalf("proxy mode: %v, want an answer = %v", r, exp.proxyAnswer)
 					}
 					if r == ReplyProxyOffer {
+						// iPXE and EDK2 take a proxy offer only with siaddr and a boot file.
+						if resp.SIAddr != tServer || len(resp.BootFileName()) == 0 || !resp.YIAddr.IsUnspecified() {
+							t.Errorf("proxy offer siaddr %v file %q yiaddr %v", resp.SIAddr, resp.BootFileName(), resp.YIAddr)
+						}
 						if _, has := resp.VendorSpecific(); has != exp.proxy43 {
 							t.Errorf("option 43 present = %v, want %v", has, exp.proxy43)
 						}
