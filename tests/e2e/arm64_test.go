@@ -39,8 +39,10 @@ func TestUEFIARM64PXE(t *testing.T) {
 	e := newEnv(t, 6)
 	requireGRUBARM64(t, e.dir)
 	e.startServer("--dhcp", "--http", "--http-port", "80", "--boot-map", e.bootMapGRUB())
+	c := e.capture(spec("aavmf-pxe"))
 	g := e.startGuest("aavmf", aavmfGuest(t, e.tap(), "52:54:00:70:06:10")...)
 	took := g.wait("pxe-edge: grub.cfg reached", guestTimeout)
+	c.finish()
 	g.wait("pxe-edge: platform=efi cpu=arm64", 10e9)
 	t.Logf("AAVMF PXE → GRUB → grub.cfg in %v", took.Round(100e6))
 	if !strings.Contains(g.Console(), "Start PXE over IPv4") {
@@ -59,6 +61,7 @@ func TestUEFIARM64HTTPBoot(t *testing.T) {
 	e := newEnv(t, 7)
 	requireGRUBARM64(t, e.dir)
 	e.startServer("--dhcp", "--http", "--http-port", "80", "--boot-map", e.bootMapGRUB())
+	c := e.capture(spec("aavmf-http"))
 	g := e.startGuest("aavmf-http", aavmfGuest(t, e.tap(), "52:54:00:70:07:10",
 		"-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
 		"-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n")...)
@@ -72,6 +75,7 @@ func TestUEFIARM64HTTPBoot(t *testing.T) {
 	}
 	g.typeLine("configfile /grub/grub.cfg")
 	took := g.wait("pxe-edge: grub.cfg reached", guestTimeout)
+	c.finish()
 	t.Logf("AAVMF HTTP boot → GRUB → grub.cfg in %v", took.Round(100e6))
 	if c := g.Console(); !strings.Contains(c, "UEFI HTTPv4") || strings.Contains(c, "Start PXE over IPv4") {
 		t.Errorf("the firmware did not boot through its HTTPv4 boot option alone")

@@ -11,8 +11,10 @@ import (
 func TestBIOSIPXEHTTP(t *testing.T) {
 	e := newEnv(t, 1)
 	p := e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80")
+	c := e.capture(spec("bios-ipxe-http"))
 	g := e.startGuest("bios", biosGuest(t, e.tap(), "52:54:00:70:01:10")...)
 	took := g.wait("pxe-edge: boot.ipxe reached", guestTimeout)
+	c.finish()
 	g.wait("pxe-edge: mac=52:54:00:70:01:10 ip="+e.net+".", 10e9)
 	g.wait("platform=pcbios", 10e9)
 	t.Logf("BIOS iPXE ROM reached boot.ipxe over HTTP in %v", took.Round(100e6))
@@ -26,7 +28,9 @@ func TestBIOSIPXEHTTP(t *testing.T) {
 func TestBIOSPXELinux(t *testing.T) {
 	e := newEnv(t, 2)
 	e.startServer("--dhcp")
+	c := e.capture(spec("bios-pxelinux"))
 	g := e.startGuest("bios", biosGuest(t, e.tap(), "52:54:00:70:02:10")...)
 	took := g.wait("pxe-edge: pxelinux.cfg/default reached", guestTimeout)
+	c.finish()
 	t.Logf("BIOS reached pxelinux.cfg/default through pxelinux.0 in %v", took.Round(100e6))
 }

@@ -53,11 +53,13 @@ func TestProxyBesideUDHCPD(t *testing.T) {
 	t.Logf("proxy: BIOS iPXE ROM reached boot.ipxe in %v", took.Round(100e6))
 	bios.kill()
 
+	c := e.capture(spec("proxy-ovmf"))
 	uefi := e.startGuest("ovmf", ovmfGuest(t, e.tap(), "52:54:00:70:08:11")...)
 	took = uefi.wait("pxe-edge: boot.ipxe reached", guestTimeout)
+	c.finish()
 	uefi.waitRE(otherLease(e.net), time.Second)
-	c := uefi.Console()
-	if !strings.Contains(c, "Start PXE over IPv4") || !strings.Contains(c, "NBP filename is ipxe.efi") {
+	cons := uefi.Console()
+	if !strings.Contains(cons, "Start PXE over IPv4") || !strings.Contains(cons, "NBP filename is ipxe.efi") {
 		t.Errorf("OVMF did not PXE-boot ipxe.efi")
 	}
 	t.Logf("proxy: OVMF PXE → ipxe.efi → boot.ipxe in %v", took.Round(100e6))

@@ -271,6 +271,7 @@ func TestRaspberryPi4Replay(t *testing.T) {
 	}
 	p := e.startServer("--dhcp", "--http", "--http-port", "80", "--debug", "dhcp")
 
+	capt := e.capture(spec("rpi4"))
 	xid := uint32(0x5a17e4a1)
 	r := dhcpExchange(t, pi, piDiscover(xid), xid)
 	if mt := r.opts[53]; len(mt) != 1 || mt[0] != 2 {
@@ -350,6 +351,7 @@ func TestRaspberryPi4Replay(t *testing.T) {
 			t.Errorf("%s/%s: %v; got %d bytes %.30q, want %d bytes %.30q", serial, f, err, len(b), b, len(want), want)
 		}
 	}
+	capt.finish()
 	// Another Pi's probe in a directory that does not exist must fail, so that it drops
 	// the prefix.
 	if _, err := c.get("00000bad/start4.elf", true); !errors.As(err, new(*tftpError)) {

@@ -24,6 +24,7 @@ func TestUBootARM64(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(e.dir, "e2e", "blob.bin"), blob)
 	p := e.startServer("--dhcp")
+	c := e.capture(spec("uboot"))
 	g := e.startGuest("u-boot", ubootGuest(t, e.tap(), "52:54:00:70:05:10")...)
 	g.wait("Hit any key to stop autoboot", guestTimeout)
 	g.typeLine("")
@@ -33,6 +34,7 @@ func TestUBootARM64(t *testing.T) {
 	took := g.wait("DHCP client bound to address "+e.net+".", guestTimeout)
 	t.Logf("U-Boot dhcp bound in %v", took.Round(100e6))
 	g.wait("Bytes transferred", 60*time.Second) // the autoloaded boot file (pxelinux.0)
+	c.finish()
 	g.wait("=> ", 20*time.Second)
 
 	g.typeLine("pxe get")

@@ -11,8 +11,10 @@ import (
 func TestUEFIx64PXE(t *testing.T) {
 	e := newEnv(t, 3)
 	p := e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80")
+	c := e.capture(spec("ovmf-pxe"))
 	g := e.startGuest("ovmf", ovmfGuest(t, e.tap(), "52:54:00:70:03:10")...)
 	took := g.wait("pxe-edge: boot.ipxe reached", guestTimeout)
+	c.finish()
 	g.wait("platform=efi", 10e9)
 	t.Logf("OVMF PXE → ipxe.efi → boot.ipxe in %v", took.Round(100e6))
 	if !strings.Contains(g.Console(), "Start PXE over IPv4") {
@@ -30,10 +32,12 @@ func TestUEFIx64PXE(t *testing.T) {
 func TestUEFIx64HTTPBoot(t *testing.T) {
 	e := newEnv(t, 4)
 	p := e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80")
+	c := e.capture(spec("ovmf-http"))
 	g := e.startGuest("ovmf-http", ovmfGuest(t, e.tap(), "52:54:00:70:04:10",
 		"-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
 		"-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n")...)
 	took := g.wait("pxe-edge: boot.ipxe reached", guestTimeout)
+	c.finish()
 	t.Logf("OVMF HTTP boot → ipxe.efi → boot.ipxe in %v", took.Round(100e6))
 	if c := g.Console(); !strings.Contains(c, `starting Boot0002 "UEFI HTTPv4`) || strings.Contains(c, "Start PXE over IPv4") {
 		t.Errorf("the firmware did not boot through its HTTPv4 boot option alone")
