@@ -158,6 +158,9 @@ func run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// A child that daemonizes (dhcpcd, dnsmasq) keeps the output pipe open after the command
+	// itself exits: stop waiting for the pipe shortly after the exit instead of hanging.
+	cmd.WaitDelay = 2 * time.Second
 	err := cmd.Run()
 	if err != nil {
 		return out.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
