@@ -69,6 +69,9 @@ func (e *env) capture(spec traceSpec) *capture {
 	if !c.proc.WaitOutput("Capturing on", 20*time.Second) {
 		e.t.Fatalf("tshark did not start:\n%s", c.proc.Output())
 	}
+	// "Capturing on" comes a moment before dumpcap's filter is attached; a client that
+	// sends at once (the scripted Pi) would otherwise be missed.
+	time.Sleep(time.Second)
 	return c
 }
 

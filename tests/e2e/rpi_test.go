@@ -40,18 +40,24 @@ func piOpt97() []byte {
 // piDiscover builds the Pi 4 bootloader's DISCOVER byte by byte (no pxe-edge code): BOOTP
 // header without the broadcast flag, options 53, 57, 93 (arch 0), 94 (UNDI 2.1), 97, 60 and
 // the parameter list it asks for (1, 3, 43, 60, 66, 67, 128–135).
-func piDiscover(xid uint32) []byte {
+func piDiscover(xid uint32) []byte { return bootloaderDiscover(xid, piMAC, piOpt97()) }
+
+// bootloaderDiscover is a Pi bootloader's DISCOVER from mac, with option 97 when opt97 is
+// not nil (the Pi 2/3 boot ROM sends none by default).
+func bootloaderDiscover(xid uint32, mac [6]byte, opt97 []byte) []byte {
 	b := make([]byte, 240)
 	b[0], b[1], b[2] = 1, 1, 6
 	binary.BigEndian.PutUint32(b[4:], xid)
-	copy(b[28:], piMAC[:])
+	copy(b[28:], mac[:])
 	copy(b[236:], []byte{99, 130, 83, 99})
 	opt := func(code byte, v []byte) { b = append(append(b, code, byte(len(v))), v...) }
 	opt(53, []byte{1})
 	opt(57, []byte{0x05, 0xc0})
 	opt(93, []byte{0, 0})
 	opt(94, []byte{1, 2, 1})
-	opt(97, piOpt97())
+	if opt97 != nil {
+		opt(97, opt97)
+	}
 	opt(60, []byte(piVC))
 	opt(55, []byte{1, 3, 43, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135})
 	return append(b, 255)
@@ -161,6 +167,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 type tftpClient struct {
 	conn   *net.UDPConn
 	server netip.Addr
+	plain  bool // no options: RFC 1350 512-byte blocks, as the Pi 2/3 boot ROM reads
 }
 
 // tftpError is an ERROR packet from the server.
@@ -175,7 +182,11 @@ func (e *tftpError) Error() string { return fmt.Sprintf("TFTP ERROR %d %q", e.co
 // terminate", as the Pi does when it only checks that a file exists.
 func (c *tftpClient) get(name string, probe bool) ([]byte, error) {
 	rrq := []byte{0, 1}
-	for _, s := range []string{name, "octet", "tsize", "0", "blksize", "1024"} {
+	fields := []string{name, "octet", "tsize", "0", "blksize", "1024"}
+	if c.plain {
+		fields = fields[:2]
+	}
+	for _, s := range fields {
 		rrq = append(append(rrq, s...), 0)
 	}
 	srv := net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.server, 69))
@@ -298,32 +309,7 @@ func TestRaspberryPi4Replay(t *testing.T) {
 	}
 
 	// No REQUEST follows (the Pi 3 ROM never sends one): the lease must exist already.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := e.srv.Run(ctx, "curl", "-sf", "--max-time", "5", "http://"+e.ServerIP()+"/api/status")
-	if err != nil {
-		t.Fatalf("status API: %v\n%s", err, out)
-	}
-	var st struct {
-		Leases []struct {
-			MAC, IP, State string
-		} `json:"leases"`
-	}
-	if err := json.Unmarshal(out, &st); err != nil {
-		t.Fatalf("status: %v\n%s", err, out)
-	}
-	found := false
-	for _, l := range st.Leases {
-		if l.MAC == net.HardwareAddr(piMAC[:]).String() && l.IP == r.yiaddr.String() {
-			found = true
-			if l.State != "bound" {
-				t.Errorf("the Pi's lease is %q after the OFFER, want bound (committed at OFFER)", l.State)
-			}
-		}
-	}
-	if !found {
-		t.Fatalf("no lease for the Pi after its OFFER:\n%s", out)
-	}
+	e.checkLeaseBound(piMAC, r.yiaddr)
 
 	// TFTP in the Pi 4 bootloader's order (field guide §7).
 	pi.MustRun("ip", "addr", "add", r.yiaddr.String()+"/24", "dev", "eth0")
@@ -359,5 +345,90 @@ func TestRaspberryPi4Replay(t *testing.T) {
 	}
 	if t.Failed() || testing.Verbose() {
 		t.Logf("server log:\n%s", p.Output())
+	}
+}
+
+// checkLeaseBound asks the status API for the lease of mac and fails unless it holds ip,
+// bound.
+func (e *env) checkLeaseBound(mac [6]byte, ip netip.Addr) {
+	t := e.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := e.srv.Run(ctx, "curl", "-sSf", "--max-time", "5", "http://"+e.ServerIP()+"/api/status")
+	if err != nil {
+		a, _ := e.srv.Run(ctx, "ip", "-4", "addr", "show")
+		l, _ := e.srv.Run(ctx, "ss", "-ltnp")
+		time.Sleep(time.Second)
+		out2, err2 := e.srv.Run(ctx, "curl", "-sSf", "--max-time", "5", "http://"+e.ServerIP()+"/api/status")
+		t.Fatalf("status API: %v\n%s\naddrs:\n%s\nlisteners:\n%s\nretry 1 s later: %v %.100s", err, out, a, l, err2, out2)
+	}
+	var st struct {
+		Leases []struct {
+			MAC, IP, State string
+		} `json:"leases"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	found := false
+	for _, l := range st.Leases {
+		if l.MAC == net.HardwareAddr(mac[:]).String() && l.IP == ip.String() {
+			found = true
+			if l.State != "bound" {
+				t.Errorf("the Pi's lease is %q after the OFFER, want bound (committed at OFFER)", l.State)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no lease for the Pi after its OFFER:\n%s", out)
+	}
+
+}
+
+// Scenario 7, the older sibling: the Pi 2/3 boot ROM (MAC B8:27:EB, no option 97) is known
+// by its MAC, gets the three-space menu text its ROM needs, has its lease committed at OFFER
+// (it never sends a REQUEST), and reads bootcode.bin with plain RFC 1350 TFTP.
+func TestRaspberryPi3Replay(t *testing.T) {
+	netlab.RequireCommands(t, "curl")
+	e := newEnv(t, 12)
+	mac := [6]byte{0xb8, 0x27, 0xeb, 0x12, 0x34, 0x56}
+	pi := e.lab.Namespace("pi")
+	e.lab.Veth(e.srv, "ppi", "", pi, "eth0", "")
+	e.srv.AttachToBridge("ppi", "br0")
+	pi.MustRun("ip", "link", "set", "eth0", "address", net.HardwareAddr(mac[:]).String())
+	bootcode := []byte(strings.Repeat("bootcode.bin\n", 1000))
+	writeFile(t, filepath.Join(e.dir, "bootcode.bin"), bootcode)
+	e.startServer("--dhcp", "--http", "--http-port", "80")
+
+	xid := uint32(0x3b27eb01)
+	r := dhcpExchange(t, pi, bootloaderDiscover(xid, mac, nil), xid)
+	if o43 := r.opts[43]; !bytes.Contains(o43, []byte("\x09\x17\x00\x00\x14Raspberry Pi Boot   ")) {
+		t.Errorf("option 43 lacks the three-space Raspberry Pi Boot menu item: % x", o43)
+	}
+	if got := string(r.opts[66]); got != e.ServerIP() || r.siaddr.String() != e.ServerIP() {
+		t.Errorf("option 66 %q / siaddr %v, want %s", got, r.siaddr, e.ServerIP())
+	}
+	if _, ok := r.opts[97]; ok {
+		t.Errorf("option 97 in the reply although the client sent none")
+	}
+	e.checkLeaseBound(mac, r.yiaddr)
+
+	pi.MustRun("ip", "addr", "add", r.yiaddr.String()+"/24", "dev", "eth0")
+	c := tftpClient{server: netip.MustParseAddr(e.ServerIP()), plain: true}
+	if err := pi.Do(func() error {
+		var err error
+		c.conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.yiaddr, 0)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.conn.Close()
+	if b, err := c.get("bootcode.bin", false); err != nil || !bytes.Equal(b, bootcode) {
+		t.Fatalf("bootcode.bin: %v (%d bytes, want %d)", err, len(b), len(bootcode))
+	}
+	// The ROM then asks for bootsig.bin; "not found" is the normal answer.
+	if _, err := c.get("bootsig.bin", false); !errors.As(err, new(*tftpError)) {
+		t.Errorf("bootsig.bin: %v, want a TFTP error", err)
 	}
 }
