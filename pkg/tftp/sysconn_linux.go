@@ -35,6 +35,12 @@ type sysConn struct {
 	dst    unix.RawSockaddrInet4
 	rsa    unix.RawSockaddrInet4
 	rsaLen uint32
+
+	// UDP segmentation offload for windows (writeSegments); gsoOff once it failed.
+	gsoOff bool
+	iov    unix.Iovec
+	msg    unix.Msghdr
+	cmsg   [24]byte
 }
 
 // listenTransfer opens a transfer socket on local (any address when invalid) with a
@@ -166,5 +172,52 @@ func (c *sysConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
 			continue
 		}
 		return 0, os.NewSyscallError("sendto", errno)
+	}
+}
+
+// writeSegments sends b as consecutive datagrams of seg bytes each (the last may be
+// shorter) in one sendmsg with UDP_SEGMENT. It reports false, having sent nothing, when
+// the kernel or the route cannot segment.
+func (c *sysConn) writeSegments(b []byte, seg int, to netip.AddrPort) (bool, error) {
+	if c.gsoOff || len(b) == 0 {
+		return false, nil
+	}
+	if c.aborted.Load() {
+		return false, net.ErrClosed
+	}
+	if !to.Addr().Is4() {
+		return false, nil
+	}
+	if to != c.peer {
+		c.peer = to
+		c.dst = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: to.Addr().As4()}
+		p := to.Port()
+		c.dst.Port = p>>8 | p<<8 // network order
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&c.cmsg[0]))
+	h.Level = unix.SOL_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&c.cmsg[unix.CmsgLen(0)])) = uint16(seg)
+	c.iov.Base = &b[0]
+	c.iov.SetLen(len(b))
+	c.msg.Name = (*byte)(unsafe.Pointer(&c.dst))
+	c.msg.Namelen = unix.SizeofSockaddrInet4
+	c.msg.Iov = &c.iov
+	c.msg.Iovlen = 1
+	c.msg.Control = &c.cmsg[0]
+	c.msg.SetControllen(unix.CmsgSpace(2))
+	for {
+		_, _, errno := syscall.Syscall(unix.SYS_SENDMSG, uintptr(c.fd), uintptr(unsafe.Pointer(&c.msg)), 0)
+		switch errno {
+		case 0:
+			return true, nil
+		case unix.EINTR:
+			continue
+		case unix.EIO, unix.EINVAL, unix.ENOPROTOOPT, unix.EOPNOTSUPP:
+			c.gsoOff = true // no checksum offload on the route, or an old kernel
+			return false, nil
+		}
+		return true, os.NewSyscallError("sendmsg", errno)
 	}
 }

@@ -211,13 +211,24 @@ func (t *transfer) run() error {
 		if acked < 0 {
 			end = 0 // the OACK goes alone
 		}
-		for i := next; i <= end; i++ {
+		for i := next; i <= end; {
+			k := int64(1)
+			if sw, ok := t.conn.(segmentWriter); ok && i > 0 && end > i {
+				var err error
+				if k, err = t.sendSegments(sw, i, end); err != nil {
+					return err
+				}
+			}
+			if k == 0 || k == 1 {
+				if err := t.send(i); err != nil {
+					return err
+				}
+				k = 1
+			}
 			if i <= sentHi {
-				t.retrans++ // counts every packet sent again, after a timeout or a restart
+				t.retrans += int(min(k, sentHi-i+1)) // counts every packet sent again, after a timeout or a restart
 			}
-			if err := t.send(i); err != nil {
-				return err
-			}
+			i += k
 		}
 		sentHi = max(sentHi, end)
 
@@ -334,6 +345,59 @@ func (t *transfer) send(i int64) error {
 	}
 	return nil
 }
+
+// segmentWriter sends several datagrams of one size in a single call (UDP_SEGMENT).
+type segmentWriter interface {
+	writeSegments(b []byte, seg int, to netip.AddrPort) (bool, error)
+}
+
+// sendSegments sends blocks from..up to end, as many as fit in the packet buffer, laid out
+// header and payload after header and payload, in one system call. It returns how many
+// blocks it sent; 0 when the connection cannot segment (the caller sends one by one).
+func (t *transfer) sendSegments(sw segmentWriter, from, end int64) (int64, error) {
+	stride := t.blksize + 4
+	k := min(end-from+1, int64(len(t.buf))/stride, maxSegments)
+	if k < 2 {
+		return 0, nil
+	}
+	n := int64(0)
+	for j := range k {
+		i := from + j
+		off := (i - 1) * t.blksize
+		n = min(t.blksize, t.size-off)
+		b := t.buf[j*stride:]
+		PutDataHeader(b, uint16(i))
+		if n > 0 {
+			m, err := t.file.ReadAt(b[4:4+n], off)
+			if int64(m) < n {
+				if err == nil {
+					err = errors.New("short read")
+				}
+				_, _ = t.conn.WriteToUDPAddrPort(AppendError(t.buf[:0], ErrUndefined, "read error"), t.client)
+				return 0, fmt.Errorf("read block %d: %w", i, err)
+			}
+		}
+		if t.debug {
+			t.log.Debug("tftp send", "client", t.client, "block", i, "bytes", 4+n, "segment", j)
+		}
+	}
+	ok, err := sw.writeSegments(t.buf[:(k-1)*stride+4+n], int(stride), t.client)
+	if !ok {
+		return 0, nil
+	}
+	if err != nil {
+		if errors.Is(err, net.ErrClosed) {
+			return 0, t.connErr(err)
+		}
+		if t.debug {
+			t.log.Debug("tftp send failed", "client", t.client, "block", from, "err", err)
+		}
+	}
+	return k, nil
+}
+
+// maxSegments is the kernel's limit of datagrams per UDP_SEGMENT send (UDP_MAX_SEGMENTS).
+const maxSegments = 64
 
 func (t *transfer) connErr(err error) error {
 	if t.ctx.Err() != nil {
