@@ -12,9 +12,12 @@
 #   /lib/systemd/system/pxe-edge.service
 #   /usr/lib/sysusers.d/pxe-edge.conf           the pxe-edge system user
 #   /etc/pxe-edge/pxe-edge.json                 conffile (the Pi default config)
-#   /usr/share/pxe-edge/netboot/                netboot/ skeleton; postinst copies it to
-#                                               /srv/pxe-edge/netboot on first install (Debian
-#                                               packages may not ship files under /srv)
+#   /usr/share/pxe-edge/netboot/                netboot/ skeleton (committed files); postinst
+#                                               copies it to /srv/pxe-edge/netboot on first
+#                                               install (Debian packages may not ship files
+#                                               under /srv) and adds the iPXE/PXELINUX binaries
+#                                               from their packages with netboot.sh
+#   /usr/lib/pxe-edge/netboot.sh                scripts/netboot.sh
 #   /usr/share/doc/pxe-edge/{README.md,copyright,changelog.gz}, man page, lintian override
 # postinst creates the user and /var/lib/pxe-edge, enables the unit, and (re)starts it only
 # when systemd is running.
@@ -60,14 +63,15 @@ for arch in $arches; do
   install -D -m 0644 "$top/board/rpi/pxe-edge.sysusers" "$r/usr/lib/sysusers.d/pxe-edge.conf"
   install -D -m 0644 "$top/board/rpi/pxe-edge.json" "$r/etc/pxe-edge/pxe-edge.json"
   install -d -m 0755 "$r/usr/share/pxe-edge/netboot"
-  # netboot/ as it is now: committed scripts plus whatever `make netboot` copied in.
-  if [ -d "$top/netboot" ]; then
-    (cd "$top/netboot" && find . -mindepth 1 ! -name '.*' -print0 | sort -z |
-      while IFS= read -r -d '' f; do
-        if [ -d "$f" ]; then install -d -m 0755 "$r/usr/share/pxe-edge/netboot/$f"
-        else install -D -m 0644 "$f" "$r/usr/share/pxe-edge/netboot/$f"; fi
-      done)
-  fi
+  # The netboot/ skeleton as committed (scripts, menus, configs). The boot binaries (iPXE,
+  # PXELINUX) belong to their Debian packages: postinst copies them from there with
+  # scripts/netboot.sh, installed as /usr/lib/pxe-edge/netboot.sh.
+  git -C "$top" ls-files -z -- netboot | while IFS= read -r -d '' f; do
+    rel=${f#netboot/}
+    case $(basename "$rel") in .*) continue ;; esac
+    install -D -m 0644 "$top/$f" "$r/usr/share/pxe-edge/netboot/$rel"
+  done
+  install -D -m 0755 "$top/scripts/netboot.sh" "$r/usr/lib/pxe-edge/netboot.sh"
   doc="$r/usr/share/doc/pxe-edge"
   install -D -m 0644 "$top/board/rpi/README.md" "$doc/README.md"
   install -m 0644 "$here/copyright" "$doc/copyright"
