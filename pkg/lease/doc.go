@@ -19,6 +19,7 @@
 //
 //	leases.snap   full copy of the table: "snapshot <gen>", one "lease" line per lease, "end <n>"
 //	leases.log    journal appended since that snapshot: "journal <gen>", then lease/touch/del
+//	lock          empty; held with flock(2) while a Store is open, so two processes never share it
 //
 // Every record line starts with the CRC-32C (Castagnoli) of the rest of the line in 8 hex
 // digits, so a torn or corrupted line is detected and skipped on load. Lines starting with
