@@ -3,6 +3,7 @@
 package tftp
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -48,7 +49,11 @@ type sysConn struct {
 // poller-driven *net.UDPConn otherwise.
 func listenTransfer(local netip.Addr, blocking bool) (packetConn, error) {
 	if !blocking || local.IsValid() && !local.Is4() {
-		return listenUDP(local)
+		c, err := listenUDP(local)
+		if err != nil {
+			return nil, err
+		}
+		return &pollConn{UDPConn: c.(*net.UDPConn)}, nil
 	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -220,4 +225,36 @@ func (c *sysConn) writeSegments(b []byte, seg int, to netip.AddrPort) (bool, err
 		}
 		return true, os.NewSyscallError("sendmsg", errno)
 	}
+}
+
+// pollConn is a transfer socket driven by Go's network poller (many transfers at once, or
+// IPv6) that can also send a window with UDP segmentation offload.
+type pollConn struct {
+	*net.UDPConn
+	gsoOff bool
+	cmsg   [24]byte
+}
+
+// writeSegments is sysConn.writeSegments through the poller.
+func (c *pollConn) writeSegments(b []byte, seg int, to netip.AddrPort) (bool, error) {
+	if c.gsoOff || len(b) == 0 {
+		return false, nil
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&c.cmsg[0]))
+	h.Level = unix.SOL_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&c.cmsg[unix.CmsgLen(0)])) = uint16(seg)
+	_, _, err := c.WriteMsgUDPAddrPort(b, c.cmsg[:unix.CmsgSpace(2)], to)
+	if err != nil && segmentsUnsupported(err) {
+		c.gsoOff = true
+		return false, nil
+	}
+	return true, err
+}
+
+// segmentsUnsupported tells the errors with which a UDP_SEGMENT send fails without having
+// sent anything: no checksum offload on the route, an old kernel, a segment too large.
+func segmentsUnsupported(err error) bool {
+	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOPROTOOPT) || errors.Is(err, unix.EOPNOTSUPP)
 }

@@ -99,48 +99,53 @@ func getsockname(fd int) (netip.AddrPort, error) {
 	return netip.AddrPort{}, syscall.EAFNOSUPPORT
 }
 
-// TestSysConnSegments: writeSegments puts one datagram per segment on the wire, the last
-// one shorter, and allocates nothing.
-func TestSysConnSegments(t *testing.T) {
-	c, err := listenTransfer(netip.MustParseAddr("127.0.0.1"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	sc := c.(*sysConn)
-	peer := clientConn(t)
-	to := peer.LocalAddr().(*net.UDPAddr).AddrPort()
-	b := make([]byte, 3*100+7)
-	for i := range b {
-		b[i] = byte(i / 100)
-	}
-	ok, err := sc.writeSegments(b, 100, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ok {
-		t.Skip("no UDP segmentation offload on loopback here")
-	}
-	buf := make([]byte, 1000)
-	peer.SetReadDeadline(time.Now().Add(time.Second))
-	for i, want := range []int{100, 100, 100, 7} {
-		n, _, err := peer.ReadFromUDPAddrPort(buf)
+// TestSegmentWriters: writeSegments, blocking (sysConn) and through the poller (pollConn),
+// puts one datagram per segment on the wire, the last one shorter, and allocates nothing.
+func TestSegmentWriters(t *testing.T) {
+	for _, blocking := range []bool{true, false} {
+		c, err := listenTransfer(netip.MustParseAddr("127.0.0.1"), blocking)
 		if err != nil {
-			t.Fatalf("datagram %d: %v", i, err)
-		}
-		if n != want || buf[0] != byte(i) || buf[n-1] != byte(i) {
-			t.Fatalf("datagram %d: %d bytes starting %d, want %d bytes of %d", i, n, buf[0], want, i)
-		}
-	}
-	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := sc.writeSegments(b, 100, to); err != nil {
 			t.Fatal(err)
 		}
-		for range 4 {
-			peer.ReadFromUDPAddrPort(buf)
+		defer c.Close()
+		sw, ok := c.(segmentWriter)
+		if !ok {
+			t.Fatalf("blocking=%v: %T cannot send segments", blocking, c)
 		}
-	})
-	if allocs != 0 {
-		t.Fatalf("%v allocations per segmented send", allocs)
+		peer := clientConn(t)
+		to := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+		b := make([]byte, 3*100+7)
+		for i := range b {
+			b[i] = byte(i / 100)
+		}
+		ok, err = sw.writeSegments(b, 100, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			t.Skip("no UDP segmentation offload on loopback here")
+		}
+		buf := make([]byte, 1000)
+		peer.SetReadDeadline(time.Now().Add(time.Second))
+		for i, want := range []int{100, 100, 100, 7} {
+			n, _, err := peer.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatalf("blocking=%v: datagram %d: %v", blocking, i, err)
+			}
+			if n != want || buf[0] != byte(i) || buf[n-1] != byte(i) {
+				t.Fatalf("blocking=%v: datagram %d: %d bytes starting %d, want %d bytes of %d", blocking, i, n, buf[0], want, i)
+			}
+		}
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := sw.writeSegments(b, 100, to); err != nil {
+				t.Fatal(err)
+			}
+			for range 4 {
+				peer.ReadFromUDPAddrPort(buf)
+			}
+		})
+		if allocs != 0 {
+			t.Fatalf("blocking=%v: %v allocations per segmented send", blocking, allocs)
+		}
 	}
 }
