@@ -64,14 +64,15 @@ func (e *env) capture(spec traceSpec) *capture {
 	}
 	c := &capture{t: e.t, spec: spec, path: filepath.Join(dir, spec.name+".pcap")}
 	c.spec.net = e.net
-	c.proc = e.srv.Start("tshark", "-n", "-i", "br0", "-f", "ip and udp", "-c", fmt.Sprint(spec.count),
+	c.proc = startPinned(e.t, e.srv, "tshark", "-n", "-i", "br0", "-f", "ip and udp", "-c", fmt.Sprint(spec.count),
 		"-a", "duration:"+fmt.Sprint(int(2*guestTimeout/time.Second)), "-F", "pcap", "-w", c.path)
-	if !c.proc.WaitOutput("Capturing on", 20*time.Second) {
+	// tshark says "Capturing on" before dumpcap has its filter attached; "Capture started"
+	// comes when packets are really being taken (a client that sends at once, like the
+	// scripted Pi, would otherwise be missed).
+	if !c.proc.WaitOutput("Capture started", 20*time.Second) {
 		e.t.Fatalf("tshark did not start:\n%s", c.proc.Output())
 	}
-	// "Capturing on" comes a moment before dumpcap's filter is attached; a client that
-	// sends at once (the scripted Pi) would otherwise be missed.
-	time.Sleep(time.Second)
+	time.Sleep(200 * time.Millisecond)
 	return c
 }
 

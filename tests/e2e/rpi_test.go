@@ -343,7 +343,7 @@ func TestRaspberryPi4Replay(t *testing.T) {
 	if _, err := c.get("00000bad/start4.elf", true); !errors.As(err, new(*tftpError)) {
 		t.Errorf("probe in a missing serial directory: %v, want a TFTP error", err)
 	}
-	if t.Failed() || testing.Verbose() {
+	if t.Failed() {
 		t.Logf("server log:\n%s", p.Output())
 	}
 }
