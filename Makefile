@@ -15,7 +15,9 @@ endif
 GOARM    ?=
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -buildid= -X main.version=$(VERSION)
-GOBUILD  := CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) GOARM=$(GOARM) $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
+# nethttpomithttp2: pxe-edge serves HTTP/1.1 only; leaving HTTP/2 out saves ~320 KB.
+GOTAGS   := nethttpomithttp2
+GOBUILD  := CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) GOARM=$(GOARM) $(GO) build -trimpath -buildvcs=false -tags '$(GOTAGS)' -ldflags '$(LDFLAGS)'
 
 ifeq ($(GOARCH),$(HOSTARCH))
 BIN := bin/pxe-edge
