@@ -212,6 +212,7 @@ OPTS[window4-blk1468]='--option|blksize 1468|--option|windowsize 4'
 OPTS[window16-blk1468]='--option|blksize 1468|--option|windowsize 16'
 SETTINGS=(lockstep-blk512 lockstep-blk1468 window4-blk1468 window16-blk1468)
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(now)
 for run in $(seq "$RUNS"); do
 	# Rotate the order every run so no server always goes first (or last) after a pause.
@@ -226,9 +227,11 @@ done
 # Peak RSS: VmHWM of the server process, plus the peak of the summed VmRSS of the server and
 # its children sampled every 20 ms (in.tftpd forks one child per transfer).
 tree_rss_kb() {
-	local total=0 p
+	local total=0 p v
 	for p in $1 $(pgrep -P "$1" 2>/dev/null); do
-		total=$((total + $(awk '/^VmRSS:/{print $2}' /proc/"$p"/status 2>/dev/null || echo 0)))
+		# A child that is exiting (a zombie) has no VmRSS line, or no status file at all.
+		v=$(awk '/^VmRSS:/{print $2}' /proc/"$p"/status 2>/dev/null || true)
+		total=$((total + ${v:-0}))
 	done
 	echo "$total"
 }
@@ -266,11 +269,12 @@ for s in "${SERVERS[@]}"; do
 	echo "hwm $s $(awk '/^VmHWM:/{print $2}' /proc/"${PID[$s]}"/status)" >>"$RESULTS"
 done
 ELAPSED=$((($(now) - START) / 1000000000))
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- report ---------------------------------------------------------------------------------
-python3 - "$RESULTS" "$RUNS" "$SIZE_MB" "$CONC" "$CONC_MB" "$PXE_KIND" "$ELAPSED" <<'PY'
+python3 - "$RESULTS" "$RUNS" "$SIZE_MB" "$CONC" "$CONC_MB" "$PXE_KIND" "$ELAPSED" "$LOAD0" "$LOAD1" <<'PY'
 import sys, statistics as st
-path, runs, size, conc, cmb, kind, elapsed = sys.argv[1:]
+path, runs, size, conc, cmb, kind, elapsed, load0, load1 = sys.argv[1:]
 servers = ["pxe-edge", "in.tftpd", "atftpd", "dnsmasq"]
 rate, cpu, fails, conc_rate, conc_ok, conc_rss, hwm = {}, {}, {}, {}, {}, {}, {}
 for line in open(path):
@@ -325,5 +329,5 @@ for s in servers:
         print(f"  {s:<10} VmHWM {hwm.get(s, 0)/1024:6.1f}   tree {max(conc_rss[s])/1024:6.1f}   transfers ok {min(conc_ok[s])}/{conc} (worst round)")
 for (setting, s), n in sorted(fails.items()):
     print(f"  FAILED: {s} {setting} x{n}")
-print(f"\ntimed part took {elapsed} s")
+print(f"\ntimed part took {elapsed} s; load average (1/5/15 min) {load0} before, {load1} after")
 PY
