@@ -15,8 +15,15 @@ type Replier interface {
 
 // SetReplier lets the server answer DISCOVERs that need an ARP probe on a goroutine of
 // its own, so that a probe's wait (ProbeWait) never holds up the serve loop's workers.
-// Pass the *rawdhcp.Conn the server is served on. Without a Replier the probe runs inline.
-func (s *Server) SetReplier(r Replier) { s.replier.Store(&r) }
+// Pass the *rawdhcp.Conn the server is served on. Without a Replier the probe runs inline;
+// SetReplier(nil) goes back to that (before the Conn is closed).
+func (s *Server) SetReplier(r Replier) {
+	if r == nil {
+		s.replier.Store(nil)
+		return
+	}
+	s.replier.Store(&r)
+}
 
 // maxDeferred bounds the DISCOVERs waiting for a probe at once; beyond it they are
 // probed inline (back-pressure on the serve loop instead of unbounded goroutines).
@@ -75,6 +82,7 @@ func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.Pack
 	cp.Options = opts
 	cp.Options.CopyFrom(&req.Options)
 	ci := *info
+	s.debug("dhcp: ARP probe on its own goroutine", "mac", macString(req.MAC()))
 	s.wg.Add(1)
 	go func() {
 		defer func() {
