@@ -46,6 +46,9 @@ type env struct {
 // `make netboot` does it.
 func newEnv(t *testing.T, n int) *env {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: end-to-end boots of real firmware take minutes")
+	}
 	l := netlab.New(t)
 	e := &env{t: t, lab: l, net: fmt.Sprintf("10.70.%d", n)}
 	e.srv = l.Namespace("srv")

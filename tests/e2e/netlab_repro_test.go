@@ -18,6 +18,9 @@ import (
 // Pdeathsig, or Start forking on a thread that stays locked for the process's life); the
 // scenarios work around it with startPinned.
 func TestNetlabStartSurvivesDo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
 	if os.Getenv("E2E_REPRO") == "" {
 		t.Skip("reproduction of an internal/netlab bug; run with E2E_REPRO=1")
 	}
