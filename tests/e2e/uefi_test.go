@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // Scenario 2: x86-64 UEFI (OVMF) with EDK2's own PXE (arch 7, no iPXE ROM on the NIC) in
@@ -43,4 +44,26 @@ func TestUEFIx64HTTPBoot(t *testing.T) {
 		t.Errorf("the firmware did not boot through its HTTPv4 boot option alone")
 	}
 	_ = p
+}
+
+// The no-loop rule holds across a restart because it is decided from the packet, not from
+// stored state: pxe-edge is restarted while OVMF runs the ipxe.efi it just downloaded, and
+// the new instance, which never saw this client's firmware, still gives iPXE the script.
+func TestUEFIx64PXERestart(t *testing.T) {
+	e := newEnv(t, 14)
+	p := e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80")
+	g := e.startGuest("ovmf", ovmfGuest(t, e.tap(), "52:54:00:70:14:10")...)
+	g.wait("NBP file downloaded successfully", guestTimeout)
+	if err := p.Stop(15 * time.Second); err != nil {
+		t.Fatalf("stop: %v\n%s", err, p.Output())
+	}
+	p2 := e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80")
+	took := g.wait("pxe-edge: boot.ipxe reached", guestTimeout)
+	t.Logf("OVMF → ipxe.efi, server restarted, → boot.ipxe in %v", took.Round(100e6))
+	if strings.Count(g.Console(), "NBP file downloaded successfully") != 1 || strings.Contains(p2.Output(), "file=ipxe.efi") {
+		t.Errorf("after the restart the client was given ipxe.efi again")
+	}
+	if !strings.Contains(p2.Output(), "path=/boot.ipxe status=200") {
+		t.Errorf("the restarted server did not serve boot.ipxe:\n%s", p2.Output())
+	}
 }
