@@ -115,6 +115,8 @@ if [[ -z $grub_src && ( -n ${GRUB_ARM64_DEB:-} || ${NETBOOT_FETCH_GRUB_ARM64:-} 
 	trap 'rm -rf "$grub_tmp"' EXIT
 	deb=${GRUB_ARM64_DEB:-}
 	if [[ -z $deb ]]; then
+		# apt's download user (_apt) must be able to write there, or apt warns.
+		chmod 0777 "$grub_tmp"
 		if ! (cd "$grub_tmp" && apt-get download grub-efi-arm64-bin:arm64 >&2); then
 			echo "netboot: could not download grub-efi-arm64-bin:arm64; run once:" >&2
 			echo "netboot:   dpkg --add-architecture arm64 && apt-get update" >&2
