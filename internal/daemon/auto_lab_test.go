@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,6 +106,18 @@ func TestHTTPStatusFromDaemon(t *testing.T) {
 	}
 	if out, err := lb.cli.Run(ctx, "curl", "-sf", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://10.60.7.2:8080/boot.ipxe"); err != nil || string(out) != "200" {
 		t.Errorf("file over HTTP: %v %s", err, out)
+	}
+	// /metrics counts the requests by DHCP message type (dhcpd's Stats.ByType): the lease
+	// took at least a DISCOVER and a REQUEST.
+	out, err = lb.cli.Run(ctx, "curl", "-sf", "--max-time", "5", "http://10.60.7.2:8080/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v\n%s", err, out)
+	}
+	for _, typ := range []string{"DISCOVER", "REQUEST"} {
+		m := regexp.MustCompile(`(?m)^pxe_edge_dhcp_received_total\{type="` + typ + `"\} (\d+)$`).FindSubmatch(out)
+		if m == nil || string(m[1]) == "0" {
+			t.Errorf("metrics: no %s count after a lease:\n%s", typ, out)
+		}
 	}
 	// A per-client script sees what the client's DHCP requests told the daemon.
 	out, err = lb.cli.Run(ctx, "curl", "-sf", "--max-time", "5", "http://10.60.7.2:8080/facts.ipxe")
