@@ -56,6 +56,23 @@ func TestServiceLevels(t *testing.T) {
 	}
 }
 
+// --verbose puts a service's logger at config.LevelVerbose; dhcpd writes its per-request
+// lines at dhcpd.LevelVerbose, so the two must be the same level.
+func TestVerboseLevelMatchesDHCPD(t *testing.T) {
+	if config.LevelVerbose != dhcpd.LevelVerbose {
+		t.Fatalf("config.LevelVerbose %v, dhcpd.LevelVerbose %v", config.LevelVerbose, dhcpd.LevelVerbose)
+	}
+	cfg := parse(t, "-a", t.TempDir(), "--verbose", "dhcp")
+	var buf bytes.Buffer
+	ls, err := NewLoggers(cfg, &buf, "h", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ls.For("dhcp").Enabled(context.Background(), dhcpd.LevelVerbose) || ls.For("tftp").Enabled(context.Background(), dhcpd.LevelVerbose) {
+		t.Fatal("--verbose dhcp must enable dhcpd's request lines for dhcp only")
+	}
+}
+
 func TestJSONLogs(t *testing.T) {
 	cfg := parse(t, "-a", t.TempDir(), "--log-format", "json")
 	var buf bytes.Buffer

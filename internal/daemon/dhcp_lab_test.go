@@ -24,5 +24,12 @@ func TestProbeOffServeLoop(t *testing.T) {
 	if !strings.Contains(p.Output(), "ARP probe on its own goroutine") {
 		t.Errorf("the probe ran on a serve loop worker (no SetReplier):\n%s", p.Output())
 	}
+	// Who booted what, at info: one line per OFFER and ACK; the request detail too, since
+	// --debug dhcp includes --verbose's level.
+	for _, want := range []string{`msg="dhcp: OFFER" svc=dhcp mac=`, `msg="dhcp: ACK" svc=dhcp mac=`, " ip=" + ip + " ", `msg="dhcp: request" svc=dhcp type=DISCOVER`} {
+		if !strings.Contains(p.Output(), want) {
+			t.Errorf("log lacks %q:\n%s", want, p.Output())
+		}
+	}
 	stopOK(t, p)
 }

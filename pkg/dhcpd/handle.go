@@ -52,7 +52,9 @@ type client struct {
 	relayed  bool   // came through a relay agent: not on our link, so no ARP probe
 }
 
-func (c *client) hw() net.HardwareAddr { return net.HardwareAddr(c.mac[:]) }
+// hw returns a copy of the MAC for the lease store. A copy, not a slice of c.mac: handing
+// the store (an interface) a slice of c would move every request's client to the heap.
+func (c *client) hw() net.HardwareAddr { return append(net.HardwareAddr(nil), c.mac[:]...) }
 
 // Handle is the server's logic for one request that arrived on server port port (67, or
 // 4011 for the PXE boot-server service). It fills resp with the reply and says what it
@@ -76,6 +78,9 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 	}
 	if !rerun && typ >= rawdhcp.Discover && typ <= rawdhcp.Inform {
 		s.st.byType[typ].Add(1)
+	}
+	if !rerun {
+		s.logRequest(typ, req, port)
 	}
 	mac := req.MAC()
 	now := s.now()

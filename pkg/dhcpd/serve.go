@@ -71,6 +71,7 @@ func (s *Server) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info 
 		return
 	}
 	s.Sent(r, resp)
+	s.logReply(r, req, port, resp)
 }
 
 // deferProbe finishes a DISCOVER whose address needs an ARP probe on its own goroutine,
@@ -101,6 +102,7 @@ func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.Pack
 			return
 		}
 		s.Sent(r, resp)
+		s.logReply(r, cp, port, resp)
 	}()
 }
 
