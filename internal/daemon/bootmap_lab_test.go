@@ -53,7 +53,7 @@ func TestBootMapReload(t *testing.T) {
 	if got := bootFile(); got != "second.efi" {
 		t.Fatalf("after SIGHUP: boot file %q, want second.efi\n%s", got, p.Output())
 	}
-	// Each boot map change builds a new DHCP server; the old one's sockets must go.
+	// Reloads swap the boot configuration in place (dhcpd.SetBoot): no socket may pile up.
 	fds := fdCount(t, pid(t, p))
 	for i := 0; i < 6; i++ {
 		os.WriteFile(bootMap, []byte(`{"7": "`+[]string{"first.efi", "second.efi"}[i%2]+`"}`), 0o644)

@@ -17,6 +17,7 @@ import (
 	"github.com/pxe-edge/pxe-edge/internal/config"
 	"github.com/pxe-edge/pxe-edge/pkg/boot"
 	"github.com/pxe-edge/pxe-edge/pkg/dhcpd"
+	"github.com/pxe-edge/pxe-edge/pkg/events"
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
@@ -283,5 +284,59 @@ func TestFactsCacheBounded(t *testing.T) {
 	f, ok := c.get([6]byte{0x52, 0x54, 0, 0, byte(last >> 8), byte(last)})
 	if !ok || f.Arch != 7 || !f.ArchKnown || f.BuildArch != "x86_64" || f.Platform != "efi" {
 		t.Errorf("newest entry: %+v %v", f, ok)
+	}
+}
+
+// SIGHUP's reload swaps a changed boot map into the running dhcpd.Server (SetBoot) instead
+// of building a new one, so its lease table, counters and sockets carry on.
+func TestReloadSwapsBootInPlace(t *testing.T) {
+	dir := t.TempDir()
+	bm := filepath.Join(dir, "bootmap.json")
+	if err := os.WriteFile(bm, []byte(`{"7": "first.efi"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parse(t, "-a", dir, "--dhcp", "-s", "10.60.16.2", "-b", "10.60.16.100", "-e", "10.60.16.150",
+		"--state-dir", filepath.Join(dir, "state"), "--boot-map", bm)
+	var buf bytes.Buffer
+	logs, err := NewLoggers(cfg, &buf, "h", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{cfg: cfg, logs: logs, log: logs.Main, bus: events.NewBus()}
+	d.activeMode.Store("off")
+	s, err := newDHCPService(d) // no interface: no sockets
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	srv := s.srv.Load()
+	srv.Resume()
+	var resp rawdhcp.Message
+	req := new(rawdhcp.Message)
+	req.Op, req.HType, req.HLen = rawdhcp.BootRequest, 1, 6
+	req.CHAddr = [16]byte{0x52, 0x54, 0, 0x60, 0x16, 1}
+	req.SetMessageType(rawdhcp.Discover)
+	req.SetClientArchs(7)
+	req.SetVendorClass("PXEClient:Arch:00007:UNDI:003016")
+	if r := srv.Handle(context.Background(), req, 67, &resp); r != dhcpd.ReplyOffer || string(resp.BootFileName()) != "first.efi" {
+		t.Fatalf("before reload: %v %q", r, resp.BootFileName())
+	}
+	if err := os.WriteFile(bm, []byte(`{"7": "second.efi"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if s.srv.Load() != srv {
+		t.Fatal("reload built a new dhcpd.Server; it must swap the boot map in place")
+	}
+	if r := srv.Handle(context.Background(), req, 67, &resp); r != dhcpd.ReplyOffer || string(resp.BootFileName()) != "second.efi" {
+		t.Fatalf("after reload: %v %q, want second.efi", r, resp.BootFileName())
+	}
+	if got := srv.Stats().ByType[rawdhcp.Discover]; got != 2 {
+		t.Fatalf("counters reset across the reload: %d DISCOVERs, want 2", got)
+	}
+	if !strings.Contains(buf.String(), "boot map reloaded") {
+		t.Fatalf("no reload line:\n%s", buf.String())
 	}
 }

@@ -101,18 +101,7 @@ func (s *dhcpService) build(resv *dhcpd.Reservations, bootMap map[uint16]string)
 	if a, err := netip.ParseAddr(c.DHCPBroadcast); err == nil {
 		bcast = a
 	}
-	bc := boot.Config{
-		ServerIP:    c.DHCPFileserver,
-		TFTP:        c.UseTFTP,
-		HTTP:        c.UseHTTP,
-		HTTPPort:    uint16(c.HTTPPort),
-		IPXE:        c.UseIPXE,
-		NetbootFile: c.NetbootFile,
-		ArchFiles:   bootMap,
-	}
-	if a := c.HTTPServerIP; a.IsValid() && !a.IsUnspecified() {
-		bc.HTTPHost = a
-	}
+	bc := s.bootConfig(bootMap)
 	dc := dhcpd.Config{
 		Mode:          mode,
 		Boot:          bc,
@@ -140,6 +129,24 @@ func (s *dhcpService) build(resv *dhcpd.Reservations, bootMap map[uint16]string)
 	}
 	s.boot.Store(&bc)
 	return srv, nil
+}
+
+// bootConfig is the boot policy's configuration from the settings and the boot map.
+func (s *dhcpService) bootConfig(bootMap map[uint16]string) boot.Config {
+	c := s.d.cfg
+	bc := boot.Config{
+		ServerIP:    c.DHCPFileserver,
+		TFTP:        c.UseTFTP,
+		HTTP:        c.UseHTTP,
+		HTTPPort:    uint16(c.HTTPPort),
+		IPXE:        c.UseIPXE,
+		NetbootFile: c.NetbootFile,
+		ArchFiles:   bootMap,
+	}
+	if a := c.HTTPServerIP; a.IsValid() && !a.IsUnspecified() {
+		bc.HTTPHost = a
+	}
+	return bc
 }
 
 func (s *dhcpService) loadReservations() (*dhcpd.Reservations, error) {
@@ -298,7 +305,7 @@ func (s *dhcpService) port() uint16 {
 	return rawdhcp.ServerPort
 }
 
-// handler forwards to the current dhcpd.Server, which a reload may replace.
+// handler forwards to the dhcpd.Server and notes the client's facts for the HTTP side.
 type handler struct{ s *dhcpService }
 
 func (h handler) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info *rawdhcp.PacketInfo) {
@@ -346,9 +353,9 @@ func (s *dhcpService) close() {
 	}
 }
 
-// reload re-reads the static reservations and the boot map. Reservations are swapped in
-// place; a changed boot map needs a new dhcpd.Server (its boot configuration is fixed at
-// construction), which takes over the lease table from the store and the current mode.
+// reload re-reads the static reservations and the boot map and swaps both into the running
+// dhcpd.Server in place: its lease table, offers in flight, counters, probe cache and
+// sockets stay.
 func (s *dhcpService) reload() error {
 	resv, err := s.loadReservations()
 	if err != nil {
@@ -360,24 +367,16 @@ func (s *dhcpService) reload() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.srv.Load()
-	if !reflect.DeepEqual(bm, s.bootMap) {
-		srv, err := s.build(resv, bm)
-		if err != nil {
-			return err
-		}
-		srv.SetMode(old.Mode())
-		if old.Paused() {
-			srv.Pause()
-		}
-		s.srv.Store(srv)
-		s.bootMap = bm
-		if err := old.Close(); err != nil {
-			s.log.Warn("closing the previous DHCP server", "err", err)
-		}
-		s.log.Info("boot map reloaded", "entries", len(bm))
-	} else if err := old.SetReservations(resv); err != nil {
+	srv := s.srv.Load()
+	if err := srv.SetReservations(resv); err != nil {
 		return fmt.Errorf("--static-config: %w", err)
+	}
+	if !reflect.DeepEqual(bm, s.bootMap) {
+		bc := s.bootConfig(bm)
+		srv.SetBoot(bc)
+		s.boot.Store(&bc)
+		s.bootMap = bm
+		s.log.Info("boot map reloaded", "entries", len(bm))
 	}
 	s.resv.Store(resv)
 	s.log.Info("static reservations reloaded", "reservations", resv.Len())

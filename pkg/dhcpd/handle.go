@@ -207,7 +207,7 @@ func (s *Server) decide(req *rawdhcp.Message, c *client, kind boot.MsgKind, mode
 	}
 	f.Arch, _ = req.ClientArchs(nil) // allocates only for clients that send option 93
 	f.Opt97, _ = req.ClientMachineID()
-	cfg := s.cfg.Boot
+	cfg := *s.boot.Load()
 	if c.hasResv && c.resv.ROM != "" {
 		cfg.ROM = c.resv.ROM
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pxe-edge/pxe-edge/pkg/boot"
 	"github.com/pxe-edge/pxe-edge/pkg/events"
 	"github.com/pxe-edge/pxe-edge/pkg/lease"
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
@@ -23,6 +24,7 @@ type Server struct {
 	now    func() time.Time
 	mode   atomic.Uint32
 	paused atomic.Bool
+	boot   atomic.Pointer[boot.Config] // SetBoot swaps it; cfg.Boot is only the first one
 
 	mu            sync.Mutex
 	pool          *pool
@@ -100,6 +102,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.mode.Store(uint32(cfg.Mode))
+	bc := cfg.Boot
+	s.boot.Store(&bc)
 	s.pool.setReserved(cfg.Reservations)
 	if cfg.Store != nil {
 		s.loadLeases(cfg.Store.All())
@@ -182,6 +186,17 @@ func (s *Server) SetReservations(r *Reservations) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// SetBoot replaces the boot policy's configuration (SIGHUP: a changed boot map, netboot
+// file or Pi/U-Boot setting) for the requests that follow. Leases, offers, reservations,
+// the mode and the sockets stay as they are. Requests being answered finish with the
+// configuration they started with.
+func (s *Server) SetBoot(c boot.Config) {
+	s.boot.Store(&c)
+}
+
+// Boot returns the boot configuration in use.
+func (s *Server) Boot() boot.Config { return *s.boot.Load() }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
