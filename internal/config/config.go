@@ -12,6 +12,7 @@ package config
 import (
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // DHCPMode says whether and how pxe-edge answers DHCP. The zero value serves no DHCP at all:
@@ -94,6 +95,20 @@ type Config struct {
 	NBDServerIP    string // NBD_SERVER_IP, --nbd-server
 	NBDPort        int    // NBD_PORT, --nbd-port
 
+	// Boot policy, HTTP and TFTP tuning (ours).
+	UsePi           bool          // USE_PI, --pi/--no-pi: recognise Raspberry Pis (off: they are treated as BIOS PXE clients)
+	PiMenu          string        // PI_MENU, --pi-menu: option 43 menu text: auto, plain or three-spaces
+	PiTFTPPrefix    string        // PI_TFTP_PREFIX, --pi-tftp-prefix: the Pis' EEPROM TFTP_PREFIX: "" serial, "mac", or a fixed string
+	PiHTTPPath      string        // PI_HTTP_PATH, --pi-http-path: URL prefix of the Pi 4/5 HTTP boot (EEPROM HTTP_PATH)
+	UBootFile       string        // UBOOT_FILE, --uboot-file: boot file U-Boot gets ("" = pxelinux.0)
+	UBootConfigFile string        // UBOOT_CONFIG_FILE, --uboot-config-file: option 209 for U-Boot ("" = not sent)
+	HTTPBootPath    string        // HTTP_BOOT_PATH, --http-boot-path: path or URL UEFI HTTP boot clients get ("" = iPXE EFI)
+	HTTPMaxConns    int           // HTTP_MAX_CONNS, --http-max-conns: concurrent HTTP connections
+	HTTPListDirs    bool          // HTTP_LIST_DIRS, --http-list-dirs: HTML directory listings
+	TFTPTimeout     time.Duration // TFTP_TIMEOUT, --tftp-timeout: first retransmission timeout
+	TFTPRetries     int           // TFTP_RETRIES, --tftp-retries: retransmissions before a transfer is abandoned
+	TFTPIdleTimeout time.Duration // TFTP_IDLE_TIMEOUT, --tftp-idle-timeout: drop a transfer without progress this long
+
 	// Ours.
 	Iface        string // IFACE, --iface: the boot-network interface; "" = first wired one with a carrier
 	BootMap      string // BOOT_MAP, --boot-map: option 93 architecture → boot file JSON, reloaded on SIGHUP
@@ -131,6 +146,13 @@ func Defaults() *Config {
 		TFTPServerIP:      netip.IPv4Unspecified(),
 		TFTPMax:           64,
 		TFTPWindowsizeMax: 64,
+		UsePi:             true,
+		PiMenu:            "auto",
+		PiHTTPPath:        "net_install",
+		HTTPMaxConns:      64,
+		TFTPTimeout:       time.Second,
+		TFTPRetries:       5,
+		TFTPIdleTimeout:   60 * time.Second,
 		NBDCow:            true,
 		NBDServerIP:       "0.0.0.0",
 		NBDPort:           10809,

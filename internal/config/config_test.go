@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -156,6 +157,19 @@ func TestFlags(t *testing.T) {
 		{[]string{"-a", dir, "--dhcp-fileserver-ip", "192.168.2.7"}, func(c *Config) bool { return c.DHCPFileserver.String() == "192.168.2.7" }},
 		{[]string{"-a", dir, "--http-status=false"}, func(c *Config) bool { return !c.HTTPStatus }},
 		{[]string{"-a", dir}, func(c *Config) bool { return c.HTTPStatus }},
+		{[]string{"-a", dir, "--no-pi", "--pi-menu", "three-spaces", "--pi-tftp-prefix", "mac", "--pi-http-path", "pi/boot",
+			"--uboot-file", "u-boot/pxelinux.0", "--uboot-config-file", "pxelinux.cfg/default", "--http-boot-path", "/efi/grub.efi",
+			"--http-max-conns", "8", "--http-list-dirs", "--tftp-timeout", "500ms", "--tftp-retries", "9", "--tftp-idle-timeout", "90"},
+			func(c *Config) bool {
+				return !c.UsePi && c.PiMenu == "three-spaces" && c.PiTFTPPrefix == "mac" && c.PiHTTPPath == "pi/boot" &&
+					c.UBootFile == "u-boot/pxelinux.0" && c.UBootConfigFile == "pxelinux.cfg/default" && c.HTTPBootPath == "/efi/grub.efi" &&
+					c.HTTPMaxConns == 8 && c.HTTPListDirs && c.TFTPTimeout == 500*time.Millisecond && c.TFTPRetries == 9 &&
+					c.TFTPIdleTimeout == 90*time.Second
+			}},
+		{[]string{"-a", dir}, func(c *Config) bool {
+			return c.UsePi && c.PiMenu == "auto" && c.PiHTTPPath == "net_install" && c.HTTPMaxConns == 64 &&
+				c.TFTPTimeout == time.Second && c.TFTPRetries == 5 && c.TFTPIdleTimeout == time.Minute
+		}},
 	}
 	for _, tt := range tests {
 		r, err := Parse(tt.args)
@@ -198,6 +212,13 @@ func TestErrors(t *testing.T) {
 		{[]string{"-a", dir, "-s", "nonsense"}, []string{"-s/--dhcp-server-ip (DHCP_SERVER_IP)", "not an IPv4 address"}},
 		{[]string{"-a", dir, "--tftp-port", "x"}, []string{"--tftp-port (TFTP_PORT)", "not a whole number"}},
 		{[]string{"-a", dir, "--tftp-port", "70000"}, []string{"--tftp-port (TFTP_PORT): port 70000 is out of range"}},
+		{[]string{"-a", dir, "--pi-menu", "fancy"}, []string{"--pi-menu (PI_MENU)", "use auto, plain or three-spaces"}},
+		{[]string{"-a", dir, "--tftp-timeout", "soon"}, []string{"--tftp-timeout (TFTP_TIMEOUT)", "not a duration"}},
+		{[]string{"-a", dir, "--tftp-timeout", "5m"}, []string{"--tftp-timeout (TFTP_TIMEOUT): 5m0s; use 10ms-255s"}},
+		{[]string{"-a", dir, "--tftp-retries", "0"}, []string{"--tftp-retries (TFTP_RETRIES): 0; use 1-100"}},
+		{[]string{"-a", dir, "--tftp-idle-timeout", "0"}, []string{"--tftp-idle-timeout (TFTP_IDLE_TIMEOUT)"}},
+		{[]string{"-a", dir, "--http-max-conns", "0"}, []string{"--http-max-conns (HTTP_MAX_CONNS): 0 connections"}},
+		{[]string{"-a", dir, "--pi-http-path", "../x"}, []string{"--pi-http-path (PI_HTTP_PATH)"}},
 		{[]string{"-a", filepath.Join(dir, "missing")}, []string{"-a/--netboot-dir (NETBOOT_DIR)", "create the directory"}},
 		{[]string{"-a", dir, "--nbd", "/dev/sda"}, []string{"--nbd: NBD not implemented in this build"}},
 		{[]string{"-a", dir, "--nbd-write"}, []string{"--nbd-write: NBD not implemented in this build"}},
@@ -320,4 +341,22 @@ func FuzzLoadJSON(f *testing.F) {
 			t.Fatalf("dump of a loaded file does not load: %v\n%s", err, c.Dump())
 		}
 	})
+}
+
+// The boot-policy, HTTP and TFTP tuning keys load from a JSON file like PyPXE's own keys;
+// durations take a string or a number of seconds, and a wrong type names the key.
+func TestTuningFromJSON(t *testing.T) {
+	dir := netbootDir(t)
+	p := filepath.Join(t.TempDir(), "cfg.json")
+	os.WriteFile(p, []byte(`{"NETBOOT_DIR": "`+dir+`", "USE_PI": false, "PI_MENU": "plain", "UBOOT_CONFIG_FILE": "pxelinux.cfg/default",
+		"HTTP_MAX_CONNS": "16", "TFTP_TIMEOUT": 2, "TFTP_IDLE_TIMEOUT": "2m", "TFTP_RETRIES": 3}`), 0o644)
+	c := mustParse(t, "--config", p).Config
+	if c.UsePi || c.PiMenu != "plain" || c.UBootConfigFile != "pxelinux.cfg/default" || c.HTTPMaxConns != 16 ||
+		c.TFTPTimeout != 2*time.Second || c.TFTPIdleTimeout != 2*time.Minute || c.TFTPRetries != 3 {
+		t.Fatalf("JSON tuning keys: %+v", c)
+	}
+	os.WriteFile(p, []byte(`{"NETBOOT_DIR": "`+dir+`", "TFTP_TIMEOUT": true}`), 0o644)
+	if _, err := Parse([]string{"--config", p}); err == nil || !strings.Contains(err.Error(), `key "TFTP_TIMEOUT": want a duration`) {
+		t.Fatalf("wrong type: %v", err)
+	}
 }

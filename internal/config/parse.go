@@ -299,6 +299,18 @@ func (s *setting) setJSON(c *Config, raw json.RawMessage) error {
 			return fmt.Errorf("want a whole number, got %s", raw)
 		}
 		*s.ptr(c).(*int) = v
+	case kDur:
+		var n json.Number
+		if json.Unmarshal(raw, &n) == nil && !isNull {
+			return s.setString(c, n.String())
+		}
+		var str string
+		if isNull || json.Unmarshal(raw, &str) != nil {
+			return fmt.Errorf("want a duration (\"1s\", \"500ms\") or a number of seconds, got %s", raw)
+		}
+		if err := s.setString(c, str); err != nil {
+			return errors.New(strings.TrimPrefix(err.Error(), s.flagName()+": "))
+		}
 	case kAddrs:
 		var list []string
 		if json.Unmarshal(raw, &list) == nil && !isNull {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 type kind int
@@ -16,6 +17,7 @@ const (
 	kAddr    // one IPv4 address
 	kOptAddr // one IPv4 address or "" for none
 	kAddrs   // comma-separated IPv4 addresses (or a JSON array of them)
+	kDur     // a duration: "1.5s", "500ms", or a number of seconds
 )
 
 // setting ties one JSON key to its flags and to its Config field.
@@ -80,6 +82,19 @@ var settings = []*setting{
 	{key: "NBD_SERVER_IP", long: "nbd-server", kind: kString, nbd: true, help: "NBD server address (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDServerIP }},
 	{key: "NBD_PORT", aliases: []string{"NBD_SERVER_PORT"}, long: "nbd-port", kind: kInt, nbd: true, help: "NBD server port (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDPort }},
 
+	{key: "USE_PI", long: "pi", neg: "no-pi", kind: kBool, ours: true, help: "recognise Raspberry Pis (option 43 menu, commit at OFFER); --no-pi treats them as BIOS PXE clients, which cannot boot", ptr: func(c *Config) any { return &c.UsePi }},
+	{key: "PI_MENU", long: "pi-menu", kind: kString, ours: true, help: "Raspberry Pi option 43 menu text: auto (three trailing spaces for Pi 2/3 ROMs), plain or three-spaces", ptr: func(c *Config) any { return &c.PiMenu }},
+	{key: "PI_TFTP_PREFIX", long: "pi-tftp-prefix", kind: kString, ours: true, help: "the Pis' EEPROM TFTP_PREFIX, for logs and the dashboard: '' = serial number, 'mac', or the fixed prefix string", ptr: func(c *Config) any { return &c.PiTFTPPrefix }},
+	{key: "PI_HTTP_PATH", long: "pi-http-path", kind: kString, ours: true, help: "URL prefix the Pi 4/5 bootloader fetches boot.img from over HTTP (EEPROM HTTP_PATH)", ptr: func(c *Config) any { return &c.PiHTTPPath }},
+	{key: "UBOOT_FILE", long: "uboot-file", kind: kString, ours: true, help: "boot file U-Boot gets ('' = pxelinux.0, beside the pxelinux.cfg/ directory U-Boot searches)", ptr: func(c *Config) any { return &c.UBootFile }},
+	{key: "UBOOT_CONFIG_FILE", long: "uboot-config-file", kind: kString, ours: true, help: "option 209 (PXELINUX config file) for U-Boot, e.g. pxelinux.cfg/default ('' = not sent)", ptr: func(c *Config) any { return &c.UBootConfigFile }},
+	{key: "HTTP_BOOT_PATH", long: "http-boot-path", kind: kString, ours: true, help: "path or URL UEFI HTTP boot clients get ('' = the iPXE EFI binary for their architecture)", ptr: func(c *Config) any { return &c.HTTPBootPath }},
+	{key: "HTTP_MAX_CONNS", long: "http-max-conns", kind: kInt, ours: true, help: "most concurrent HTTP connections; more wait in the accept queue", ptr: func(c *Config) any { return &c.HTTPMaxConns }},
+	{key: "HTTP_LIST_DIRS", long: "http-list-dirs", kind: kBool, ours: true, help: "HTML listings of netboot directories over HTTP", ptr: func(c *Config) any { return &c.HTTPListDirs }},
+	{key: "TFTP_TIMEOUT", long: "tftp-timeout", kind: kDur, ours: true, help: "first TFTP retransmission timeout when the client asks for none (doubles per retry); 1s, 500ms or seconds", ptr: func(c *Config) any { return &c.TFTPTimeout }},
+	{key: "TFTP_RETRIES", long: "tftp-retries", kind: kInt, ours: true, help: "TFTP retransmissions of one packet before the transfer is abandoned", ptr: func(c *Config) any { return &c.TFTPRetries }},
+	{key: "TFTP_IDLE_TIMEOUT", long: "tftp-idle-timeout", kind: kDur, ours: true, help: "drop a TFTP transfer that made no progress this long", ptr: func(c *Config) any { return &c.TFTPIdleTimeout }},
+
 	{key: "IFACE", long: "iface", kind: kString, ours: true, help: "boot-network interface (default: the first wired interface with a carrier)", ptr: func(c *Config) any { return &c.Iface }},
 	{key: "BOOT_MAP", long: "boot-map", kind: kString, ours: true, help: "JSON file mapping option 93 architectures to boot files ({\"7\": \"snponly.efi\"}); reloaded on SIGHUP", ptr: func(c *Config) any { return &c.BootMap }},
 	{key: "STATE_DIR", long: "state-dir", kind: kString, ours: true, help: "directory for the lease journal and snapshot", ptr: func(c *Config) any { return &c.StateDir }},
@@ -134,6 +149,12 @@ func (s *setting) setString(c *Config, v string) error {
 			return fmt.Errorf("%s: %q is not an IPv4 address (write it like 192.168.2.2)", s.flagName(), v)
 		}
 		*p = a
+	case *time.Duration:
+		d, err := parseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a duration (write 1s, 500ms or a number of seconds)", s.flagName(), v)
+		}
+		*p = d
 	case *[]netip.Addr:
 		var l []netip.Addr
 		for _, f := range strings.Split(v, ",") {
@@ -173,6 +194,20 @@ func (s *setting) value(c *Config) any {
 		return p.String()
 	case *[]netip.Addr:
 		return dnsString(*p)
+	case *time.Duration:
+		return p.String()
 	}
 	return nil
+}
+
+// parseDuration reads a Go duration ("1.5s", "500ms") or a plain number of seconds ("2").
+func parseDuration(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f < 0 || f > 1e9 {
+			return 0, fmt.Errorf("out of range")
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	return time.ParseDuration(v)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
+	"time"
 )
 
 // Validate checks the configuration as a whole and returns every problem at once, each naming
@@ -33,6 +35,26 @@ func (c *Config) Validate() error {
 	}
 	if c.TFTPWindowsizeMax < 1 || c.TFTPWindowsizeMax > 65535 {
 		bad("%s: %d; RFC 7440 allows 1-65535", byKey["TFTP_WINDOWSIZE_MAX"].flagName(), c.TFTPWindowsizeMax)
+	}
+	if c.HTTPMaxConns < 1 || c.HTTPMaxConns > 10000 {
+		bad("%s: %d connections; use 1-10000", byKey["HTTP_MAX_CONNS"].flagName(), c.HTTPMaxConns)
+	}
+	if c.TFTPTimeout < 10*time.Millisecond || c.TFTPTimeout > 255*time.Second {
+		bad("%s: %v; use 10ms-255s (RFC 2349 allows up to 255 s)", byKey["TFTP_TIMEOUT"].flagName(), c.TFTPTimeout)
+	}
+	if c.TFTPRetries < 1 || c.TFTPRetries > 100 {
+		bad("%s: %d; use 1-100", byKey["TFTP_RETRIES"].flagName(), c.TFTPRetries)
+	}
+	if c.TFTPIdleTimeout < time.Second || c.TFTPIdleTimeout > time.Hour {
+		bad("%s: %v; use 1s-1h", byKey["TFTP_IDLE_TIMEOUT"].flagName(), c.TFTPIdleTimeout)
+	}
+	switch c.PiMenu {
+	case "auto", "plain", "three-spaces":
+	default:
+		bad("%s: %q; use auto, plain or three-spaces", byKey["PI_MENU"].flagName(), c.PiMenu)
+	}
+	if strings.Trim(c.PiHTTPPath, "/") == "" || strings.Contains(c.PiHTTPPath, "..") {
+		bad("%s: %q; give a path inside the netboot directory such as net_install", byKey["PI_HTTP_PATH"].flagName(), c.PiHTTPPath)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("%s: %q; use text or json", byKey["LOG_FORMAT"].flagName(), c.LogFormat)

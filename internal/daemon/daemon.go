@@ -304,13 +304,7 @@ func (d *Daemon) listenTFTP() (*net.UDPConn, error) {
 		return nil, fmt.Errorf("TFTP: netboot dir: %w", err)
 	}
 	d.tftpFS, d.bootFS = src, bs
-	d.tftp = &tftp.Server{
-		Source:        bs,
-		MaxTransfers:  d.cfg.TFTPMax,
-		WindowSizeMax: d.cfg.TFTPWindowsizeMax,
-		Logger:        d.logs.For("tftp"),
-		Events:        d.bus,
-	}
+	d.tftp = d.tftpServer(bs)
 	addr := d.bindAddr("TFTP_SERVER_IP", d.cfg.TFTPServerIP, d.cfg.TFTPPort)
 	ua, err := net.ResolveUDPAddr("udp4", addr)
 	if err != nil {
@@ -328,22 +322,44 @@ func (d *Daemon) listenTFTP() (*net.UDPConn, error) {
 	return conn, nil
 }
 
-func (d *Daemon) listenHTTP() (net.Listener, error) {
-	addr := d.bindAddr("HTTP_SERVER_IP", d.cfg.HTTPServerIP, d.cfg.HTTPPort)
+// tftpServer is the TFTP server's configuration over src.
+func (d *Daemon) tftpServer(src tftp.FileSource) *tftp.Server {
+	return &tftp.Server{
+		Source:        src,
+		MaxTransfers:  d.cfg.TFTPMax,
+		WindowSizeMax: d.cfg.TFTPWindowsizeMax,
+		Timeout:       d.cfg.TFTPTimeout,
+		Retries:       d.cfg.TFTPRetries,
+		IdleTimeout:   d.cfg.TFTPIdleTimeout,
+		Logger:        d.logs.For("tftp"),
+		Events:        d.bus,
+	}
+}
+
+// httpConfig is the HTTP server's configuration, listening on addr.
+func (d *Daemon) httpConfig(addr string) httpd.Config {
 	var adv netip.Addr
 	if a := d.cfg.HTTPServerIP; a.IsValid() && !a.IsUnspecified() {
 		adv = a
 	}
-	srv, err := httpd.New(httpd.Config{
+	return httpd.Config{
 		Root:     d.cfg.NetbootDir,
 		Addr:     addr,
 		ServerIP: adv,
 		Status:   d.cfg.HTTPStatus,
+		ListDirs: d.cfg.HTTPListDirs,
+		MaxConns: d.cfg.HTTPMaxConns,
+		PiPath:   d.cfg.PiHTTPPath,
 		Version:  d.opts.Version,
 		Logger:   d.logs.For("http"),
 		Events:   d.bus,
 		Clients:  clientsView{d},
-	})
+	}
+}
+
+func (d *Daemon) listenHTTP() (net.Listener, error) {
+	addr := d.bindAddr("HTTP_SERVER_IP", d.cfg.HTTPServerIP, d.cfg.HTTPPort)
+	srv, err := httpd.New(d.httpConfig(addr))
 	if err != nil {
 		return nil, fmt.Errorf("HTTP: %w", err)
 	}

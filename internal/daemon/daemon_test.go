@@ -340,3 +340,33 @@ func TestReloadSwapsBootInPlace(t *testing.T) {
 		t.Fatalf("no reload line:\n%s", buf.String())
 	}
 }
+
+// The Pi, U-Boot, HTTP boot, HTTP and TFTP tuning flags reach pkg/boot's, pkg/http's and
+// pkg/tftp's configurations.
+func TestTuningFlagsReachServices(t *testing.T) {
+	dir := t.TempDir()
+	cfg := parse(t, "-a", dir, "--http", "--no-pi", "--pi-menu", "three-spaces", "--pi-tftp-prefix", "mac", "--pi-http-path", "pi/boot",
+		"--uboot-file", "u-boot/pxelinux.0", "--uboot-config-file", "pxelinux.cfg/default", "--http-boot-path", "/efi/grub.efi",
+		"--http-max-conns", "8", "--http-list-dirs", "--tftp-timeout", "500ms", "--tftp-retries", "9", "--tftp-idle-timeout", "90")
+	logs, err := NewLoggers(cfg, &bytes.Buffer{}, "h", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{cfg: cfg, logs: logs, log: logs.Main, bus: events.NewBus()}
+	bc := (&dhcpService{d: d}).bootConfig(nil)
+	if !bc.Pi.Disabled || bc.Pi.Menu != boot.PiMenuThreeSpaces || bc.Pi.TFTPPrefix != "mac" ||
+		bc.UBoot.File != "u-boot/pxelinux.0" || bc.UBoot.ConfigFile != "pxelinux.cfg/default" || bc.HTTPBootPath != "/efi/grub.efi" {
+		t.Errorf("boot config: %+v", bc)
+	}
+	if hc := d.httpConfig("127.0.0.1:0"); hc.MaxConns != 8 || !hc.ListDirs || hc.PiPath != "pi/boot" {
+		t.Errorf("http config: MaxConns %d ListDirs %v PiPath %q", hc.MaxConns, hc.ListDirs, hc.PiPath)
+	}
+	if ts := d.tftpServer(nil); ts.Timeout != 500*time.Millisecond || ts.Retries != 9 || ts.IdleTimeout != 90*time.Second {
+		t.Errorf("tftp server: timeout %v retries %d idle %v", ts.Timeout, ts.Retries, ts.IdleTimeout)
+	}
+	// The defaults leave Pi handling on with the automatic menu.
+	d.cfg = parse(t, "-a", dir)
+	if bc := (&dhcpService{d: d}).bootConfig(nil); bc.Pi.Disabled || bc.Pi.Menu != boot.PiMenuAuto {
+		t.Errorf("default boot config: %+v", bc.Pi)
+	}
+}

@@ -142,11 +142,26 @@ func (s *dhcpService) bootConfig(bootMap map[uint16]string) boot.Config {
 		IPXE:        c.UseIPXE,
 		NetbootFile: c.NetbootFile,
 		ArchFiles:   bootMap,
+		// UEFI HTTP boot and the Pi bootloader are served by pkg/http at these paths.
+		HTTPBootPath: c.HTTPBootPath,
+		Pi:           boot.PiConfig{Disabled: !c.UsePi, Menu: piMenu(c.PiMenu), TFTPPrefix: c.PiTFTPPrefix},
+		UBoot:        boot.UBootConfig{File: c.UBootFile, ConfigFile: c.UBootConfigFile},
 	}
 	if a := c.HTTPServerIP; a.IsValid() && !a.IsUnspecified() {
 		bc.HTTPHost = a
 	}
 	return bc
+}
+
+// piMenu maps --pi-menu (validated by internal/config) to pkg/boot's variant.
+func piMenu(s string) boot.PiMenu {
+	switch s {
+	case "plain":
+		return boot.PiMenuPlain
+	case "three-spaces":
+		return boot.PiMenuThreeSpaces
+	}
+	return boot.PiMenuAuto
 }
 
 func (s *dhcpService) loadReservations() (*dhcpd.Reservations, error) {
