@@ -16,8 +16,10 @@
 //	GET /<path>       a file under Config.Root; *.ipxe and *.ipxe.tmpl are rendered
 //	GET /<PiPath>/…   the Raspberry Pi HTTP boot directory (boot.img, boot.sig)
 //
-// Scripts: every *.ipxe (or its *.ipxe.tmpl twin) is a text/template executed with
-// ScriptData into a buffer first, so a template error is a 500 and never half a script.
+// Scripts: every *.ipxe (or its *.ipxe.tmpl twin) is a template in text/template's syntax,
+// parsed with text/template/parse and executed by the package's own evaluator (tmpl.go; not
+// text/template's reflection-driven one, which costs ~2 MB of binary) with ScriptData into a
+// buffer first, so a template error or a work limit is a 500 and never half a script.
 // boot.ipxe is first looked up as hosts/<mac-hexhyp>.ipxe for the requesting client. Facts
 // come from Clients by the request's source address; iPXE may add ?mac=&platform=&buildarch=
 // which only fill facts the daemon does not know.

@@ -1,7 +1,6 @@
 package httpd
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"text/template"
 )
 
 // maxScript bounds a script template; iPXE scripts are a few KiB.
@@ -139,10 +137,10 @@ func (s *Server) serveScript(w *respWriter, r *http.Request, root *os.Root, name
 		s.openError(w, r, name, err)
 		return
 	}
-	var out bytes.Buffer
-	t, err := template.New(path.Base(used)).Option("missingkey=zero").Parse(string(src))
+	var out []byte
+	t, err := parseScript(path.Base(used), string(src))
 	if err == nil {
-		err = t.Execute(&out, d)
+		out, err = t.render(d)
 	}
 	if err != nil {
 		s.log.Error("http: script template failed", "client", r.RemoteAddr, "template", used, "err", err)
@@ -151,13 +149,13 @@ func (s *Server) serveScript(w *respWriter, r *http.Request, root *os.Root, name
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(out.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(out)))
 	// Per-client output: caches must not hand it to another machine.
 	h.Set("Cache-Control", "no-store")
 	h.Set("Vary", "*")
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(out.Bytes())
+		_, _ = w.Write(out)
 	}
 }
 
