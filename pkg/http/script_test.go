@@ -96,3 +96,30 @@ func TestScriptServerIP(t *testing.T) {
 		t.Errorf("BaseURL %q", body)
 	}
 }
+
+// TestScriptRefusals: a template that hits a work limit or uses a construct the evaluator
+// refuses is a clean 500 with the reason in the log, never a partial script.
+func TestScriptRefusals(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"loop.ipxe":   "#!ipxe\n{{range 1000000000}}echo {{$.MAC}}\n{{end}}",
+		"define.ipxe": "#!ipxe\n{{define \"x\"}}y{{end}}{{template \"x\"}}\n",
+		"html.ipxe":   "#!ipxe\necho {{html .MAC}}\n",
+	})
+	_, addr, logs := startServer(t, Config{Root: dir})
+	for _, p := range []string{"/loop.ipxe", "/define.ipxe", "/html.ipxe"} {
+		resp, body := rawRequest(t, addr, "GET "+p+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if resp.StatusCode != 500 || strings.Contains(string(body), "#!ipxe") {
+			t.Errorf("%s: %d %q, want a clean 500", p, resp.StatusCode, body)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(logs.String(), "html.ipxe") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, w := range []string{"more than 100000 range iterations", `{{define \"x\"}} (or {{block}}): not supported`, "function html: not supported"} {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, logs.String())
+		}
+	}
+}
