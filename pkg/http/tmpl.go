@@ -42,9 +42,9 @@ var tmplFuncs = map[string]any{
 // are refused.
 var tmplUnsupported = map[string]any{"call": true, "html": true, "js": true}
 
-// ErrTemplateLimit is wrapped by render errors caused by a limit (output size, loop
+// errTemplateLimit is wrapped by render errors caused by a limit (output size, loop
 // iterations, work), as opposed to an error in the template itself.
-var ErrTemplateLimit = errors.New("template limit exceeded")
+var errTemplateLimit = errors.New("template limit exceeded")
 
 // errTemplateUnsupported is wrapped by parse errors for constructs this evaluator refuses.
 var errTemplateUnsupported = errors.New("not supported in pxe-edge scripts")
@@ -199,7 +199,7 @@ func (s *tmplState) fail(err error) {
 }
 
 func (s *tmplState) limit(what string) {
-	s.fail(fmt.Errorf("%w: %s", ErrTemplateLimit, what))
+	s.fail(fmt.Errorf("%w: %s", errTemplateLimit, what))
 }
 
 // step charges one unit of work.

@@ -42,7 +42,7 @@ func FuzzScriptTemplate(f *testing.F) {
 			if len(out) > tmplMaxOutput {
 				t.Fatalf("%q: %d bytes of output", src, len(out))
 			}
-			if err != nil && (errors.Is(err, ErrTemplateLimit) || errors.Is(err, errTemplateUnsupported)) {
+			if err != nil && (errors.Is(err, errTemplateLimit) || errors.Is(err, errTemplateUnsupported)) {
 				return // text/template would do the unbounded work
 			}
 			want, werr := oracle("f.ipxe", src, d)

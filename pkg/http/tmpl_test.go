@@ -149,7 +149,7 @@ func TestTemplateMatchesTextTemplate(t *testing.T) {
 	for _, src := range tmplCases {
 		for _, d := range tmplData {
 			_, err := compareTemplate(t, "case.ipxe", src, d)
-			if err != nil && errors.Is(err, ErrTemplateLimit) {
+			if err != nil && errors.Is(err, errTemplateLimit) {
 				t.Errorf("%q: limit hit: %v", src, err)
 			}
 			if err != nil {
@@ -240,7 +240,7 @@ func TestTemplateLimits(t *testing.T) {
 		"{{" + strings.Repeat("(", 1200) + "1" + strings.Repeat(")", 1200) + "}}",
 	} {
 		out, err := ours("l.ipxe", src, tmplFull)
-		if err == nil || !errors.Is(err, ErrTemplateLimit) || out != "" {
+		if err == nil || !errors.Is(err, errTemplateLimit) || out != "" {
 			t.Errorf("%.60q: %d bytes, err %v; want a limit error and no output", src, len(out), err)
 		}
 	}
