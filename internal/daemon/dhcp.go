@@ -232,6 +232,13 @@ func (s *dhcpService) resume(ctx context.Context) {
 		}
 		mode = "auto→" + srv.Mode().String()
 	}
+	// An interface deleted and created again (same name, new index) leaves dhcpd's ARP
+	// probe and rogue watch on the old one, deaf: reopen them like the DHCP socket below.
+	if re, err := srv.Reattach(); err != nil {
+		s.log.Error("DHCP: cannot reopen the ARP probe and rogue watch on the new interface", "iface", s.d.ifname, "err", err)
+	} else if re {
+		s.log.Info("interface was created again; ARP probe and rogue watch reopened", "iface", s.d.ifname)
+	}
 	conn, err := rawdhcp.Listen(s.d.ifname, &rawdhcp.Config{
 		ServerAddr: s.d.cfg.DHCPServerIP,
 		Ports:      []uint16{s.port(), boot.PortPXE},

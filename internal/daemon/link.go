@@ -47,7 +47,8 @@ func (d *Daemon) setupLink() error {
 
 // superviseLink follows the carrier until ctx ends: on loss DHCP pauses (TFTP and HTTP go
 // on: transfers to clients on other links, or ones that resume, are not cut); on return the
-// address is re-added if it vanished, auto mode detects again, and DHCP resumes.
+// address is re-added if it vanished, auto mode detects again, and DHCP resumes. An address
+// removed while the cable stays in is put back at once.
 func (d *Daemon) superviseLink(ctx context.Context) {
 	evs := make(chan netif.Event, 1)
 	watchDone := make(chan struct{})
@@ -102,6 +103,13 @@ func (d *Daemon) superviseLink(ctx context.Context) {
 				}
 				d.updateStatus()
 				d.logRuntime("link down")
+			case e.Carrier && !e.Addr && !first:
+				// Someone removed the server address with the cable in: clients could no
+				// longer reach TFTP/HTTP, and our replies would name an address we lack.
+				d.llog.Warn("server address removed from the interface; restoring it", "iface", d.ifname, "addr", d.cfg.Prefix())
+				if _, err := d.iface.EnsureAddr(); err != nil {
+					d.llog.Error("could not restore the server address", "iface", d.ifname, "err", err)
+				}
 			}
 			first = false
 		}

@@ -257,7 +257,8 @@ func (s *Server) chooseOffer(ctx context.Context, c *client, requested netip.Add
 			s.mu.Unlock()
 			return netip.Addr{}, false, false
 		}
-		if !r.probe || s.prober == nil || c.relayed {
+		pr := s.getProber()
+		if !r.probe || pr == nil || c.relayed {
 			s.holdOffer(r.ip, c, now)
 			s.mu.Unlock()
 			return a4(r.ip), true, false
@@ -266,7 +267,7 @@ func (s *Server) chooseOffer(ctx context.Context, c *client, requested netip.Add
 		if _, cached := s.pcache.get(r.ip, now); !cached && mayDefer {
 			return netip.Addr{}, false, true
 		}
-		if s.inUse(ctx, r.ip, now) {
+		if s.inUse(ctx, pr, r.ip, now) {
 			s.st.conflicts.Add(1)
 			s.mu.Lock()
 			s.pool.mark(r.ip, stConflict, now.Add(s.cfg.ConflictHold))
@@ -296,12 +297,12 @@ func (s *Server) holdOffer(ip uint32, c *client, now time.Time) {
 }
 
 // inUse ARP-probes ip, using the cache.
-func (s *Server) inUse(ctx context.Context, ip uint32, now time.Time) bool {
+func (s *Server) inUse(ctx context.Context, pr prober, ip uint32, now time.Time) bool {
 	if v, ok := s.pcache.get(ip, now); ok {
 		return v
 	}
 	s.st.probes.Add(1)
-	used, err := s.prober.probe(ctx, a4(ip), s.cfg.ProbeWait)
+	used, err := pr.probe(ctx, a4(ip), s.cfg.ProbeWait)
 	if err != nil {
 		s.debug("dhcp: arp probe failed", "ip", a4(ip), "err", err)
 		return false

@@ -2,6 +2,7 @@ package dhcpd
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -34,14 +35,17 @@ type Server struct {
 	lastSweep     time.Time
 	rogues        map[netip.Addr]*RogueServer
 
-	prober   prober
-	replier  atomic.Pointer[Replier]
-	deferSem chan struct{}
-	pcache   *probeCache
-	watch    *rogueWatch
-	ctx      context.Context // ends at Close: bounds probes and commits in flight
-	stop     context.CancelFunc
-	wg       sync.WaitGroup
+	sockMu    sync.RWMutex // guards prober, watch and ifindex against Reattach
+	prober    prober
+	watch     *rogueWatch
+	watchDone chan struct{}
+	ifindex   int // of Config.Interface when the sockets were opened
+	replier   atomic.Pointer[Replier]
+	deferSem  chan struct{}
+	pcache    *probeCache
+	ctx       context.Context // ends at Close: bounds probes and commits in flight
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
 
 	st stats
 }
@@ -113,27 +117,96 @@ func New(cfg Config) (*Server, error) {
 		go s.sweepLoop()
 	}
 	if cfg.Interface != "" {
-		if cfg.ProbeWait > 0 && cfg.Begin.IsValid() {
-			p, err := newARPProber(cfg.Interface, cfg.ServerIP)
-			if err != nil {
-				s.Close()
-				return nil, err
-			}
-			s.prober = p
-		}
-		w, err := newRogueWatch(cfg.Interface)
-		if err != nil {
+		if err := s.openSockets(); err != nil {
 			s.Close()
 			return nil, err
 		}
-		s.watch = w
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			w.run(s.ctx, cfg.ServerIP, s.sawServer)
-		}()
 	}
 	return s, nil
+}
+
+// openSockets opens the ARP probe (full mode with a pool) and the rogue watch on
+// cfg.Interface and remembers the interface's index. Called with sockMu held (or before
+// the server is shared).
+func (s *Server) openSockets() error {
+	cfg := s.cfg
+	ifi, err := net.InterfaceByName(cfg.Interface)
+	if err != nil {
+		return fmt.Errorf("dhcpd: interface %s: %w", cfg.Interface, err)
+	}
+	if cfg.ProbeWait > 0 && cfg.Begin.IsValid() {
+		p, err := newARPProber(cfg.Interface, cfg.ServerIP)
+		if err != nil {
+			return err
+		}
+		s.prober = p
+	}
+	w, err := newRogueWatch(cfg.Interface)
+	if err != nil {
+		s.closeSockets()
+		return err
+	}
+	s.watch = w
+	done := make(chan struct{})
+	s.watchDone = done
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(done)
+		w.run(s.ctx, cfg.ServerIP, s.sawServer)
+	}()
+	s.ifindex = ifi.Index
+	return nil
+}
+
+// closeSockets closes the rogue watch (waiting for its reader) and the ARP prober.
+// Called with sockMu held.
+func (s *Server) closeSockets() error {
+	var err error
+	if s.watch != nil {
+		err = s.watch.close()
+		<-s.watchDone
+		s.watch, s.watchDone = nil, nil
+	}
+	if s.prober != nil {
+		if e := s.prober.close(); err == nil {
+			err = e
+		}
+		s.prober = nil
+	}
+	s.ifindex = 0
+	return err
+}
+
+// Reattach reopens the ARP probe and rogue-watch sockets when the interface was deleted
+// and created again since they were opened (its index changed): packet sockets bound to a
+// deleted interface stay open but neither send nor hear anything. It reports whether it
+// reopened them; with the same index, or no Config.Interface, it does nothing. Call it in
+// the interface's network namespace, as New.
+func (s *Server) Reattach() (bool, error) {
+	if s.cfg.Interface == "" {
+		return false, nil
+	}
+	ifi, err := net.InterfaceByName(s.cfg.Interface)
+	if err != nil {
+		return false, fmt.Errorf("dhcpd: interface %s: %w", s.cfg.Interface, err)
+	}
+	s.sockMu.Lock()
+	defer s.sockMu.Unlock()
+	if ifi.Index == s.ifindex {
+		return false, nil
+	}
+	if err := s.closeSockets(); err != nil {
+		s.debug("dhcp: closing the sockets of the old interface", "err", err)
+	}
+	return true, s.openSockets()
+}
+
+// getProber returns the current ARP prober (nil: no probing).
+func (s *Server) getProber() prober {
+	s.sockMu.RLock()
+	defer s.sockMu.RUnlock()
+	return s.prober
 }
 
 // Close stops the ARP prober and the rogue watch. The lease store is the caller's.
@@ -141,16 +214,10 @@ func (s *Server) Close() error {
 	if s.stop != nil {
 		s.stop()
 	}
-	var err error
-	if s.watch != nil {
-		err = s.watch.close()
-	}
+	s.sockMu.Lock()
+	err := s.closeSockets()
+	s.sockMu.Unlock()
 	s.wg.Wait()
-	if s.prober != nil {
-		if e := s.prober.close(); err == nil {
-			err = e
-		}
-	}
 	return err
 }
 

@@ -30,6 +30,10 @@ type Event struct {
 	Carrier bool // a cable is plugged in and the link is up (IFF_LOWER_UP)
 	Up      bool // administratively up (IFF_UP)
 	Gone    bool // the interface was deleted
+	// Addr says the managed server address is on the link (always true when the Iface
+	// manages no address). It turns false when someone removes the address while the cable
+	// stays in, so the daemon can put it back.
+	Addr bool
 }
 
 // State is the link's state at one moment.

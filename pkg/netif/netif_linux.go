@@ -153,10 +153,11 @@ func (i *Iface) RemoveAddr() error {
 	return nil
 }
 
-// Watch reports carrier changes of the link to fn until ctx ends, starting with the current
-// state. It subscribes to netlink link events (and subscribes again, after re-reading the
-// state, if the kernel drops the subscription, e.g. on a receive-buffer overrun). fn runs on
-// Watch's goroutine; Watch returns only after the subscription's goroutine has ended.
+// Watch reports changes of the link to fn until ctx ends, starting with the current state:
+// carrier and administrative state (netlink link events) and whether the server address is
+// on the link (netlink address events). It subscribes again, after re-reading the state,
+// if the kernel drops a subscription (e.g. on a receive-buffer overrun). fn runs on Watch's
+// goroutine; Watch returns only after the subscriptions' goroutines have ended.
 func (i *Iface) Watch(ctx context.Context, fn func(Event)) error {
 	var last *Event
 	emit := func(e Event) {
@@ -171,25 +172,30 @@ func (i *Iface) Watch(ctx context.Context, fn func(Event)) error {
 		done := make(chan struct{})
 		var cbErr error
 		var cbMu sync.Mutex
-		err := linkSubscribe(ch, done, netlink.LinkSubscribeOptions{
-			ErrorCallback: func(err error) {
-				cbMu.Lock()
-				cbErr = err
-				cbMu.Unlock()
-			},
-		})
+		onErr := func(err error) {
+			cbMu.Lock()
+			cbErr = err
+			cbMu.Unlock()
+		}
+		err := linkSubscribe(ch, done, netlink.LinkSubscribeOptions{ErrorCallback: onErr})
 		if err != nil {
 			close(done)
 			i.log.Warn("no netlink link events; polling the carrier every second instead", "iface", i.name, "err", err)
 			return i.poll(ctx, emit)
 		}
-		// Read the state after subscribing, so no change falls between the two.
-		if st, err := i.State(); err == nil {
-			emit(Event{Carrier: st.Carrier && st.Up, Up: st.Up})
-		} else {
-			emit(Event{Gone: true})
+		var ach chan netlink.AddrUpdate
+		if i.prefix.IsValid() {
+			ach = make(chan netlink.AddrUpdate, 16)
+			if err := addrSubscribe(ach, done, netlink.AddrSubscribeOptions{ErrorCallback: onErr}); err != nil {
+				close(done)
+				for range ch {
+				}
+				i.log.Warn("no netlink address events; polling the link every second instead", "iface", i.name, "err", err)
+				return i.poll(ctx, emit)
+			}
 		}
-		closed := false
+		// Read the state after subscribing, so no change falls between the two.
+		emit(i.event())
 	loop:
 		for {
 			select {
@@ -197,24 +203,39 @@ func (i *Iface) Watch(ctx context.Context, fn func(Event)) error {
 				break loop
 			case u, ok := <-ch:
 				if !ok {
-					closed = true
 					break loop
 				}
 				if u.Link == nil || u.Link.Attrs().Name != i.name {
 					continue
 				}
 				if u.Header.Type == unix.RTM_DELLINK {
-					emit(Event{Gone: true})
+					emit(Event{Gone: true, Addr: !i.prefix.IsValid()})
 					continue
 				}
 				f := u.IfInfomsg.Flags
 				up := f&unix.IFF_UP != 0
-				emit(Event{Carrier: up && f&unix.IFF_LOWER_UP != 0, Up: up})
+				emit(Event{Carrier: up && f&unix.IFF_LOWER_UP != 0, Up: up, Addr: i.hasAddr()})
+			case u, ok := <-ach:
+				if !ok {
+					break loop
+				}
+				if ip, ok := netip.AddrFromSlice(u.LinkAddress.IP.To4()); !ok || ip != i.prefix.Addr() {
+					continue
+				}
+				e := Event{Gone: true}
+				if last != nil {
+					e = *last
+				}
+				e.Addr = u.NewAddr && i.hasAddr()
+				emit(e)
 			}
 		}
 		close(done)
-		if !closed {
-			for range ch { // the subscription goroutine closes ch once its socket is closed
+		// The subscription goroutines close their channels once their sockets close.
+		for range ch {
+		}
+		if ach != nil {
+			for range ach {
 			}
 		}
 		if ctx.Err() != nil {
@@ -232,17 +253,41 @@ func (i *Iface) Watch(ctx context.Context, fn func(Event)) error {
 	}
 }
 
+// event reads the link's state as an Event.
+func (i *Iface) event() Event {
+	st, err := i.State()
+	if err != nil {
+		return Event{Gone: true, Addr: !i.prefix.IsValid()}
+	}
+	return Event{Carrier: st.Carrier && st.Up, Up: st.Up, Addr: i.addrIn(st)}
+}
+
+// addrIn reports whether the managed address is among st's (true when none is managed).
+func (i *Iface) addrIn(st State) bool {
+	if !i.prefix.IsValid() {
+		return true
+	}
+	for _, p := range st.Addrs {
+		if p.Addr() == i.prefix.Addr() {
+			return true
+		}
+	}
+	return false
+}
+
+// hasAddr reads whether the managed address is on the link now.
+func (i *Iface) hasAddr() bool {
+	st, err := i.State()
+	return err == nil && i.addrIn(st)
+}
+
 // poll is Watch without netlink events (a sandbox that refuses the multicast group): it reads
 // the state every second.
 func (i *Iface) poll(ctx context.Context, emit func(Event)) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		if st, err := i.State(); err == nil {
-			emit(Event{Carrier: st.Carrier && st.Up, Up: st.Up})
-		} else {
-			emit(Event{Gone: true})
-		}
+		emit(i.event())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -283,8 +328,11 @@ func DefaultName() (string, error) {
 	return cs[0].name, nil
 }
 
-// linkSubscribe is netlink.LinkSubscribeWithOptions; tests replace it to exercise polling.
-var linkSubscribe = netlink.LinkSubscribeWithOptions
+// linkSubscribe and addrSubscribe are netlink's; tests replace them to exercise polling.
+var (
+	linkSubscribe = netlink.LinkSubscribeWithOptions
+	addrSubscribe = netlink.AddrSubscribeWithOptions
+)
 
 // sysClassNet is where wired looks up devices; tests point it at a fake tree.
 var sysClassNet = "/sys/class/net"

@@ -139,3 +139,78 @@ func testWatchCarrier(t *testing.T, net24 string) {
 		t.Fatal("Watch did not return after cancel")
 	}
 }
+
+func TestWatchAddr(t *testing.T) { testWatchAddr(t, "10.60.4") }
+
+// Without netlink events the poll sees the address go too.
+func TestWatchAddrPolling(t *testing.T) {
+	old := linkSubscribe
+	linkSubscribe = func(chan<- netlink.LinkUpdate, <-chan struct{}, netlink.LinkSubscribeOptions) error {
+		return errors.New("refused")
+	}
+	defer func() { linkSubscribe = old }()
+	testWatchAddr(t, "10.60.5")
+}
+
+// An address removed while the cable stays in is reported (Event.Addr false), and its
+// return too; the carrier stays up throughout.
+func testWatchAddr(t *testing.T, net24 string) {
+	l := netlab.New(t)
+	srv, cli := l.Namespace("srv"), l.Namespace("cli")
+	l.Veth(srv, "eth0", net24+".2/24", cli, "eth0", net24+".50/24")
+	events := make(chan Event, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	watchDone := make(chan error, 1)
+	go func() {
+		watchDone <- srv.Do(func() error {
+			i, err := Open("eth0", netip.MustParsePrefix(net24+".2/24"), nil)
+			if err != nil {
+				return err
+			}
+			return i.Watch(ctx, func(e Event) { events <- e })
+		})
+	}()
+	want := func(addr bool) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case e := <-events:
+				if e.Addr == addr {
+					if !e.Carrier {
+						t.Errorf("carrier reported lost with the cable in: %+v", e)
+					}
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no event with Addr=%v", addr)
+			}
+		}
+	}
+	want(true)
+	for n := 0; n < 3; n++ {
+		srv.MustRun("ip", "addr", "flush", "dev", "eth0")
+		want(false)
+		srv.MustRun("ip", "addr", "add", net24+".2/24", "dev", "eth0")
+		want(true)
+	}
+	// Another address coming and going is no event about ours.
+	srv.MustRun("ip", "addr", "add", net24+".9/24", "dev", "eth0")
+	srv.MustRun("ip", "addr", "del", net24+".9/24", "dev", "eth0")
+	select {
+	case e := <-events:
+		if !e.Addr {
+			t.Errorf("a foreign address changed our Addr: %+v", e)
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case err := <-watchDone:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not return after cancel")
+	}
+}
