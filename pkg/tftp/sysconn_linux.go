@@ -41,7 +41,22 @@ type sysConn struct {
 	gsoOff bool
 	iov    unix.Iovec
 	msg    unix.Msghdr
-	cmsg   [24]byte
+	cmsg   segmentCmsg
+}
+
+// segmentCmsg holds one UDP_SEGMENT control message; uint64 words keep the header aligned
+// wherever the array sits in its struct.
+type segmentCmsg [3]uint64
+
+// set writes the control message for segments of seg bytes and returns its bytes.
+func (m *segmentCmsg) set(seg int) []byte {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(m)), unsafe.Sizeof(*m))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(m))
+	h.Level = unix.SOL_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&b[unix.CmsgLen(0)])) = uint16(seg)
+	return b[:unix.CmsgSpace(2)]
 }
 
 // listenTransfer opens a transfer socket on local (any address when invalid) with a
@@ -199,19 +214,15 @@ func (c *sysConn) writeSegments(b []byte, seg int, to netip.AddrPort) (bool, err
 		p := to.Port()
 		c.dst.Port = p>>8 | p<<8 // network order
 	}
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&c.cmsg[0]))
-	h.Level = unix.SOL_UDP
-	h.Type = unix.UDP_SEGMENT
-	h.SetLen(unix.CmsgLen(2))
-	*(*uint16)(unsafe.Pointer(&c.cmsg[unix.CmsgLen(0)])) = uint16(seg)
+	cm := c.cmsg.set(seg)
 	c.iov.Base = &b[0]
 	c.iov.SetLen(len(b))
 	c.msg.Name = (*byte)(unsafe.Pointer(&c.dst))
 	c.msg.Namelen = unix.SizeofSockaddrInet4
 	c.msg.Iov = &c.iov
 	c.msg.Iovlen = 1
-	c.msg.Control = &c.cmsg[0]
-	c.msg.SetControllen(unix.CmsgSpace(2))
+	c.msg.Control = &cm[0]
+	c.msg.SetControllen(len(cm))
 	for {
 		_, _, errno := syscall.Syscall(unix.SYS_SENDMSG, uintptr(c.fd), uintptr(unsafe.Pointer(&c.msg)), 0)
 		switch errno {
@@ -232,7 +243,7 @@ func (c *sysConn) writeSegments(b []byte, seg int, to netip.AddrPort) (bool, err
 type pollConn struct {
 	*net.UDPConn
 	gsoOff bool
-	cmsg   [24]byte
+	cmsg   segmentCmsg
 }
 
 // writeSegments is sysConn.writeSegments through the poller.
@@ -240,12 +251,7 @@ func (c *pollConn) writeSegments(b []byte, seg int, to netip.AddrPort) (bool, er
 	if c.gsoOff || len(b) == 0 {
 		return false, nil
 	}
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&c.cmsg[0]))
-	h.Level = unix.SOL_UDP
-	h.Type = unix.UDP_SEGMENT
-	h.SetLen(unix.CmsgLen(2))
-	*(*uint16)(unsafe.Pointer(&c.cmsg[unix.CmsgLen(0)])) = uint16(seg)
-	_, _, err := c.WriteMsgUDPAddrPort(b, c.cmsg[:unix.CmsgSpace(2)], to)
+	_, _, err := c.WriteMsgUDPAddrPort(b, c.cmsg.set(seg), to)
 	if err != nil && segmentsUnsupported(err) {
 		c.gsoOff = true
 		return false, nil
