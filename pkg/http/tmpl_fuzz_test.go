@@ -4,13 +4,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 // FuzzScriptTemplate renders arbitrary templates against fixed data. The evaluator must not
 // panic, must stay within its limits, and wherever it does not refuse a construct or hit a
 // limit it must agree with text/template: the same output, or an error from both with the
-// same parse error.
+// same message.
 func FuzzScriptTemplate(f *testing.F) {
 	for _, c := range tmplCases {
 		f.Add(c)
@@ -51,6 +52,9 @@ func FuzzScriptTemplate(f *testing.F) {
 				t.Fatalf("%q: ours renders %q, text/template fails: %v", src, out, werr)
 			case err != nil && werr == nil:
 				t.Fatalf("%q: ours fails (%v), text/template renders %q", src, err, want)
+			case err != nil && err.Error() != werr.Error() && !strings.Contains(werr.Error(), "reflect:"):
+				// Even the messages agree, except text/template's reflect panics.
+				t.Fatalf("%q: error\n got %v\nwant %v", src, err, werr)
 			case err == nil && string(out) != want:
 				t.Fatalf("%q:\n got %q\nwant %q", src, out, want)
 			}
