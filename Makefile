@@ -38,11 +38,13 @@ build:
 	@echo "built $(BIN) ($(VERSION), linux/$(GOARCH)$(if $(GOARM), GOARM=$(GOARM)))"
 
 ## test: unit tests, fuzz seed corpora and namespace integration tests (root; installs the
-## Debian packages it needs first). Outside CI, tests that need root skip with the reason.
+## Debian packages it needs first, and fetches Debian's arm64 GRUB netboot image for the
+## arm64 UEFI firmware tests). Outside CI, tests that need root skip with the reason.
 test: deps-test
 	@scripts/sweep-netns.sh
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 28m $(TESTFLAGS) $(PKG)
+	GRUB_ARM64_DEB="$${GRUB_ARM64_DEB:-$$(scripts/fetch-grub-arm64.sh || true)}" \
+		$(GO) test -count=1 -timeout 28m $(TESTFLAGS) $(PKG)
 	@scripts/sweep-netns.sh
 
 ## test-unit: only what needs neither root nor Debian packages.

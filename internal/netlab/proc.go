@@ -52,7 +52,9 @@ func (n *NS) Start(argv ...string) *Proc {
 	p.Cmd = exec.Command("ip", append([]string{"netns", "exec", n.Name}, argv...)...)
 	p.Cmd.Stdout, p.Cmd.Stderr = &p.out, &p.out
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.Cmd.Start(); err != nil {
+	var err error
+	onSpawnerThread(func() { err = p.Cmd.Start() })
+	if err != nil {
 		t.Fatalf("netlab: start %v: %v", argv, err)
 	}
 	go func() {
@@ -66,6 +68,39 @@ func (n *NS) Start(argv ...string) *Proc {
 		}
 	})
 	return p
+}
+
+// Linux sends Pdeathsig when the THREAD that forked the child exits, not the process. Go
+// retires the locked threads Do leaves behind (golang/go#27505), and a child forked from one of
+// them would be killed mid-test. So every background child is forked from one goroutine locked
+// to its thread for the life of the test binary: Pdeathsig then fires only when the test
+// binary dies, which is what it is for.
+var spawner struct {
+	once sync.Once
+	reqs chan func()
+}
+
+func onSpawnerThread(f func()) {
+	spawner.once.Do(func() {
+		spawner.reqs = make(chan func())
+		go func() {
+			runtime.LockOSThread() // never unlocked: this thread must outlive every child
+			for f := range spawner.reqs {
+				f()
+			}
+		}()
+	})
+	done := make(chan struct{})
+	spawner.reqs <- func() { f(); close(done) }
+	<-done
+}
+
+// StartCmd starts cmd from the same long-lived thread Start uses, for callers that build their
+// own exec.Cmd (a stdin pipe for a guest console, say) and set Pdeathsig on it.
+func StartCmd(cmd *exec.Cmd) error {
+	var err error
+	onSpawnerThread(func() { err = cmd.Start() })
+	return err
 }
 
 // Output returns everything the process printed so far.

@@ -64,7 +64,7 @@ func (e *env) capture(spec traceSpec) *capture {
 	}
 	c := &capture{t: e.t, spec: spec, path: filepath.Join(dir, spec.name+".pcap")}
 	c.spec.net = e.net
-	c.proc = startPinned(e.t, e.srv, "tshark", "-n", "-i", "br0", "-f", "ip and udp", "-c", fmt.Sprint(spec.count),
+	c.proc = e.srv.Start("tshark", "-n", "-i", "br0", "-f", "ip and udp", "-c", fmt.Sprint(spec.count),
 		"-a", "duration:"+fmt.Sprint(int(2*guestTimeout/time.Second)), "-F", "pcap", "-w", c.path)
 	// tshark says "Capturing on" before dumpcap has its filter attached; "Capture started"
 	// comes when packets are really being taken (a client that sends at once, like the

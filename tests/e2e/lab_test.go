@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -123,7 +122,7 @@ func (e *env) startServer(flags ...string) *netlab.Proc {
 	argv := []string{serverBinary(e.t), "-a", e.dir, "--iface", "br0", "-s", e.ServerIP(), "-f", e.ServerIP(),
 		"-b", e.net + ".100", "-e", e.net + ".150", "-r", "", "-d", "", "--state-dir", e.state, "--debug", "dhcp"}
 	argv = append(argv, flags...)
-	e.pxe = startPinned(e.t, e.srv, argv...)
+	e.pxe = e.srv.Start(argv...)
 	if !e.pxe.WaitOutput(`msg="DHCP answering"`, 30*time.Second) {
 		e.t.Fatalf("pxe-edge did not start answering DHCP:\n%s", e.pxe.Output())
 	}
@@ -164,9 +163,7 @@ func (e *env) startGuest(name string, argv ...string) *guest {
 		cancel()
 		e.t.Fatal(err)
 	}
-	var serr error
-	onThread(e.t, func() { serr = g.cmd.Start() })
-	if serr != nil {
+	if serr := netlab.StartCmd(g.cmd); serr != nil {
 		cancel()
 		e.t.Fatalf("start %s: %v", name, serr)
 	}
@@ -284,35 +281,4 @@ func (g *guest) waitCount(substr string, n int, timeout time.Duration) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// startPinned is ns.Start on an OS thread that stays alive until the test's cleanup.
-// netlab starts processes with Pdeathsig, which Linux ties to the forking *thread*; NS.Do
-// ends its goroutine on a locked thread that Go then destroys, and when that happens to be
-// the thread that forked a server, the server is SIGKILLed mid-test (reproduced by
-// TestNetlabStartSurvivesDo). A thread locked to a parked goroutine is never reused, so
-// processes forked on it live until cleanup.
-func startPinned(t *testing.T, ns *netlab.NS, argv ...string) *netlab.Proc {
-	t.Helper()
-	var p *netlab.Proc
-	onThread(t, func() { p = ns.Start(argv...) })
-	return p
-}
-
-// onThread runs f on an OS thread that is kept (locked to a parked goroutine) until the
-// test's cleanup, so that children forked by f keep their Pdeathsig parent thread.
-func onThread(t *testing.T, f func()) {
-	t.Helper()
-	ran, release := make(chan struct{}), make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		// A t.Fatal inside f ends this goroutine early; the thread then goes away, which
-		// is fine for a test that is failing anyway.
-		defer close(ran)
-		f()
-		ran <- struct{}{}
-		<-release
-	}()
-	<-ran
-	t.Cleanup(func() { close(release) })
 }
