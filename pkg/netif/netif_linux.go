@@ -227,6 +227,12 @@ func (i *Iface) Watch(ctx context.Context, fn func(Event)) error {
 					e = *last
 				}
 				e.Addr = u.NewAddr && i.hasAddr()
+				if !e.Addr {
+					// Every removal is reported, even right after another: whoever restores
+					// the address may have done so in between (`ip addr flush` deletes in
+					// rounds and can take a restored address away again).
+					last = nil
+				}
 				emit(e)
 			}
 		}
