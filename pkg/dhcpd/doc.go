@@ -18,7 +18,13 @@
 //   - Detect(ctx, ifname, timeout) is the --dhcp-auto probe; SetMode switches full/proxy at
 //     run time; Pause/Resume stop answering (carrier loss).
 //   - LoadReservations(path) reads --static-config; SetReservations installs a new set
-//     (SIGHUP).
+//     (SIGHUP). SetBoot swaps the boot policy's configuration (a changed boot map) in place:
+//     leases, offers, counters and sockets stay.
+//   - Reattach reopens the ARP probe and rogue-watch sockets after the interface was deleted
+//     and created again (new index); the daemon calls it whenever DHCP resumes.
+//   - Logs: one info line per reply sent (OFFER, ACK, NAK, PROXY-OFFER, PROXY-ACK: MAC,
+//     address, client kind, boot file), a detail line per request at LevelVerbose, drops at
+//     debug; nothing is built when the level is off.
 //   - Leases, Pool, Rogues and Stats feed the dashboard and metrics; DHCP and LeaseChanged
 //     events go to Config.Bus.
 //

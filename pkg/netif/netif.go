@@ -1,7 +1,9 @@
 // Package netif manages the boot-network interface over netlink: it brings the link up, makes
 // sure the server address is on it (adding it with the configured prefix only when missing),
 // waits for a cable, reports carrier changes, and on exit removes the address only if it added
-// it. Linux only; on other systems every call returns ErrUnsupported.
+// it. Watch reports carrier changes and the server address disappearing (netlink link and
+// address events), so the daemon can put it back with the cable in. Linux only; on other
+// systems every call returns ErrUnsupported.
 //
 // # Default interface
 //
