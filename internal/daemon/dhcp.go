@@ -68,9 +68,6 @@ func newDHCPService(d *Daemon) (*dhcpService, error) {
 			s.log.Warn("lease files were damaged; kept what could be read", "leases", rep.Leases, "skipped", rep.Skipped, "preserved", rep.Preserved)
 		}
 		s.store = st
-		if err := s.importLeasesFile(); err != nil {
-			s.log.Warn("--save-leases: could not import", "file", d.cfg.LeasesFile, "err", err)
-		}
 	}
 	srv, err := s.build(resv, bm)
 	if err != nil {
@@ -78,6 +75,18 @@ func newDHCPService(d *Daemon) (*dhcpService, error) {
 			s.store.Close()
 		}
 		return nil, err
+	}
+	if s.store != nil && d.cfg.LeasesFile != "" {
+		// A PyPXE user moving over keeps the clients' addresses; the lease store stays
+		// authoritative (dhcpd adopts only what it does not already know).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		n, err := srv.LoadPyPXELeases(ctx, d.cfg.LeasesFile)
+		cancel()
+		if err != nil {
+			s.log.Warn("--save-leases: could not import", "file", d.cfg.LeasesFile, "err", err)
+		} else if n > 0 {
+			s.log.Info("imported PyPXE leases", "file", d.cfg.LeasesFile, "leases", n)
+		}
 	}
 	// Nothing is answered until the carrier is confirmed (and, in auto mode, detection ran).
 	srv.Pause()
@@ -354,6 +363,16 @@ func (s *dhcpService) pause() {
 	s.d.bus.Publish(events.Event{Kind: events.ModeChanged, Proto: "dhcp", Msg: "paused"})
 }
 
+// saveLeasesFile writes PyPXE's --save-leases file (on exit and SIGHUP, as PyPXE does).
+func (s *dhcpService) saveLeasesFile() {
+	if s.store == nil || s.d.cfg.LeasesFile == "" {
+		return
+	}
+	if err := s.srv.Load().WritePyPXELeases(s.d.cfg.LeasesFile); err != nil {
+		s.log.Warn("--save-leases: could not save", "file", s.d.cfg.LeasesFile, "err", err)
+	}
+}
+
 // pauseAll is pause at shutdown.
 func (s *dhcpService) pauseAll() { s.pause() }
 
@@ -364,9 +383,7 @@ func (s *dhcpService) close() {
 		s.log.Warn("DHCP close", "err", err)
 	}
 	if s.store != nil {
-		if err := s.exportLeasesFile(); err != nil {
-			s.log.Warn("--save-leases: could not save", "file", s.d.cfg.LeasesFile, "err", err)
-		}
+		s.saveLeasesFile()
 		if err := s.store.Close(); err != nil {
 			s.log.Error("lease store close", "err", err)
 		} else {
@@ -402,9 +419,7 @@ func (s *dhcpService) reload() error {
 	}
 	s.resv.Store(resv)
 	s.log.Info("static reservations reloaded", "reservations", resv.Len())
-	if err := s.exportLeasesFile(); err != nil {
-		s.log.Warn("--save-leases: could not save", "file", s.d.cfg.LeasesFile, "err", err)
-	}
+	s.saveLeasesFile()
 	return nil
 }
 
