@@ -3,13 +3,11 @@
 package dhcpd
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,29 +15,11 @@ import (
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
-// syncBuf is a goroutine-safe log sink; its content is printed when a test fails.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // labServer runs a Server on a rawdhcp Conn opened inside ns (ports 67 and 4011). Its log
 // is returned for assertions and shown if the test fails.
-func labServer(t *testing.T, ns *netlab.NS, ifname string, cfg Config) (*Server, *syncBuf) {
+func labServer(t *testing.T, ns *netlab.NS, ifname string, cfg Config) (*Server, *netlab.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuf{}
+	logs := &netlab.SyncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.Interface = ifname
 	var (

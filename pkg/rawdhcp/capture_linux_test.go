@@ -3,7 +3,6 @@
 package rawdhcp
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"io"
@@ -162,10 +161,10 @@ func startClient(t *testing.T, ns *netlab.NS, gc goldenClient, dir, ifn string) 
 }
 
 // startClientOut is startClient that also returns the live output buffer.
-func startClientOut(t *testing.T, ns *netlab.NS, gc goldenClient, dir, ifn string) (func() string, *syncBuf) {
+func startClientOut(t *testing.T, ns *netlab.NS, gc goldenClient, dir, ifn string) (func() string, *netlab.SyncBuffer) {
 	ctx, cancel := context.WithTimeout(context.Background(), gc.wait+30*time.Second)
 	cmd := ns.Exec(ctx, gc.argv(dir, ifn)...)
-	out := &syncBuf{}
+	out := &netlab.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var stdin io.WriteCloser
@@ -204,23 +203,6 @@ func startClientOut(t *testing.T, ns *netlab.NS, gc goldenClient, dir, ifn strin
 	}
 	t.Cleanup(func() { stop() })
 	return stop, out
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
