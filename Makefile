@@ -8,9 +8,10 @@ $(error no usable Go toolchain: see the messages of scripts/ensure-go.sh above)
 endif
 HOSTARCH := $(shell $(GO) env GOHOSTARCH)
 GOARCH   ?= $(HOSTARCH)
-# An empty GOARCH in the environment means the host too.
+# An empty GOARCH (environment or `make GOARCH=`) means the host too; `override` because a
+# command-line variable would otherwise win over this assignment.
 ifeq ($(strip $(GOARCH)),)
-GOARCH   := $(HOSTARCH)
+override GOARCH := $(HOSTARCH)
 endif
 GOARM    ?=
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
