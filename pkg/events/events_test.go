@@ -31,7 +31,8 @@ func TestPublishSubscribe(t *testing.T) {
 func TestNilBus(t *testing.T) {
 	var b *Bus
 	b.Publish(Event{Kind: DHCP})
-	if b.NextID() == b.NextID() {
+	first := b.NextID()
+	if first == b.NextID() {
 		t.Fatal("nil bus handed out the same id twice")
 	}
 	if b.Dropped() != 0 {
