@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pxe-edge/pxe-edge/pkg/boot"
 )
 
 // netbootDir is the repository's netboot/ tree.
@@ -17,7 +19,7 @@ var netbootDir = filepath.Join("..", "..", "netboot")
 // upper-case hex digits shortened one digit at a time, default-<arch>-<soc>-<board>… (QEMU
 // arm64: default-arm only, no SoC), default. PXELINUX asks the same, after pxelinux.cfg/<uuid>.
 func ubootCandidates(mac [6]byte, ip netip.Addr) []string {
-	c := []string{"pxelinux.cfg/01-" + macDashed(mac)}
+	c := []string{"pxelinux.cfg/01-" + boot.MACDashed(mac)}
 	a := ip.As4()
 	hex := fmt.Sprintf("%02X%02X%02X%02X", a[0], a[1], a[2], a[3])
 	for i := len(hex); i > 0; i-- {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pxe-edge/pxe-edge/pkg/boot"
 	"github.com/pxe-edge/pxe-edge/pkg/tftp"
 )
 
@@ -131,7 +132,7 @@ func (s *Source) clientDirs(client netip.Addr, dirs *[2]string) int {
 	}
 	if s.lookup != nil {
 		if mac, ok := s.lookup(client); ok {
-			if d := "01-" + macDashed(mac); s.isDir(d) {
+			if d := "01-" + boot.MACDashed(mac); s.isDir(d) {
 				dirs[n] = d
 				n++
 			}
@@ -152,7 +153,7 @@ func (s *Source) ownDir(name string, client netip.Addr) bool {
 		return true
 	}
 	if s.lookup != nil && strings.HasPrefix(name, "01-") {
-		if mac, ok := s.lookup(client); ok && strings.EqualFold(name[3:], macDashed(mac)) {
+		if mac, ok := s.lookup(client); ok && strings.EqualFold(name[3:], boot.MACDashed(mac)) {
 			return true
 		}
 	}
@@ -215,18 +216,4 @@ func isHex(s string) bool {
 
 func isHexByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-// macDashed formats mac as lower-case hex pairs joined by dashes.
-func macDashed(mac [6]byte) string {
-	const hex = "0123456789abcdef"
-	var b [17]byte
-	for i, x := range mac {
-		if i > 0 {
-			b[3*i-1] = '-'
-		}
-		b[3*i] = hex[x>>4]
-		b[3*i+1] = hex[x&0xf]
-	}
-	return string(b[:])
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pxe-edge/pxe-edge/pkg/boot"
 	"github.com/pxe-edge/pxe-edge/pkg/tftp"
 )
 
@@ -243,7 +244,7 @@ func TestNames(t *testing.T) {
 			t.Errorf("isPiPrefix(%q) = %v", name, got)
 		}
 	}
-	if macDashed(macPi) != "dc-a6-32-01-36-c2" {
-		t.Error(macDashed(macPi))
+	if boot.MACDashed(macPi) != "dc-a6-32-01-36-c2" {
+		t.Error(boot.MACDashed(macPi))
 	}
 }
