@@ -10,7 +10,8 @@
 #   IPXE_ARM64_EFI=$(board/ipxe-arm64/fetch.sh) make netboot
 #
 # Environment: PXE_EDGE_CACHE (default /var/cache/pxe-edge), IPXE_SUITE (default trixie),
-# PXE_EDGE_DEBIAN_MIRROR (default: the Debian mirror apt is configured with).
+# PXE_EDGE_DEBIAN_MIRROR (default: the Debian mirror apt is configured with; see
+# scripts/apt-download.sh, which does the download).
 set -euo pipefail
 
 cache=${PXE_EDGE_CACHE:-/var/cache/pxe-edge}/ipxe-arm64
@@ -20,31 +21,10 @@ if [ -s "$cache/ipxe-arm64.efi" ]; then
   exit 0
 fi
 
-mirror=${PXE_EDGE_DEBIAN_MIRROR:-}
-if [ -z "$mirror" ]; then
-  mirror=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-    grep -oE 'https?://[^ ]+/debian/?( |$)' | head -n1 | tr -d ' ' || true)
-  mirror=${mirror%/}
-  mirror=${mirror:-http://deb.debian.org/debian}
-fi
-
 work=$(mktemp -d /tmp/pxe-edge-ipxe.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/sources.d" "$work/lists/partial" "$work/cache/archives/partial" "$work/deb"
-cat >"$work/sources.d/ipxe.sources" <<EOT
-Types: deb
-URIs: $mirror
-Suites: $suite
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOT
-apt=(-q -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$work/sources.d"
-  -o Dir::State::Lists="$work/lists" -o Dir::Cache="$work/cache" -o Dir::State::Status=/dev/null
-  -o APT::Sandbox::User=root)
-echo "ipxe-arm64: fetching Debian $suite's ipxe package from $mirror" >&2
-apt-get "${apt[@]}" update >&2
-(cd "$work/deb" && apt-get "${apt[@]}" download ipxe >&2)
-deb=$(ls "$work"/deb/ipxe_*.deb)
+here=$(cd "$(dirname "$0")" && pwd)
+deb=$("$here/../../scripts/apt-download.sh" "$suite" "$(dpkg --print-architecture)" ipxe "$work/deb")
 dpkg-deb -x "$deb" "$work/x"
 [ -s "$work/x/usr/lib/ipxe/ipxe-arm64.efi" ] || {
   echo "ipxe-arm64: $(basename "$deb") has no usr/lib/ipxe/ipxe-arm64.efi" >&2
