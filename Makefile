@@ -45,6 +45,7 @@ test: deps-test
 	@scripts/sweep-netns.sh
 	$(GO) vet ./...
 	GRUB_ARM64_DEB="$${GRUB_ARM64_DEB:-$$(scripts/fetch-grub-arm64.sh || true)}" \
+	IPXE_ARM64_EFI="$${IPXE_ARM64_EFI:-$$(board/ipxe-arm64/fetch.sh || true)}" \
 		$(GO) test -count=1 -timeout 28m $(TESTFLAGS) $(PKG)
 	@scripts/sweep-netns.sh
 

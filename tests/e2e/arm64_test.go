@@ -11,8 +11,9 @@ import (
 )
 
 // grubARM64 is the arm64 GRUB netboot image scripts/netboot.sh copies in when asked to
-// (GRUB_ARM64_EFI, GRUB_ARM64_DEB or NETBOOT_FETCH_GRUB_ARM64=1; see its header). Debian
-// ships no arm64 iPXE, so GRUB is the arm64 UEFI boot file these tests can use.
+// (GRUB_ARM64_EFI, GRUB_ARM64_DEB or NETBOOT_FETCH_GRUB_ARM64=1; see its header). These
+// tests prove --boot-map's per-architecture override with it; arm64_ipxe_test.go proves the
+// default policy (ipxe-arm64.efi, which Debian bookworm does not ship: IPXE_ARM64_EFI).
 const grubARM64 = "grubnetaa64.efi"
 
 // requireGRUBARM64 skips (fails in CI) unless the netboot directory holds the GRUB image.
