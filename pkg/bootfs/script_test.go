@@ -17,7 +17,11 @@ var netbootScript = filepath.Join("..", "..", "scripts", "netboot.sh")
 func runNetboot(t *testing.T, dest string, env ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	cmd := exec.Command("bash", netbootScript, dest)
-	cmd.Env = append(os.Environ(), env...)
+	// The script's optional inputs come only from the test: `make test` exports
+	// IPXE_ARM64_EFI and GRUB_ARM64_DEB for the firmware tests, which would change what the
+	// script copies and warns about. exec keeps the last value of a repeated key.
+	base := append(os.Environ(), "IPXE_ARM64_EFI=", "GRUB_ARM64_EFI=", "GRUB_ARM64_DEB=", "NETBOOT_FETCH_GRUB_ARM64=")
+	cmd.Env = append(base, env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
