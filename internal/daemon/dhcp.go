@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -410,7 +410,7 @@ func (s *dhcpService) reload() error {
 	if err := srv.SetReservations(resv); err != nil {
 		return fmt.Errorf("--static-config: %w", err)
 	}
-	if !reflect.DeepEqual(bm, s.bootMap) {
+	if !maps.Equal(bm, s.bootMap) {
 		bc := s.bootConfig(bm)
 		srv.SetBoot(bc)
 		s.boot.Store(&bc)
