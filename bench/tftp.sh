@@ -11,9 +11,10 @@
 #
 # Knobs (environment): RUNS (5) runs per setting and server, SIZE_MB (8) file size for the
 # single-transfer settings, CONC (50) concurrent clients, CONC_MB (4) their file size,
-# CONC_RUNS (2) rounds of the concurrent test, PXE_EDGE (a pxe-edge binary to use instead of
-# building one). The machine these run on is shared and noisy: compare ratios, not absolute
-# figures across runs.
+# CONC_RUNS (2) rounds of the concurrent test (0: none), PXE_EDGE (a pxe-edge binary to use
+# instead of building one), SETTINGS (a subset of the single-transfer settings, by name;
+# empty: none), BG_WAKE (1: a 10 ms wake-up loop in the background, see below). The machine
+# these run on is shared and noisy: compare ratios, not absolute figures across runs.
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -40,10 +41,12 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	sleep 0.2
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	for ns in "$NS_C" "$NS_S"; do
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	declare -F cg_remove >/dev/null && cg_remove
 	rm -rf "$SCRATCH"
 }
 trap cleanup EXIT INT TERM
@@ -109,6 +112,31 @@ IP[atftpd]=10.20.9.3
 IP[dnsmasq]=10.20.9.4
 SERVERS=(pxe-edge in.tftpd atftpd dnsmasq)
 
+# Server CPU time comes from a cgroup per server (cgroup v2 cpu.stat, or v1 cpuacct): exact
+# to the microsecond, and it counts every child (in.tftpd forks one per transfer and ignores
+# SIGCHLD, so /proc/PID/stat never sees its children's time). No sampling process runs while
+# a transfer is timed: an earlier version polled in.tftpd's children every 10 ms, and that
+# background wake-up alone kept the idle vCPUs awake and made every lock-step server ~1.6x
+# faster (bench/tftp.md), in in.tftpd's favour only.
+declare -A CG
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+	CGROOT=/sys/fs/cgroup
+	cg_usec() { awk '$1 == "usage_usec" {print $2}' "$1/cpu.stat"; }
+elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
+	CGROOT=/sys/fs/cgroup/cpuacct
+	cg_usec() { echo $(($(cat "$1/cpuacct.usage") / 1000)); }
+else
+	die "no cgroup v2 and no cgroup v1 cpuacct hierarchy to account server CPU time"
+fi
+cg_attach() { # SERVER PID
+	CG[$1]=$CGROOT/pxet-$ID-$1
+	mkdir "${CG[$1]}" || die "cannot create cgroup ${CG[$1]}"
+	echo "$2" >"${CG[$1]}/cgroup.procs"
+}
+cg_remove() {
+	local s
+	for s in "${!CG[@]}"; do rmdir "${CG[$s]}" 2>/dev/null || true; done
+}
 # Started with `ip netns exec` directly (not through S) so that $! is the server itself:
 # ip execs into it.
 if [ "$PXE_KIND" = cmd/pxe-edge ]; then
@@ -128,6 +156,7 @@ ip netns exec "$NS_S" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=
 	--log-facility="$SCRATCH/dnsmasq.log" >/dev/null 2>&1 &
 PID[dnsmasq]=$!
 PIDS=("${PID[@]}")
+for s in "${SERVERS[@]}"; do cg_attach "$s" "${PID[$s]}"; done
 
 # Every server must answer before anything is timed.
 for s in "${SERVERS[@]}"; do
@@ -144,40 +173,9 @@ RESULTS=$SCRATCH/results.txt
 : >"$RESULTS"
 now() { date +%s%N; }
 
-# cpu_ticks PID: CPU time of a server in clock ticks (utime+stime+cutime+cstime).
-cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' /proc/"$1"/stat; }
-TICK=$(getconf CLK_TCK)
-# in.tftpd forks a child per transfer and ignores SIGCHLD, so the kernel never adds the
-# children's CPU time to the parent's: sample each child's ticks every 10 ms while the
-# clients run and keep each child's last value (this misses a child's final < 10 ms,
-# in in.tftpd's favour).
-child_sampler() { # PARENT OUTFILE
-	while :; do
-		for c in $(pgrep -P "$1" 2>/dev/null); do
-			awk -v c="$c" '{print c, $14 + $15}' /proc/"$c"/stat 2>/dev/null || true
-		done >>"$2"
-		sleep 0.01
-	done
-}
-sampled_ticks() { awk '{if ($2 > m[$1]) m[$1] = $2} END {s = 0; for (p in m) s += m[p]; print s}' "$1"; }
-# server_cpu_start SERVER / server_cpu_stop SERVER: CPU ticks used in between, in CPU_TICKS.
-server_cpu_start() {
-	CPU0=$(cpu_ticks "${PID[$1]}")
-	SAMPLER=
-	if [ "$1" = in.tftpd ]; then
-		: >"$SCRATCH/children"
-		child_sampler "${PID[$1]}" "$SCRATCH/children" &
-		SAMPLER=$!
-	fi
-}
-server_cpu_stop() {
-	CPU_TICKS=$(($(cpu_ticks "${PID[$1]}") - CPU0))
-	if [ -n "$SAMPLER" ]; then
-		kill "$SAMPLER" 2>/dev/null || true
-		wait "$SAMPLER" 2>/dev/null || true
-		CPU_TICKS=$((CPU_TICKS + $(sampled_ticks "$SCRATCH/children")))
-	fi
-}
+server_cpu_start() { CPU0=$(cg_usec "${CG[$1]}"); }
+# server_cpu_stop SERVER: CPU time in µs since server_cpu_start, in CPU_US.
+server_cpu_stop() { CPU_US=$(($(cg_usec "${CG[$1]}") - CPU0)); }
 
 # fetch SERVER SETTING OPTS...: one timed transfer of f; appends "setting server MB/s
 # server-CPU-ms". Wall time is what a client sees; the server's CPU time per transfer is the
@@ -196,7 +194,7 @@ fetch() {
 		echo "$setting $s FAIL" >>"$RESULTS"
 		return
 	fi
-	echo "$setting $s $(python3 -c "print(f'{$((SIZE_MB << 20)) / (($t1 - $t0) / 1e9) / 1e6:.2f} {$CPU_TICKS * 1000 / $TICK:.0f}')")" >>"$RESULTS"
+	echo "$setting $s $(python3 -c "print(f'{$((SIZE_MB << 20)) / (($t1 - $t0) / 1e9) / 1e6:.2f} {$CPU_US / 1000:.1f}')")" >>"$RESULTS"
 }
 
 # Checksums once per server (the timed runs check the size only).
@@ -210,7 +208,17 @@ OPTS[lockstep-blk512]='--option|blksize 512'
 OPTS[lockstep-blk1468]='--option|blksize 1468'
 OPTS[window4-blk1468]='--option|blksize 1468|--option|windowsize 4'
 OPTS[window16-blk1468]='--option|blksize 1468|--option|windowsize 16'
-SETTINGS=(lockstep-blk512 lockstep-blk1468 window4-blk1468 window16-blk1468)
+read -r -a SETTINGS <<<"${SETTINGS-lockstep-blk512 lockstep-blk1468 window4-blk1468 window16-blk1468}"
+for setting in "${SETTINGS[@]}"; do [ -n "${OPTS[$setting]:-}" ] || die "unknown setting $setting"; done
+
+# BG_WAKE=1: a background loop that wakes every 10 ms runs through every timed part, for
+# every server alike. It exists to show the effect that once skewed this benchmark: on an
+# otherwise idle VM a lock-step transfer is bound by how fast an idle vCPU wakes, and any
+# periodic wake-up keeps the vCPUs from going idle (bench/tftp.md).
+if [ -n "${BG_WAKE:-}" ]; then
+	(while :; do sleep 0.01; done) &
+	PIDS+=($!)
+fi
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(now)
@@ -225,30 +233,47 @@ done
 
 # --- concurrency: CONC clients at once, blksize 1468 lock-step (every server can) ----------
 # Peak RSS: VmHWM of the server process, plus the peak of the summed VmRSS of the server and
-# its children sampled every 20 ms (in.tftpd forks one child per transfer).
-tree_rss_kb() {
-	local total=0 p v
-	for p in $1 $(pgrep -P "$1" 2>/dev/null); do
-		# A child that is exiting (a zombie) has no VmRSS line, or no status file at all.
-		v=$(awk '/^VmRSS:/{print $2}' /proc/"$p"/status 2>/dev/null || true)
-		total=$((total + ${v:-0}))
-	done
-	echo "$total"
-}
+# its children sampled every 20 ms (in.tftpd forks one child per transfer). The sampler is
+# one python process reading /proc, run alike for every server: it forks nothing, so it
+# takes little CPU from a run that is CPU bound (a shell loop with pgrep and awk per child
+# took a visible share of the two cores while in.tftpd had 50 children).
+TREE_SAMPLER='
+import os, sys, time
+pid, out = sys.argv[1], sys.argv[2]
+def kids(p):
+    ks = []
+    try:
+        for t in os.listdir(f"/proc/{p}/task"):
+            with open(f"/proc/{p}/task/{t}/children") as f:
+                ks += f.read().split()
+    except OSError:
+        pass
+    return ks
+def rss(p):
+    try:
+        with open(f"/proc/{p}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0  # exiting: a zombie has no VmRSS
+peak = 0
+while True:
+    r = rss(pid) + sum(rss(k) for k in kids(pid))
+    if r > peak:
+        peak = r
+        with open(out, "w") as f:
+            f.write(str(peak))
+    time.sleep(0.02)
+'
 for round in $(seq "$CONC_RUNS"); do
 	order=("${SERVERS[@]:$(((round - 1) % 4))}" "${SERVERS[@]:0:$(((round - 1) % 4))}")
 	for s in "${order[@]}"; do
 		rm -f "$SCRATCH"/out/c.*
 		peakf=$SCRATCH/peak.$s.$round
 		echo 0 >"$peakf"
-		(
-			peak=0
-			while :; do
-				r=$(tree_rss_kb "${PID[$s]}")
-				[ "$r" -gt "$peak" ] && { peak=$r; echo "$peak" >"$peakf"; }
-				sleep 0.02
-			done
-		) &
+		python3 -c "$TREE_SAMPLER" "${PID[$s]}" "$peakf" &
 		sampler=$!
 		server_cpu_start "$s"
 		t0=$(now)
@@ -262,7 +287,7 @@ for round in $(seq "$CONC_RUNS"); do
 			[ "$(stat -c %s "$SCRATCH/out/c.$i" 2>/dev/null || echo 0)" = $((CONC_MB << 20)) ] && okn=$((okn + 1))
 		done
 		mbps=$(python3 -c "print(f'{$okn * $((CONC_MB << 20)) / (($t1 - $t0) / 1e9) / 1e6:.2f}')")
-		echo "concurrent$CONC-blk1468 $s $mbps $okn $(cat "$peakf") $((CPU_TICKS * 1000 / TICK))" >>"$RESULTS"
+		echo "concurrent$CONC-blk1468 $s $mbps $okn $(cat "$peakf") $((CPU_US / 1000))" >>"$RESULTS"
 	done
 done
 for s in "${SERVERS[@]}"; do
@@ -311,13 +336,13 @@ if conc_rate:
     row(f"{conc}x{cmb}MiB-1468", {s: st.median(v) for s, v in conc_rate.items()})
 print()
 print(f"server CPU time, ms: per {size} MiB transfer (median of {runs}), and for all {conc} concurrent")
-print(f"{cmb} MiB transfers (median of rounds); 10 ms clock ticks, so small figures are coarse;")
+print(f"{cmb} MiB transfers (median of rounds); from each server's cgroup, children included;")
 print("peer/pxe > 1 means pxe-edge used less CPU than that peer")
 print(f"{'setting':<18}" + "".join(f"{s:>10}" for s in servers) + "  peer/pxe")
 for setting in ["lockstep-blk512", "lockstep-blk1468", "window4-blk1468", "window16-blk1468", "concurrent"]:
     if setting in cpu:
         med = {s: st.median(v) for s, v in cpu[setting].items()}
-        cells = "".join(f"{med.get(s, float('nan')):>10.0f}" for s in servers)
+        cells = "".join(f"{med.get(s, float('nan')):>10.1f}" for s in servers)
         p = med.get("pxe-edge", 0)
         per = " ".join(f"{s}={med[s]/p:.2f}" if p else f"{s}=inf" for s in servers[1:] if s in med)
         print(f"{setting:<18}{cells}  {per}")
