@@ -104,6 +104,13 @@ func TestHTTPStatusFromDaemon(t *testing.T) {
 			t.Errorf("status lacks %s:\n%s", want, body)
 		}
 	}
+	// The lease took at least a DISCOVER and a REQUEST, counted by type in the status too.
+	recv, _ := st["dhcp_received"].(map[string]any)
+	for _, typ := range []string{"DISCOVER", "REQUEST"} {
+		if n, _ := recv[typ].(float64); n < 1 {
+			t.Errorf("status dhcp_received lacks %s: %v", typ, st["dhcp_received"])
+		}
+	}
 	if out, err := lb.cli.Run(ctx, "curl", "-sf", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://10.60.7.2:8080/boot.ipxe"); err != nil || string(out) != "200" {
 		t.Errorf("file over HTTP: %v %s", err, out)
 	}

@@ -10,7 +10,8 @@
 // Routes:
 //
 //	GET /             dashboard (Config.Status), else index.html / listing / 404
-//	GET /api/status   JSON: mode, interface, leases, clients, transfers, recent events
+//	GET /api/status   JSON: mode, interface, leases, DHCP messages by type, clients,
+//	                  transfers, recent events
 //	GET /api/events   server-sent events: "snapshot" (≤ 4/s, after changes) and "event"
 //	GET /metrics      Prometheus text format, written by hand
 //	GET /<path>       a file under Config.Root; *.ipxe and *.ipxe.tmpl are rendered

@@ -20,8 +20,11 @@ type statusJSON struct {
 		Size int `json:"size"`
 		Used int `json:"used"`
 	} `json:"pool"`
-	Leases        []Lease `json:"leases"`
-	EventsDropped uint64  `json:"events_dropped"`
+	Leases []Lease `json:"leases"`
+	// DHCPReceived counts the DHCP messages the server received, by type ("DISCOVER",
+	// "REQUEST", …); absent when no DHCP server runs.
+	DHCPReceived  map[string]uint64 `json:"dhcp_received,omitempty"`
+	EventsDropped uint64            `json:"events_dropped"`
 	snapshot
 }
 
@@ -34,6 +37,9 @@ func (s *Server) status(withRecent bool) statusJSON {
 		st.Pool.Size, st.Pool.Used = d.PoolSize, d.PoolUsed
 		if d.Leases != nil {
 			st.Leases = d.Leases
+		}
+		if len(d.DHCPReceived) > 0 {
+			st.DHCPReceived = d.DHCPReceived
 		}
 	} else if c := s.track.counters(); c.modeSeen || c.link {
 		// Without the daemon's view, fall back to what the bus said.

@@ -89,6 +89,9 @@ func TestStatusFromEvents(t *testing.T) {
 		st.Pool.Size != 100 || len(st.Leases) != 1 || st.Version != "v1.2.3" {
 		t.Errorf("daemon part: %+v", st)
 	}
+	if len(st.DHCPReceived) != 2 || st.DHCPReceived["DISCOVER"] != 5 || st.DHCPReceived["REQUEST"] != 4 {
+		t.Errorf("dhcp_received: %v", st.DHCPReceived)
+	}
 	c := st.Clients
 	if len(c) != 2 {
 		t.Fatalf("clients: %+v", c)
