@@ -71,8 +71,8 @@ var settings = []*setting{
 
 	{key: "TFTP_PORT", long: "tftp-port", kind: kInt, ours: true, help: "TFTP server port", ptr: func(c *Config) any { return &c.TFTPPort }},
 	{key: "TFTP_SERVER_IP", long: "tftp-server-ip", kind: kAddr, help: "TFTP server address (0.0.0.0: the --iface address when one is managed, else all)", ptr: func(c *Config) any { return &c.TFTPServerIP }},
-	{key: "TFTP_MAX", long: "tftp-max", kind: kInt, ours: true, help: "most concurrent TFTP transfers; more get ERROR 0 'server busy'", ptr: func(c *Config) any { return &c.TFTPMax }},
-	{key: "TFTP_WINDOWSIZE_MAX", long: "tftp-windowsize-max", kind: kInt, ours: true, help: "largest RFC 7440 windowsize granted", ptr: func(c *Config) any { return &c.TFTPWindowsizeMax }},
+	{key: "TFTP_MAX", long: "tftp-max", kind: kInt, ours: true, help: "most concurrent TFTP transfers (1-10000); more get ERROR 0 'server busy'", ptr: func(c *Config) any { return &c.TFTPMax }},
+	{key: "TFTP_WINDOWSIZE_MAX", long: "tftp-windowsize-max", kind: kInt, ours: true, help: "largest RFC 7440 windowsize granted (1-65535)", ptr: func(c *Config) any { return &c.TFTPWindowsizeMax }},
 
 	{key: "NBD_BLOCK_DEVICE", aliases: []string{"NBD_BLOCKDEVICE"}, long: "nbd", kind: kString, nbd: true, help: "NBD block device (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDBlockDevice }},
 	{key: "NBD_WRITE", long: "nbd-write", kind: kBool, nbd: true, help: "NBD: allow writes (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDWrite }},
@@ -89,11 +89,11 @@ var settings = []*setting{
 	{key: "UBOOT_FILE", long: "uboot-file", kind: kString, ours: true, help: "boot file U-Boot gets ('' = pxelinux.0, beside the pxelinux.cfg/ directory U-Boot searches)", ptr: func(c *Config) any { return &c.UBootFile }},
 	{key: "UBOOT_CONFIG_FILE", long: "uboot-config-file", kind: kString, ours: true, help: "option 209 (PXELINUX config file) for U-Boot, e.g. pxelinux.cfg/default ('' = not sent)", ptr: func(c *Config) any { return &c.UBootConfigFile }},
 	{key: "HTTP_BOOT_PATH", long: "http-boot-path", kind: kString, ours: true, help: "path or URL UEFI HTTP boot clients get ('' = the iPXE EFI binary for their architecture)", ptr: func(c *Config) any { return &c.HTTPBootPath }},
-	{key: "HTTP_MAX_CONNS", long: "http-max-conns", kind: kInt, ours: true, help: "most concurrent HTTP connections; more wait in the accept queue", ptr: func(c *Config) any { return &c.HTTPMaxConns }},
+	{key: "HTTP_MAX_CONNS", long: "http-max-conns", kind: kInt, ours: true, help: "most concurrent HTTP connections (1-10000); more wait in the accept queue", ptr: func(c *Config) any { return &c.HTTPMaxConns }},
 	{key: "HTTP_LIST_DIRS", long: "http-list-dirs", kind: kBool, ours: true, help: "HTML listings of netboot directories over HTTP", ptr: func(c *Config) any { return &c.HTTPListDirs }},
-	{key: "TFTP_TIMEOUT", long: "tftp-timeout", kind: kDur, ours: true, help: "first TFTP retransmission timeout when the client asks for none (doubles per retry); 1s, 500ms or seconds", ptr: func(c *Config) any { return &c.TFTPTimeout }},
-	{key: "TFTP_RETRIES", long: "tftp-retries", kind: kInt, ours: true, help: "TFTP retransmissions of one packet before the transfer is abandoned", ptr: func(c *Config) any { return &c.TFTPRetries }},
-	{key: "TFTP_IDLE_TIMEOUT", long: "tftp-idle-timeout", kind: kDur, ours: true, help: "drop a TFTP transfer that made no progress this long", ptr: func(c *Config) any { return &c.TFTPIdleTimeout }},
+	{key: "TFTP_TIMEOUT", long: "tftp-timeout", kind: kDur, ours: true, help: "first TFTP retransmission timeout when the client asks for none (doubles per retry); 10ms-255s, written 1s, 500ms or seconds", ptr: func(c *Config) any { return &c.TFTPTimeout }},
+	{key: "TFTP_RETRIES", long: "tftp-retries", kind: kInt, ours: true, help: "TFTP retransmissions of one packet before the transfer is abandoned (1-100)", ptr: func(c *Config) any { return &c.TFTPRetries }},
+	{key: "TFTP_IDLE_TIMEOUT", long: "tftp-idle-timeout", kind: kDur, ours: true, help: "drop a TFTP transfer that made no progress this long (1s-1h)", ptr: func(c *Config) any { return &c.TFTPIdleTimeout }},
 
 	{key: "IFACE", long: "iface", kind: kString, ours: true, help: "boot-network interface (default: the first wired interface with a carrier)", ptr: func(c *Config) any { return &c.Iface }},
 	{key: "BOOT_MAP", long: "boot-map", kind: kString, ours: true, help: "JSON file mapping option 93 architectures to boot files ({\"7\": \"snponly.efi\"}); reloaded on SIGHUP", ptr: func(c *Config) any { return &c.BootMap }},

@@ -10,6 +10,9 @@
 //	uboot_test.go  U-Boot arm64: dhcp, pxe get, tftpboot at blksize 1468 windowsize 4 + CRC-32
 //	proxy_test.go  ProxyDHCP beside busybox udhcpd (BIOS, OVMF via 4011); auto mode both ways
 //	rpi_test.go    Pi 4 and Pi 2/3 bootloaders replayed byte by byte (DHCP + TFTP order)
+//	tuning_test.go flags in real replies and boots: --pi-menu/--no-pi, --http-boot-path
+//	               (replayed OVMF/AAVMF DISCOVERs and a real OVMF HTTP boot),
+//	               --uboot-file/--uboot-config-file (a real U-Boot)
 //	golden_test.go tshark traces per client kind: checked live, stored in testdata/ with
 //	               -update, and re-checked (with pkg/boot re-deciding them) by TestGoldenTraces
 //
