@@ -26,14 +26,6 @@ func requireIPXEARM64(t *testing.T, dir string) {
 	}
 }
 
-// The live traces of the two iPXE scenarios (checked as they are captured, not stored).
-var (
-	aavmfIPXEPXETrace = traceSpec{name: "aavmf-ipxe-pxe", count: 12, vendorClass: "PXEClient:Arch:00011:UNDI:003000", arch: 11,
-		file: boot.FileIPXEarm64, rrq: boot.FileIPXEarm64, cfg: boot.Config{IPXE: true, HTTP: true, HTTPPort: 80}}
-	aavmfIPXEHTTPTrace = traceSpec{name: "aavmf-ipxe-http", count: 6, vendorClass: "HTTPClient:Arch:00019", arch: 19,
-		file: "http://{srv}/" + boot.FileIPXEarm64, opt60: "HTTPClient", cfg: boot.Config{IPXE: true, HTTP: true, HTTPPort: 80}}
-)
-
 // checkIPXEOnce checks, from the console and pxe-edge's log, that the chainloading was
 // loop-free: the firmware downloaded its NBP (iPXE) once, and iPXE, asking again, was given
 // the script and fetched it over HTTP.
@@ -73,7 +65,7 @@ func TestUEFIARM64IPXE(t *testing.T) {
 	e := newEnv(t, 15)
 	requireIPXEARM64(t, e.dir)
 	e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80")
-	c := e.capture(aavmfIPXEPXETrace)
+	c := e.capture(spec("aavmf-ipxe-pxe"))
 	g := e.startGuest("aavmf-ipxe", aavmfGuest(t, e.tap(), "52:54:00:70:15:10")...)
 	took := g.wait("pxe-edge: boot.ipxe reached", guestTimeout)
 	c.finish()
@@ -93,7 +85,7 @@ func TestUEFIARM64IPXEHTTPBoot(t *testing.T) {
 	e := newEnv(t, 16)
 	requireIPXEARM64(t, e.dir)
 	e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80")
-	c := e.capture(aavmfIPXEHTTPTrace)
+	c := e.capture(spec("aavmf-ipxe-http"))
 	g := e.startGuest("aavmf-ipxe-http", aavmfGuest(t, e.tap(), "52:54:00:70:16:10",
 		"-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
 		"-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n")...)

@@ -7,6 +7,8 @@
 //	bios_test.go   SeaBIOS + iPXE ROM: --ipxe --http → boot.ipxe; without --ipxe → pxelinux.0
 //	uefi_test.go   OVMF: EDK2 PXE → ipxe.efi → boot.ipxe; UEFI HTTP boot (arch 16)
 //	arm64_test.go  AAVMF: EDK2 PXE and HTTP boot (arch 11/19) → GRUB → grub/grub.cfg
+//	arm64_ipxe_test.go AAVMF, default policy: EDK2 PXE (arch 11) / HTTP boot (19) →
+//	               ipxe-arm64.efi → boot.ipxe
 //	uboot_test.go  U-Boot arm64: dhcp, pxe get, tftpboot at blksize 1468 windowsize 4 + CRC-32
 //	proxy_test.go  ProxyDHCP beside busybox udhcpd (BIOS, OVMF via 4011); auto mode both ways
 //	rpi_test.go    Pi 4 and Pi 2/3 bootloaders replayed byte by byte (DHCP + TFTP order)
@@ -20,7 +22,9 @@
 // with CI=true they fail. Guests run one at a time under TCG (KVM here is nested and breaks
 // OVMF and the iPXE ROM), each bounded by guestTimeout. The arm64 UEFI tests need Debian's
 // arm64 GRUB netboot image, which scripts/netboot.sh copies in when given GRUB_ARM64_DEB (or
-// GRUB_ARM64_EFI, or NETBOOT_FETCH_GRUB_ARM64=1).
+// GRUB_ARM64_EFI, or NETBOOT_FETCH_GRUB_ARM64=1); the arm64 iPXE tests need
+// IPXE_ARM64_EFI=$(board/ipxe-arm64/fetch.sh), which takes ipxe-arm64.efi from Debian trixie
+// (bookworm has none). `make test` sets both.
 //
 //	go test -count=1 -v ./tests/e2e/
 //	go test -count=1 -v ./tests/e2e/ -update   # recapture testdata/*.pcap

@@ -295,6 +295,12 @@ var traceSpecs = map[string]traceSpec{
 		file: grubARM64, rrq: grubARM64, cfg: boot.Config{HTTP: true, HTTPPort: 80, ArchFiles: map[uint16]string{11: grubARM64, 19: grubARM64}}},
 	"aavmf-http": {count: 6, vendorClass: "HTTPClient:Arch:00019", arch: 19,
 		file: "http://{srv}/" + grubARM64, opt60: "HTTPClient", cfg: boot.Config{HTTP: true, HTTPPort: 80, ArchFiles: map[uint16]string{11: grubARM64, 19: grubARM64}}},
+	// The default policy (no --boot-map) for arm64 UEFI: iPXE's arm64 binary, by TFTP for
+	// EDK2's PXE and by its http:// URL for UEFI HTTP boot (arm64_ipxe_test.go).
+	"aavmf-ipxe-pxe": {count: 12, vendorClass: "PXEClient:Arch:00011:UNDI:003000", arch: 11,
+		file: boot.FileIPXEarm64, rrq: boot.FileIPXEarm64, cfg: boot.Config{IPXE: true, HTTP: true, HTTPPort: 80}},
+	"aavmf-ipxe-http": {count: 6, vendorClass: "HTTPClient:Arch:00019", arch: 19,
+		file: "http://{srv}/" + boot.FileIPXEarm64, opt60: "HTTPClient", cfg: boot.Config{IPXE: true, HTTP: true, HTTPPort: 80}},
 	"uboot": {count: 12, vendorClass: "U-Boot.armv8", arch: 22, file: "pxelinux.0", rrq: "pxelinux.0"},
 	"proxy-ovmf": {count: 20, vendorClass: "PXEClient:Arch:00007:UNDI:003000", arch: 7, mode: boot.Proxy, via: 4011,
 		file: "ipxe.efi", opt60: "PXEClient", rrq: "ipxe.efi", cfg: boot.Config{IPXE: true, HTTP: true, HTTPPort: 80}},
@@ -319,7 +325,8 @@ func TestGoldenTraces(t *testing.T) {
 		t.Skip("-update: the scenarios of this run rewrite the traces and check them live")
 	}
 	nets := map[string]string{"bios-ipxe-http": "10.70.1", "bios-pxelinux": "10.70.2", "ovmf-pxe": "10.70.3", "ovmf-http": "10.70.4",
-		"uboot": "10.70.5", "aavmf-pxe": "10.70.6", "aavmf-http": "10.70.7", "proxy-ovmf": "10.70.8", "rpi4": "10.70.11"}
+		"uboot": "10.70.5", "aavmf-pxe": "10.70.6", "aavmf-http": "10.70.7", "proxy-ovmf": "10.70.8", "rpi4": "10.70.11",
+		"aavmf-ipxe-pxe": "10.70.15", "aavmf-ipxe-http": "10.70.16"}
 	for name := range traceSpecs {
 		t.Run(name, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join("testdata", name+".pcap"))
@@ -327,7 +334,10 @@ func TestGoldenTraces(t *testing.T) {
 				t.Fatalf("%v (run the scenario with -update to capture it)", err)
 			}
 			s := spec(name)
-			s.net = nets[name]
+			var ok bool
+			if s.net, ok = nets[name]; !ok {
+				t.Fatalf("no subnet for %s in TestGoldenTraces' nets (the newEnv number of its scenario)", name)
+			}
 			if err := checkTrace(b, s); err != nil {
 				t.Fatal(err)
 			}
