@@ -5,8 +5,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pxe-edge/pxe-edge/pkg/events"
 )
 
 // Request cost over loopback with a keep-alive client: a small file (served from the page
@@ -54,4 +57,24 @@ func BenchmarkScript(b *testing.B) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	benchGet(b, Config{Root: dir, Clients: clients}, "/boot.ipxe", len(body))
+}
+
+// A download above ProgressMin with the event bus on: the transfer path (sendfile in
+// chunkSize pieces, progress events, the send-queue probe where there is one). allocs/op
+// must not grow with the size: nothing is allocated per write or per chunk.
+func BenchmarkLargeFile(b *testing.B) {
+	for _, size := range []int{1 << 20, 16 << 20} {
+		b.Run(strconv.Itoa(size>>20)+"MiB", func(b *testing.B) {
+			dir := b.TempDir()
+			writeTree(b, dir, map[string]string{"vmlinuz": strings.Repeat("x", size)})
+			bus := events.NewBus()
+			ch, cancel := bus.Subscribe(64)
+			defer cancel()
+			go func() {
+				for range ch {
+				}
+			}()
+			benchGet(b, Config{Root: dir, Events: bus}, "/vmlinuz", size)
+		})
+	}
 }

@@ -53,6 +53,10 @@ type limitConn struct {
 	release func()
 }
 
+// NetConn returns the accepted connection, for code that needs the socket itself (the send
+// queue probe of transfer progress).
+func (c *limitConn) NetConn() net.Conn { return c.Conn }
+
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)

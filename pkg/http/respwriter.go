@@ -58,7 +58,7 @@ func (w *respWriter) body() {
 		(w.status == http.StatusOK || w.status == http.StatusPartialContent) {
 		total, err := strconv.ParseInt(w.Header().Get("Content-Length"), 10, 64)
 		if err == nil && total >= w.s.cfg.ProgressMin {
-			w.xfer = w.s.startTransfer(w.req, w.file, total)
+			w.xfer = w.s.startTransfer(w, w.req, w.file, total)
 		}
 		w.file = "" // decided once
 	}
