@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,6 +13,10 @@ import (
 // few hundred KB/s still shows a moving bar; large enough that the extra syscalls vanish
 // against the copy.
 const chunkSize = 256 << 10
+
+// corkMin is the smallest body sent corked: below it the body fits in a few segments and
+// the two extra setsockopt calls buy nothing.
+const corkMin = 64 << 10
 
 // respWriter wraps a ResponseWriter to record status and bytes for the access log and
 // metrics, to push the write deadline forward while bytes move, and to count download
@@ -92,6 +97,13 @@ func (w *respWriter) ReadFrom(src io.Reader) (int64, error) {
 	lr, isLR := src.(*io.LimitedReader)
 	if isLR {
 		inner, remain = lr.R, lr.N
+	}
+	if remain < 0 || remain >= corkMin {
+		if c, ok := w.req.Context().Value(connKey{}).(net.Conn); ok {
+			k := newCorker(c)
+			k.cork() // before net/http writes the headers, so they share the first segment
+			defer k.uncork()
+		}
 	}
 	var total int64
 	var err error

@@ -191,10 +191,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		ConnState:         s.met.connState,
 	}
-	if s.cfg.Events != nil {
-		// Download progress asks the socket what the client acknowledged (transfer.go).
-		hs.ConnContext = withConn
-	}
+	// File bodies are corked (cork_linux.go) and download progress asks the socket what
+	// the client acknowledged (transfer.go): both reach the connection through the context.
+	hs.ConnContext = withConn
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(newLimitListener(ln, s.cfg.MaxConns)) }()
 	s.log.Info("http: serving", "addr", ln.Addr().String(), "root", s.cfg.Root, "status", s.cfg.Status, "max_conns", s.cfg.MaxConns)
