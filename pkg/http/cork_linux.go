@@ -1,13 +1,8 @@
 package httpd
 
-import (
-	"net"
-	"syscall"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// corker holds a TCP connection's TCP_CORK while a file body is sent.
+// TCP_CORK around file bodies (respwriter.go).
 //
 // Without it every sendfile round pushes its tail at once as a short segment, so a body
 // reaches the client as many partial segments; with it the kernel sends only full segments
@@ -15,7 +10,6 @@ import (
 // sendfile. Measured on loopback (docs/bench/http.md): the client's CPU per 4 MiB response
 // fell by ~45 % and the throughput rose; on a LAN it means fewer packets for the client to
 // take in.
-type corker struct{ rc syscall.RawConn }
 
 // corkHook lets tests watch cork and uncork; nil outside tests.
 var corkHook func(on bool)
@@ -25,29 +19,12 @@ var corkHook func(on bool)
 func corkOn(fd uintptr)  { _ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_CORK, 1) }
 func corkOff(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_CORK, 0) }
 
-// newCorker returns a corker for c, or nil when c is not a TCP connection (then bodies go
-// out uncorked, as on other systems).
-func newCorker(c net.Conn) *corker {
-	if u, ok := c.(interface{ NetConn() net.Conn }); ok {
-		c = u.NetConn()
-	}
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return nil
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return &corker{rc: rc}
-}
-
-// cork holds partial segments back until uncork.
-func (k *corker) cork() {
-	if k == nil {
+// cork holds partial segments back until uncork. A nil s (no TCP socket) does nothing.
+func (s *connSock) cork() {
+	if s == nil {
 		return
 	}
-	_ = k.rc.Control(corkOn)
+	_ = s.rc.Control(corkOn)
 	if corkHook != nil {
 		corkHook(true)
 	}
@@ -55,12 +32,12 @@ func (k *corker) cork() {
 
 // uncork sends what is held at once and lets later writes (the next response's headers,
 // a keep-alive's small replies) go out without delay.
-func (k *corker) uncork() {
-	if k == nil {
+func (s *connSock) uncork() {
+	if s == nil {
 		return
 	}
 	if corkHook != nil {
 		corkHook(false) // before the push: a client holding the whole body implies it ran
 	}
-	_ = k.rc.Control(corkOff)
+	_ = s.rc.Control(corkOff)
 }

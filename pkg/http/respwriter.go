@@ -2,7 +2,6 @@ package httpd
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -99,11 +98,9 @@ func (w *respWriter) ReadFrom(src io.Reader) (int64, error) {
 		inner, remain = lr.R, lr.N
 	}
 	if remain < 0 || remain >= corkMin {
-		if c, ok := w.req.Context().Value(connKey{}).(net.Conn); ok {
-			k := newCorker(c)
-			k.cork() // before net/http writes the headers, so they share the first segment
-			defer k.uncork()
-		}
+		s := sockOf(w.req)
+		s.cork() // before net/http writes the headers, so they share the first segment
+		defer s.uncork()
 	}
 	var total int64
 	var err error

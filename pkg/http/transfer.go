@@ -2,7 +2,6 @@ package httpd
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -54,14 +53,6 @@ type unackedProber interface {
 // flusher is *http.ResponseController's Flush.
 type flusher interface{ Flush() error }
 
-type connKey struct{}
-
-// withConn is the http.Server ConnContext hook: it keeps the connection for the send-queue
-// probe.
-func withConn(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
-}
-
 func (s *Server) startTransfer(w *respWriter, r *http.Request, file string, total int64) *transfer {
 	client, _ := netip.ParseAddrPort(r.RemoteAddr)
 	client = netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
@@ -77,11 +68,7 @@ func (s *Server) startTransfer(w *respWriter, r *http.Request, file string, tota
 			MAC: s.macOf(client.Addr()),
 		},
 	}
-	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
-		if q := newSendQueue(c); q != nil {
-			t.probe = q
-		}
-	}
+	t.probe = sockOf(r).sendQueue()
 	t.lastPub = t.start
 	t.active.add(1)
 	e := t.ev
