@@ -76,9 +76,23 @@ func (e *env) capture(spec traceSpec) *capture {
 	return c
 }
 
-// finish waits (at most 5 s more) for tshark to reach its packet count, stops it, checks the trace
-// and, with -update, stores it as testdata/<name>.pcap.
+// finish stops the capture, checks the trace and, with -update, stores it as
+// testdata/<name>.pcap.
 func (c *capture) finish() {
+	c.t.Helper()
+	b, ok := c.stop()
+	if ok && *update {
+		if err := os.WriteFile(filepath.Join("testdata", c.spec.name+".pcap"), b, 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+		c.t.Logf("trace %s: %d bytes written to testdata", c.spec.name, len(b))
+	}
+}
+
+// stop waits (at most 5 s more) for tshark to reach its packet count, stops it and checks
+// the trace against its spec; it returns the trace and whether it passed (a failure is
+// reported on c.t).
+func (c *capture) stop() ([]byte, bool) {
 	c.t.Helper()
 	select {
 	case <-c.proc.Done():
@@ -95,14 +109,9 @@ func (c *capture) finish() {
 	}
 	if err := checkTrace(b, c.spec); err != nil {
 		c.t.Errorf("trace %s: %v", c.spec.name, err)
-		return
+		return b, false
 	}
-	if *update {
-		if err := os.WriteFile(filepath.Join("testdata", c.spec.name+".pcap"), b, 0o644); err != nil {
-			c.t.Fatal(err)
-		}
-		c.t.Logf("trace %s: %d bytes written to testdata", c.spec.name, len(b))
-	}
+	return b, true
 }
 
 // udpPacket is one IPv4 UDP datagram of a trace.

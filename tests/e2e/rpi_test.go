@@ -348,9 +348,11 @@ func TestRaspberryPi4Replay(t *testing.T) {
 	}
 }
 
-// checkLeaseBound asks the status API for the lease of mac and fails unless it holds ip,
-// bound.
-func (e *env) checkLeaseBound(mac [6]byte, ip netip.Addr) {
+// statusLease is one lease as the status API lists it.
+type statusLease struct{ MAC, IP, State string }
+
+// statusLeases returns the leases the server's status API lists.
+func (e *env) statusLeases() []statusLease {
 	t := e.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -364,15 +366,22 @@ func (e *env) checkLeaseBound(mac [6]byte, ip netip.Addr) {
 		t.Fatalf("status API: %v\n%s\naddrs:\n%s\nlisteners:\n%s\nretry 1 s later: %v %.100s", err, out, a, l, err2, out2)
 	}
 	var st struct {
-		Leases []struct {
-			MAC, IP, State string
-		} `json:"leases"`
+		Leases []statusLease `json:"leases"`
 	}
 	if err := json.Unmarshal(out, &st); err != nil {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
+	return st.Leases
+}
+
+// checkLeaseBound asks the status API for the lease of mac and fails unless it holds ip,
+// bound.
+func (e *env) checkLeaseBound(mac [6]byte, ip netip.Addr) {
+	t := e.t
+	t.Helper()
+	leases := e.statusLeases()
 	found := false
-	for _, l := range st.Leases {
+	for _, l := range leases {
 		if l.MAC == net.HardwareAddr(mac[:]).String() && l.IP == ip.String() {
 			found = true
 			if l.State != "bound" {
@@ -381,7 +390,7 @@ func (e *env) checkLeaseBound(mac [6]byte, ip netip.Addr) {
 		}
 	}
 	if !found {
-		t.Fatalf("no lease for the Pi after its OFFER:\n%s", out)
+		t.Fatalf("no lease for the Pi after its OFFER: %+v", leases)
 	}
 
 }

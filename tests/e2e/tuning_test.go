@@ -2,18 +2,15 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -70,19 +67,7 @@ func (e *env) tunRestart(flags ...string) *netlab.Proc {
 // tunLeaseState returns the state the status API gives the lease of mac ("" = no lease).
 func (e *env) tunLeaseState(mac [6]byte) string {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := e.srv.Run(ctx, "curl", "-sSf", "--max-time", "5", "http://"+e.ServerIP()+"/api/status")
-	if err != nil {
-		e.t.Fatalf("status API: %v\n%s", err, out)
-	}
-	var st struct {
-		Leases []struct{ MAC, State string } `json:"leases"`
-	}
-	if err := json.Unmarshal(out, &st); err != nil {
-		e.t.Fatalf("status API: %v\n%s", err, out)
-	}
-	for _, l := range st.Leases {
+	for _, l := range e.statusLeases() {
 		if l.MAC == net.HardwareAddr(mac[:]).String() {
 			return l.State
 		}
@@ -287,7 +272,7 @@ func TestTunUBootFlags(t *testing.T) {
 	t.Logf("U-Boot dhcp bound in %v", took.Round(100e6))
 	g.waitRE(regexp.MustCompile(`Filename '`+regexp.QuoteMeta(ubootFile)+`'\.[\s\S]*Bytes transferred = `+fmt.Sprint(len(bin))+`\b`), 60*time.Second)
 	g.waitCount("=> ", n+1, 20*time.Second)
-	trace := c.tunStop()
+	trace, _ := c.stop() // checked there; never stored: this trace has no golden file
 	if !regexp.MustCompile(`file=` + regexp.QuoteMeta(ubootFile) + ` bytes=` + fmt.Sprint(len(bin)) + `\b`).MatchString(p.Output()) {
 		t.Errorf("the server log shows no complete TFTP transfer of %s", ubootFile)
 	}
@@ -332,30 +317,6 @@ func TestTunUBootFlags(t *testing.T) {
 	if t.Failed() {
 		t.Logf("server log:\n%s", p.Output())
 	}
-}
-
-// tunStop ends the capture like finish (at most 5 s more for the packet count, then
-// SIGINT), checks the trace against its spec and returns it. Unlike finish it never writes
-// testdata: this trace has no stored golden file.
-func (c *capture) tunStop() []byte {
-	c.t.Helper()
-	select {
-	case <-c.proc.Done():
-	case <-time.After(5 * time.Second):
-		c.proc.Signal(syscall.SIGINT)
-		select {
-		case <-c.proc.Done():
-		case <-time.After(5 * time.Second):
-		}
-	}
-	b, err := os.ReadFile(c.path)
-	if err != nil {
-		c.t.Fatalf("trace %s: %v\n%s", c.spec.name, err, c.proc.Output())
-	}
-	if err := checkTrace(b, c.spec); err != nil {
-		c.t.Errorf("trace %s: %v", c.spec.name, err)
-	}
-	return b
 }
 
 // TestTunOVMFHTTPBootPath HTTP-boots OVMF (PXE switched off in the firmware, as in
