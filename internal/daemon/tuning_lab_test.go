@@ -3,7 +3,6 @@ package daemon_test
 import (
 	"context"
 	"crypto/sha256"
-	tunbin "encoding/binary"
 	"encoding/hex"
 	"errors"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/internal/netlab"
+	"github.com/pxe-edge/pxe-edge/pkg/tftp"
 )
 
 // The TFTP and HTTP tuning flags (cmd/pxe-edge/FLAGS.md) checked on the wire: the real
@@ -120,36 +120,12 @@ func tunUDP(t *testing.T, ns *netlab.NS) *net.UDPConn {
 	return c
 }
 
-// TFTP opcodes (RFC 1350).
-const (
-	tunOpRRQ   = 1
-	tunOpDATA  = 3
-	tunOpACK   = 4
-	tunOpERROR = 5
-)
-
-// tunRRQ is an octet-mode read request without options.
-func tunRRQ(name string) []byte {
-	b := tunbin.BigEndian.AppendUint16(nil, tunOpRRQ)
-	b = append(append(b, name...), 0)
-	return append(append(b, "octet"...), 0)
-}
-
-func tunACK(block uint16) []byte {
-	return tunbin.BigEndian.AppendUint16(tunbin.BigEndian.AppendUint16(nil, tunOpACK), block)
-}
-
-func tunError(msg string) []byte {
-	b := tunbin.BigEndian.AppendUint16(tunbin.BigEndian.AppendUint16(nil, tunOpERROR), 0)
-	return append(append(b, msg...), 0)
-}
-
 // tunPacket is one TFTP packet the hand-driven client received.
 type tunPacket struct {
 	at    time.Time
 	from  netip.AddrPort
-	op    uint16
-	block uint16 // DATA/ACK block, ERROR code
+	op    tftp.Opcode
+	block uint16 // DATA/ACK block
 }
 
 // tunRead reads one packet, waiting at most d; ok is false on timeout.
@@ -165,20 +141,21 @@ func tunRead(t *testing.T, c *net.UDPConn, d time.Duration) (tunPacket, bool) {
 		}
 		t.Fatal(err)
 	}
-	if n < 4 {
-		t.Fatalf("short TFTP packet from %v: % x", from, buf[:n])
+	var p tftp.Packet
+	if err := p.Decode(buf[:n]); err != nil {
+		t.Fatalf("TFTP packet from %v: %v: % x", from, err, buf[:n])
 	}
-	return tunPacket{at: time.Now(), from: from, op: tunbin.BigEndian.Uint16(buf[:2]), block: tunbin.BigEndian.Uint16(buf[2:4])}, true
+	return tunPacket{at: time.Now(), from: from, op: p.Op, block: p.Block}, true
 }
 
 // tunFirstData sends an RRQ for name to server:69 and returns the first DATA packet.
 func tunFirstData(t *testing.T, c *net.UDPConn, server, name string) tunPacket {
 	t.Helper()
-	if _, err := c.WriteToUDPAddrPort(tunRRQ(name), netip.MustParseAddrPort(server+":69")); err != nil {
+	if _, err := c.WriteToUDPAddrPort(tftp.AppendRequest(nil, &tftp.RequestPacket{Op: tftp.OpRRQ, Filename: name, Mode: "octet"}), netip.MustParseAddrPort(server+":69")); err != nil {
 		t.Fatal(err)
 	}
 	p, ok := tunRead(t, c, 5*time.Second)
-	if !ok || p.op != tunOpDATA || p.block != 1 {
+	if !ok || p.op != tftp.OpDATA || p.block != 1 {
 		t.Fatalf("want DATA 1 after the RRQ, got %+v (ok %v)", p, ok)
 	}
 	return p
@@ -206,7 +183,7 @@ func TestTuningTFTPMax(t *testing.T) {
 	}
 
 	// The first client ends its transfer (ERROR 0 to the transfer's port); its slot frees.
-	if _, err := c.WriteToUDPAddrPort(tunError("enough"), first.from); err != nil {
+	if _, err := c.WriteToUDPAddrPort(tftp.AppendError(nil, tftp.ErrUndefined, "enough"), first.from); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, p, "tftp transfer ended by client")
@@ -233,7 +210,7 @@ func TestTuningTFTPTimeoutRetries(t *testing.T) {
 		if !ok {
 			continue
 		}
-		if pk.op != tunOpDATA || pk.from != data[0].from {
+		if pk.op != tftp.OpDATA || pk.from != data[0].from {
 			t.Fatalf("unexpected packet %+v", pk)
 		}
 		data = append(data, pk)
@@ -250,7 +227,7 @@ func TestTuningTFTPTimeoutRetries(t *testing.T) {
 		t.Fatalf("no failed-transfer line naming the ACK timeout:\n%s", p.Output())
 	}
 	for i, d := range data {
-		if d.op != tunOpDATA || d.block != 1 {
+		if d.op != tftp.OpDATA || d.block != 1 {
 			t.Fatalf("packet %d is %+v, want DATA 1", i, d)
 		}
 	}
@@ -278,7 +255,7 @@ func TestTuningTFTPIdleTimeout(t *testing.T) {
 	deadline := first.at.Add(limit)
 	acks := 0
 	for !strings.Contains(p.Output(), `msg="tftp transfer failed"`) && time.Now().Before(deadline) {
-		if _, err := c.WriteToUDPAddrPort(tunACK(0), first.from); err != nil {
+		if _, err := c.WriteToUDPAddrPort(tftp.AppendAck(nil, 0), first.from); err != nil {
 			t.Fatal(err)
 		}
 		acks++
