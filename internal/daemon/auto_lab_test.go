@@ -21,19 +21,10 @@ import (
 // pxe-edge takes over as the full server.
 func TestAutoModeFollowsOtherServer(t *testing.T) {
 	netlab.RequireCommands(t, "busybox", "dnsmasq")
-	l := netlab.New(t)
-	sw, srv, cli, oth := l.Namespace("sw"), l.Namespace("srv"), l.Namespace("cli"), l.Namespace("oth")
-	sw.Bridge("br0", "")
-	l.Veth(sw, "psrv", "", srv, "eth0", "")
-	l.Veth(sw, "pcli", "", cli, "eth0", "")
-	l.Veth(sw, "poth", "", oth, "eth0", "10.60.6.3/24")
-	for _, p := range []string{"psrv", "pcli", "poth"} {
-		sw.AttachToBridge(p, "br0")
-	}
+	x := newSwitchLab(t, "10.60.6.3/24")
+	sw, srv, cli, oth := x.sw, x.srv, x.cli, x.oth
 	tmp := t.TempDir()
-	dns := oth.Start(lookPath(t, "dnsmasq"), "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
-		"--interface=eth0", "--bind-interfaces", "--dhcp-range=10.60.6.200,10.60.6.250,255.255.255.0,1h",
-		"--dhcp-leasefile="+filepath.Join(tmp, "dnsmasq.leases"), "--pid-file="+filepath.Join(tmp, "dnsmasq.pid"))
+	dns := startDnsmasq(t, oth, tmp, "dnsmasq", "10.60.6.200", "10.60.6.250")
 	time.Sleep(300 * time.Millisecond)
 
 	dir, _ := netbootDir(t, "pxelinux.0", 1000)
@@ -58,9 +49,7 @@ func TestAutoModeFollowsOtherServer(t *testing.T) {
 
 	// dnsmasq comes back while the cable stays in: once the rogue watch sees it answer (a
 	// client asking for broadcast replies, -B), auto mode steps back to ProxyDHCP.
-	oth.Start(lookPath(t, "dnsmasq"), "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
-		"--interface=eth0", "--bind-interfaces", "--dhcp-range=10.60.6.200,10.60.6.250,255.255.255.0,1h", "--no-ping",
-		"--dhcp-leasefile="+filepath.Join(tmp, "dnsmasq2.leases"), "--pid-file="+filepath.Join(tmp, "dnsmasq2.pid"))
+	startDnsmasq(t, oth, tmp, "dnsmasq2", "10.60.6.200", "10.60.6.250")
 	time.Sleep(300 * time.Millisecond)
 	cli.MustRun("ip", "addr", "flush", "dev", "eth0")
 	cli.MustRun("ip", "link", "set", "eth0", "address", "52:54:00:60:06:02")

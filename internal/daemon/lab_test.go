@@ -36,6 +36,37 @@ func newLab(t *testing.T, srvCIDR, cliCIDR string) *lab {
 	return lb
 }
 
+// switchLab is three hosts on one bridge in a switch namespace: srv (pxe-edge, eth0 without
+// an address), cli (a client) and oth (another DHCP server, eth0 at othCIDR). Bridge ports
+// are sw's p<host> ends, so a test can pull or re-create one host's cable.
+type switchLab struct {
+	l                 *netlab.Lab
+	sw, srv, cli, oth *netlab.NS
+}
+
+func newSwitchLab(t *testing.T, othCIDR string) *switchLab {
+	t.Helper()
+	l := netlab.New(t)
+	x := &switchLab{l: l, sw: l.Namespace("sw"), srv: l.Namespace("srv"), cli: l.Namespace("cli"), oth: l.Namespace("oth")}
+	x.sw.Bridge("br0", "")
+	l.Veth(x.sw, "psrv", "", x.srv, "eth0", "")
+	l.Veth(x.sw, "pcli", "", x.cli, "eth0", "")
+	l.Veth(x.sw, "poth", "", x.oth, "eth0", othCIDR)
+	for _, p := range []string{"psrv", "pcli", "poth"} {
+		x.sw.AttachToBridge(p, "br0")
+	}
+	return x
+}
+
+// startDnsmasq runs dnsmasq in ns as a DHCP server on eth0 handing out first..last (/24),
+// its lease and pid files named after tag in dir.
+func startDnsmasq(t *testing.T, ns *netlab.NS, dir, tag, first, last string) *netlab.Proc {
+	t.Helper()
+	return ns.Start(lookPath(t, "dnsmasq"), "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
+		"--interface=eth0", "--bind-interfaces", "--dhcp-range="+first+","+last+",255.255.255.0,1h", "--no-ping",
+		"--dhcp-leasefile="+filepath.Join(dir, tag+".leases"), "--pid-file="+filepath.Join(dir, tag+".pid"))
+}
+
 // netbootDir makes a world-readable netboot directory (also for runs as nobody) holding
 // name with size random bytes, and returns the directory and the file's sha256.
 func netbootDir(t *testing.T, name string, size int) (string, string) {

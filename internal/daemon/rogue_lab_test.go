@@ -14,15 +14,8 @@ import (
 // rogue) share one bridge. Subnet 10.60.66.0/24.
 func TestRogueWatchAfterInterfaceRecreated(t *testing.T) {
 	netlab.RequireCommands(t, "busybox", "dnsmasq")
-	l := netlab.New(t)
-	sw, srv, cli, oth := l.Namespace("sw"), l.Namespace("srv"), l.Namespace("cli"), l.Namespace("oth")
-	sw.Bridge("br0", "")
-	l.Veth(sw, "psrv", "", srv, "eth0", "")
-	l.Veth(sw, "pcli", "", cli, "eth0", "")
-	l.Veth(sw, "poth", "", oth, "eth0", "10.60.66.3/24")
-	for _, p := range []string{"psrv", "pcli", "poth"} {
-		sw.AttachToBridge(p, "br0")
-	}
+	x := newSwitchLab(t, "10.60.66.3/24")
+	l, sw, srv, cli, oth := x.l, x.sw, x.srv, x.cli, x.oth
 	tmp := t.TempDir()
 	dir, _ := netbootDir(t, "pxelinux.0", 100)
 	p := srv.Start(binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.66.2",
@@ -44,9 +37,7 @@ func TestRogueWatchAfterInterfaceRecreated(t *testing.T) {
 	if strings.Contains(p.Output(), warning) {
 		t.Fatalf("rogue warning before any other server ran:\n%s", p.Output())
 	}
-	oth.Start(lookPath(t, "dnsmasq"), "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
-		"--interface=eth0", "--bind-interfaces", "--dhcp-range=10.60.66.200,10.60.66.250,255.255.255.0,1h", "--no-ping",
-		"--dhcp-leasefile="+filepath.Join(tmp, "dnsmasq.leases"), "--pid-file="+filepath.Join(tmp, "dnsmasq.pid"))
+	startDnsmasq(t, oth, tmp, "dnsmasq", "10.60.66.200", "10.60.66.250")
 	// A new client asking for broadcast replies (-B), so that the bridge floods dnsmasq's
 	// OFFER to pxe-edge's port too, as a hub or a client without unicast support would.
 	cli.MustRun("ip", "addr", "flush", "dev", "eth0")
