@@ -79,7 +79,8 @@ func TestInterfaceRecreatedReopensProbe(t *testing.T) {
 	p := lb.srv.Start(binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.17.2",
 		"-b", "10.60.17.100", "-e", "10.60.17.150", "--state-dir", t.TempDir())
 	waitFor(t, p, "DHCP answering")
-	if _, err := udhcpc(t, lb.cli); err != nil {
+	first, err := udhcpc(t, lb.cli)
+	if err != nil {
 		t.Fatalf("first lease: %v\n%s", err, p.Output())
 	}
 	fds := fdCount(t, pid(t, p))
@@ -90,11 +91,17 @@ func TestInterfaceRecreatedReopensProbe(t *testing.T) {
 		waitCount(t, p, "ARP probe and rogue watch reopened", i)
 		waitCount(t, p, `msg="DHCP answering"`, i+1)
 	}
-	// A host on the link already uses .120; a client asking for it must get another one.
-	lb.cli.MustRun("ip", "addr", "add", "10.60.17.120/24", "dev", "eth0")
-	ip, err := udhcpc(t, lb.cli, "-r", "10.60.17.120")
-	if err != nil || ip == "10.60.17.120" || !strings.HasPrefix(ip, "10.60.17.1") {
-		t.Fatalf("lease %q %v: the ARP probe on the re-created interface must see .120 in use\n%s", ip, err, p.Output())
+	// A host on the link already uses a free pool address; a client asking for it must get
+	// another one, found by the ARP probe. (Not the first lease's address: that one is
+	// still leased to the old MAC and would be refused without a probe.)
+	taken := "10.60.17.120"
+	if first == taken {
+		taken = "10.60.17.121"
+	}
+	lb.cli.MustRun("ip", "addr", "add", taken+"/24", "dev", "eth0")
+	ip, err := udhcpc(t, lb.cli, "-r", taken)
+	if err != nil || ip == taken || !strings.HasPrefix(ip, "10.60.17.1") {
+		t.Fatalf("lease %q %v: the ARP probe on the re-created interface must see %s in use\n%s", ip, err, taken, p.Output())
 	}
 	if !strings.Contains(p.Output(), "address answered the ARP probe") {
 		t.Errorf("no probe conflict logged:\n%s", p.Output())
