@@ -5,6 +5,8 @@
 // Files come from a FileSource, so callers can serve a directory (NewDirSource), generated
 // files or per-client roots without touching the transfer engine. Each transfer runs on its
 // own UDP socket bound to the address the request arrived on, with one packet buffer taken
-// from a pool sized when the server starts; retransmissions re-read the file with ReadAt,
-// and the steady-state send path makes no heap allocations.
+// from a pool sized when the server starts. Lock-step transfers read up to 16 KiB of
+// blocks ahead into that buffer with one ReadAt; windows are laid out in it for one
+// segmented send; retransmissions of blocks no longer in it re-read the file with ReadAt.
+// The steady-state send path makes no heap allocations.
 package tftp

@@ -117,8 +117,9 @@ func (s *Server) init() {
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
-		// One slab for all packet buffers: pages the kernel never touches (a transfer at
-		// blksize 1468 uses one page of a 64 KiB buffer) never count towards RSS.
+		// One slab for all packet buffers: pages the kernel never touches (a lock-step
+		// transfer uses the first 16 KiB of a 64 KiB buffer for its read-ahead) never
+		// count towards RSS.
 		size := s.BlockSizeMax + 4
 		slab := make([]byte, s.MaxTransfers*size)
 		s.pool = make(chan []byte, s.MaxTransfers)
