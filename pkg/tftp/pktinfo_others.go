@@ -30,3 +30,7 @@ func (r *packetInfoReader) parse([]byte) (netip.Addr, int) { return netip.Addr{}
 func interfaceMTU(int) int { return 0 }
 
 func listenTransfer(local netip.Addr, _ bool) (packetConn, error) { return listenUDP(local) }
+
+// connectTransfer leaves the socket unconnected off Linux: the transfer answers strays
+// itself.
+func connectTransfer(packetConn, netip.AddrPort, func(netip.AddrPort)) {}

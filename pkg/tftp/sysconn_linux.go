@@ -36,6 +36,7 @@ type sysConn struct {
 
 	peer   netip.AddrPort // the address dst was built for
 	dst    unix.RawSockaddrInet4
+	strays strays // set when fd is connected to the client
 	rsa    unix.RawSockaddrInet4
 	rsaLen uint32
 
@@ -63,7 +64,7 @@ func (m *segmentCmsg) set(seg int) []byte {
 
 // listenTransfer opens a transfer socket on local (any address when invalid) with a
 // kernel-chosen port: a blocking sysConn when blocking is set and local is IPv4, the
-// poller-driven *net.UDPConn otherwise.
+// poller-driven pollConn otherwise.
 func listenTransfer(local netip.Addr, blocking bool) (packetConn, error) {
 	if !blocking || local.IsValid() && !local.Is4() {
 		c, err := listenUDP(local)
@@ -100,8 +101,13 @@ func (c *sysConn) abort() {
 // Close closes the socket. Only the owning goroutine calls it.
 func (c *sysConn) Close() error {
 	c.abort()
+	c.strays.close()
 	return unix.Close(c.fd)
 }
+
+func (c *sysConn) control(f func(fd int) error) error { return f(c.fd) }
+
+func (c *sysConn) connected(to netip.AddrPort, st strays) { c.strays = st }
 
 func (c *sysConn) SetReadDeadline(t time.Time) error {
 	c.deadline = t
@@ -184,9 +190,14 @@ func (c *sysConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
 	}
+	// To the connected client, no address: the kernel uses the socket's cached route.
+	dst, dstLen := unsafe.Pointer(&c.dst), uintptr(unix.SizeofSockaddrInet4)
+	if to == c.strays.client {
+		dst, dstLen = nil, 0
+	}
 	for {
 		n, _, errno := syscall.Syscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(p), uintptr(len(b)), 0,
-			uintptr(unsafe.Pointer(&c.dst)), unix.SizeofSockaddrInet4)
+			uintptr(dst), dstLen)
 		switch errno {
 		case 0:
 			return int(n), nil
@@ -221,6 +232,9 @@ func (c *sysConn) writeSegments(b []byte, seg int, to netip.AddrPort) (bool, err
 	c.iov.SetLen(len(b))
 	c.msg.Name = (*byte)(unsafe.Pointer(&c.dst))
 	c.msg.Namelen = unix.SizeofSockaddrInet4
+	if to == c.strays.client {
+		c.msg.Name, c.msg.Namelen = nil, 0
+	}
 	c.msg.Iov = &c.iov
 	c.msg.Iovlen = 1
 	c.msg.Control = &cm[0]
@@ -246,7 +260,47 @@ type pollConn struct {
 	*net.UDPConn
 	gsoOff bool
 	cmsg   segmentCmsg
+	strays strays // set when the socket is connected to the client
 }
+
+// ReadFromUDPAddrPort reads a datagram; an IPv4 sender on a dual-stack socket comes out
+// as IPv4, as the transfer's client address does.
+func (c *pollConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	n, from, err := c.UDPConn.ReadFromUDPAddrPort(b)
+	if from.Addr().Is4In6() {
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	}
+	return n, from, err
+}
+
+// WriteToUDPAddrPort sends b to to; to the connected client without an address, so the
+// kernel uses the socket's cached route.
+func (c *pollConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	if to == c.strays.client && to.IsValid() {
+		return c.UDPConn.Write(b)
+	}
+	return c.UDPConn.WriteToUDPAddrPort(b, to)
+}
+
+// Close closes the socket and the one that answers strays. Safe from any goroutine.
+func (c *pollConn) Close() error {
+	c.strays.close()
+	return c.UDPConn.Close()
+}
+
+func (c *pollConn) control(f func(fd int) error) error {
+	rc, err := c.UDPConn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+func (c *pollConn) connected(to netip.AddrPort, st strays) { c.strays = st }
 
 // writeSegments is sysConn.writeSegments through the poller.
 func (c *pollConn) writeSegments(b []byte, seg int, to netip.AddrPort) (bool, error) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/pkg/events"
@@ -27,6 +28,7 @@ var (
 	errTimeout = errors.New("timed out waiting for ACK")
 	errIdle    = errors.New("no progress")
 	errAborted = errors.New("server shutting down")
+	errGone    = errors.New("client port unreachable")
 )
 
 // clientError is an ERROR packet the client sent.
@@ -108,6 +110,13 @@ func (s *Server) handle(ctx context.Context, req *RequestPacket, buf []byte, fro
 		return
 	}
 	defer conn.Close()
+	var onStray func(netip.AddrPort)
+	if log.Enabled(ctx, slog.LevelDebug) {
+		onStray = func(stray netip.AddrPort) {
+			log.Debug("tftp packet from unknown transfer id", "client", from, "from", stray)
+		}
+	}
+	connectTransfer(conn, from, onStray)
 	stop := context.AfterFunc(ctx, func() { abortConn(conn) })
 	defer stop()
 
@@ -263,6 +272,16 @@ func (t *transfer) run() error {
 			if err != nil {
 				var ne net.Error
 				if !errors.As(err, &ne) || !ne.Timeout() {
+					// A connected socket reports ICMP errors for its client. Port
+					// unreachable: the client closed its port, nothing will come. The
+					// others (no route, no ARP reply) may pass; wait on as an
+					// unconnected socket would, which never hears of them.
+					switch {
+					case errors.Is(err, syscall.ECONNREFUSED):
+						return errGone
+					case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTDOWN):
+						continue
+					}
 					return t.connErr(err)
 				}
 				if time.Since(t.lastProgress) >= t.idle {
@@ -494,7 +513,7 @@ func (t *transfer) finish(err error) {
 		// Quiet: EDK2's tsize probe (ERROR 8) and the Pi's "Early terminate" (ERROR 0)
 		// are how those clients work, and any other client abort is the client's call.
 		t.log.Debug("tftp transfer ended by client", append(attrs, "code", int(ce.code), "msg", ce.msg)...)
-	case errors.Is(err, errAborted):
+	case errors.Is(err, errAborted), errors.Is(err, errGone):
 		t.log.Info("tftp transfer ended", append(attrs, "err", err)...)
 	default:
 		t.log.Warn("tftp transfer failed", append(attrs, "err", err)...)
