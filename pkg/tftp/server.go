@@ -121,7 +121,7 @@ func (s *Server) init() {
 		// transfer uses the first 16 KiB of a 64 KiB buffer for its read-ahead) never
 		// count towards RSS.
 		size := s.BlockSizeMax + 4
-		slab := make([]byte, s.MaxTransfers*size)
+		slab := newSlab(s, s.MaxTransfers*size)
 		s.pool = make(chan []byte, s.MaxTransfers)
 		for i := range s.MaxTransfers {
 			s.pool <- slab[i*size : (i+1)*size : (i+1)*size]
