@@ -13,7 +13,9 @@
 # single-transfer settings, CONC (50) concurrent clients, CONC_MB (4) their file size,
 # CONC_RUNS (2) rounds of the concurrent test (0: none), PXE_EDGE (a pxe-edge binary to use
 # instead of building one), SETTINGS (a subset of the single-transfer settings, by name;
-# empty: none), BG_WAKE (1: a 10 ms wake-up loop in the background, see below). The machine
+# empty: none), BG_WAKE (1: a 10 ms wake-up loop in the background, see below), PXE_EDGE_B
+# (a second pxe-edge binary, run as a fifth server "pxe-edge-b" interleaved with the others,
+# for A/B tests of a change: not a peer, reported as pxe-edge-b / pxe-edge). The machine
 # these run on is shared and noisy: compare ratios, not absolute figures across runs.
 set -euo pipefail
 
@@ -92,7 +94,7 @@ S ip link set lo up
 C ip link set lo up
 S ip link set "vb$ID" name eth0
 C ip link set "vc$ID" name eth0
-for i in 1 2 3 4; do S ip addr add 10.20.9.$i/24 dev eth0; done
+for i in 1 2 3 4 5; do S ip addr add 10.20.9.$i/24 dev eth0; done
 C ip addr add 10.20.9.100/24 dev eth0
 S ip link set eth0 up
 C ip link set eth0 up
@@ -110,7 +112,10 @@ IP[pxe-edge]=10.20.9.1
 IP[in.tftpd]=10.20.9.2
 IP[atftpd]=10.20.9.3
 IP[dnsmasq]=10.20.9.4
+IP[pxe-edge-b]=10.20.9.5
 SERVERS=(pxe-edge in.tftpd atftpd dnsmasq)
+[ -z "${PXE_EDGE_B:-}" ] || SERVERS+=(pxe-edge-b)
+NS_ALL=${#SERVERS[@]}
 
 # Server CPU time comes from a cgroup per server (cgroup v2 cpu.stat, or v1 cpuacct): exact
 # to the microsecond, and it counts every child (in.tftpd forks one per transfer and ignores
@@ -155,6 +160,12 @@ ip netns exec "$NS_S" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=
 	--listen-address=10.20.9.4 --bind-interfaces --tftp-max=64 --pid-file="$SCRATCH/dnsmasq.pid" \
 	--log-facility="$SCRATCH/dnsmasq.log" >/dev/null 2>&1 &
 PID[dnsmasq]=$!
+if [ -n "${PXE_EDGE_B:-}" ]; then
+	mkdir -p "$SCRATCH/state-b"
+	ip netns exec "$NS_S" "$PXE_EDGE_B" --netboot-dir "$ROOT" --tftp-server-ip 10.20.9.5 --tftp-port 69 \
+		--state-dir "$SCRATCH/state-b" >"$SCRATCH/pxe-edge-b.log" 2>&1 &
+	PID[pxe-edge-b]=$!
+fi
 PIDS=("${PID[@]}")
 for s in "${SERVERS[@]}"; do cg_attach "$s" "${PID[$s]}"; done
 
@@ -224,7 +235,7 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(now)
 for run in $(seq "$RUNS"); do
 	# Rotate the order every run so no server always goes first (or last) after a pause.
-	order=("${SERVERS[@]:$(((run - 1) % 4))}" "${SERVERS[@]:0:$(((run - 1) % 4))}")
+	order=("${SERVERS[@]:$(((run - 1) % NS_ALL))}" "${SERVERS[@]:0:$(((run - 1) % NS_ALL))}")
 	for setting in "${SETTINGS[@]}"; do
 		IFS='|' read -r -a o <<<"${OPTS[$setting]}"
 		for s in "${order[@]}"; do fetch "$s" "$setting" "${o[@]}"; done
@@ -268,7 +279,7 @@ while True:
     time.sleep(0.02)
 '
 for round in $(seq "$CONC_RUNS"); do
-	order=("${SERVERS[@]:$(((round - 1) % 4))}" "${SERVERS[@]:0:$(((round - 1) % 4))}")
+	order=("${SERVERS[@]:$(((round - 1) % NS_ALL))}" "${SERVERS[@]:0:$(((round - 1) % NS_ALL))}")
 	for s in "${order[@]}"; do
 		rm -f "$SCRATCH"/out/c.*
 		peakf=$SCRATCH/peak.$s.$round
@@ -301,6 +312,7 @@ python3 - "$RESULTS" "$RUNS" "$SIZE_MB" "$CONC" "$CONC_MB" "$PXE_KIND" "$ELAPSED
 import sys, statistics as st
 path, runs, size, conc, cmb, kind, elapsed, load0, load1 = sys.argv[1:]
 servers = ["pxe-edge", "in.tftpd", "atftpd", "dnsmasq"]
+peer_names = servers[1:]
 rate, cpu, fails, conc_rate, conc_ok, conc_rss, hwm = {}, {}, {}, {}, {}, {}, {}
 for line in open(path):
     f = line.split()
@@ -319,16 +331,19 @@ for line in open(path):
     cpu.setdefault(setting, {}).setdefault(s, []).append(float(f[3]))
 print(f"pxe-edge = {kind}; {runs} runs per setting of a {size} MiB file with the atftp client, servers interleaved;")
 print(f"figures are MB/s medians (10^6 bytes/s) on a shared, noisy 2-core machine; compare ratios.")
+if any(f.split()[1] == "pxe-edge-b" for f in open(path) if len(f.split()) > 1):
+    servers.append("pxe-edge-b")
 print()
 hdr = f"{'setting':<18}" + "".join(f"{s:>10}" for s in servers) + f"{'best peer':>11}{'pxe/best':>10}  pxe/peer"
 print(hdr)
 def row(setting, med):
-    peers = {s: med[s] for s in servers[1:] if s in med}
+    peers = {s: med[s] for s in peer_names if s in med}
     best = max(peers, key=peers.get) if peers else None
     cells = "".join(f"{med.get(s, float('nan')):>10.2f}" for s in servers)
     ratio = med["pxe-edge"] / peers[best] if best and "pxe-edge" in med else float("nan")
     per = " ".join(f"{s}={med['pxe-edge']/v:.2f}" for s, v in peers.items()) if "pxe-edge" in med else ""
-    print(f"{setting:<18}{cells}{best or '-':>11}{ratio:>10.2f}  {per}")
+    ab = f"  pxe-edge-b/pxe-edge={med['pxe-edge-b']/med['pxe-edge']:.3f}" if "pxe-edge-b" in med and "pxe-edge" in med else ""
+    print(f"{setting:<18}{cells}{best or '-':>11}{ratio:>10.2f}  {per}{ab}")
 for setting in ["lockstep-blk512", "lockstep-blk1468", "window4-blk1468", "window16-blk1468"]:
     if setting in rate:
         row(setting, {s: st.median(v) for s, v in rate[setting].items()})
