@@ -4,8 +4,9 @@
 //
 // Files come from a FileSource, so callers can serve a directory (NewDirSource), generated
 // files or per-client roots without touching the transfer engine. Each transfer runs on its
-// own UDP socket bound to the address the request arrived on, with one packet buffer taken
-// from a pool sized when the server starts. Lock-step transfers read up to 16 KiB of
+// own UDP socket bound to the address the request arrived on and, on Linux, connected to the
+// client (a second socket on the same port answers other senders with ERROR 5), with one
+// packet buffer taken from a pool sized when the server starts. Lock-step transfers read up to 16 KiB of
 // blocks ahead into that buffer with one ReadAt; windows are laid out in it for one
 // segmented send; retransmissions of blocks no longer in it re-read the file with ReadAt.
 // The steady-state send path makes no heap allocations.
