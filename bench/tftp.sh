@@ -349,6 +349,17 @@ for setting in ["lockstep-blk512", "lockstep-blk1468", "window4-blk1468", "windo
         row(setting, {s: st.median(v) for s, v in rate[setting].items()})
 if conc_rate:
     row(f"{conc}x{cmb}MiB-1468", {s: st.median(v) for s, v in conc_rate.items()})
+    # Round by round (every server runs once per round, back to back): how far the ratio
+    # moves between rounds, which a median of a few rounds hides.
+    n = min(len(v) for v in conc_rate.values())
+    per_round = []
+    for i in range(n):
+        peers = [conc_rate[s][i] for s in peer_names if s in conc_rate]
+        if peers and "pxe-edge" in conc_rate:
+            per_round.append(conc_rate["pxe-edge"][i] / max(peers))
+    if len(per_round) > 1:
+        print(f"{'':<18}pxe/best peer by round: " + " ".join(f"{r:.2f}" for r in per_round) +
+              f" (min {min(per_round):.2f}, max {max(per_round):.2f})")
 print()
 print(f"server CPU time, ms: per {size} MiB transfer (median of {runs}), and for all {conc} concurrent")
 print(f"{cmb} MiB transfers (median of rounds); from each server's cgroup, children included;")
