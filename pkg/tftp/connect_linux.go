@@ -29,19 +29,36 @@ import (
 // transferSocket is what connectTransfer needs from sysConn and pollConn.
 type transferSocket interface {
 	control(f func(fd int) error) error
-	connected(client netip.AddrPort, st strays)
+	connected(st strays)
 }
 
-// strays is the socket that answers datagrams from anyone but client.
+// strays is the socket that answers datagrams from anyone but client; the zero value
+// stands for an unconnected transfer socket.
 type strays struct {
 	client netip.AddrPort
 	conn   *net.UDPConn
 }
 
+// isClient reports whether to is the client the transfer socket is connected to: sends to
+// it go without an address.
+func (s strays) isClient(to netip.AddrPort) bool { return s.conn != nil && to == s.client }
+
 func (s strays) close() {
 	if s.conn != nil {
 		_ = s.conn.Close()
 	}
+}
+
+// sockaddrAddrPort converts an IPv4 or IPv6 socket address (the zone dropped); the zero
+// AddrPort for anything else.
+func sockaddrAddrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	}
+	return netip.AddrPort{}
 }
 
 // unknownTID is the ERROR every stray datagram gets.
@@ -65,13 +82,11 @@ func connectTransfer(pc packetConn, client netip.AddrPort, onStray func(from net
 		if err != nil {
 			return err
 		}
-		switch sa := sa.(type) {
-		case *unix.SockaddrInet4:
-			bound = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-		case *unix.SockaddrInet6:
-			bound, v6, zone = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)), true, sa.ZoneId
-		default:
+		if bound = sockaddrAddrPort(sa); !bound.IsValid() {
 			return syscall.EAFNOSUPPORT
+		}
+		if s6, ok := sa.(*unix.SockaddrInet6); ok {
+			v6, zone = true, s6.ZoneId
 		}
 		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
 	})
@@ -126,7 +141,7 @@ func connectTransfer(pc packetConn, client netip.AddrPort, onStray func(from net
 		sc.Close()
 		return
 	}
-	c.connected(client, strays{client: client, conn: sc})
+	c.connected(strays{client: client, conn: sc})
 	go answerStrays(sc, onStray)
 }
 
@@ -138,9 +153,7 @@ func answerStrays(c *net.UDPConn, onStray func(netip.AddrPort)) {
 		if err != nil {
 			return // closed with its transfer
 		}
-		if from.Addr().Is4In6() {
-			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		}
+		from = unmap(from)
 		if onStray != nil {
 			onStray(from)
 		}

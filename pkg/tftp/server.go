@@ -132,6 +132,12 @@ func (s *Server) init() {
 	})
 }
 
+// unmap turns an IPv4 sender seen on a dual-stack socket (::ffff:a.b.c.d) back into IPv4,
+// the form every client address of a transfer takes.
+func unmap(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
 func listenUDP(local netip.Addr) (packetConn, error) {
 	network := "udp4"
 	if local.Is6() {
@@ -218,7 +224,7 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 			return fmt.Errorf("tftp: read request: %w", err)
 		}
 		local, ifindex := pi.parse(oob[:oobn])
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		from = unmap(from)
 		if !local.IsValid() {
 			local = pi.fallback
 		}

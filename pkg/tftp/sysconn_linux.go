@@ -107,7 +107,7 @@ func (c *sysConn) Close() error {
 
 func (c *sysConn) control(f func(fd int) error) error { return f(c.fd) }
 
-func (c *sysConn) connected(to netip.AddrPort, st strays) { c.strays = st }
+func (c *sysConn) connected(st strays) { c.strays = st }
 
 func (c *sysConn) SetReadDeadline(t time.Time) error {
 	c.deadline = t
@@ -192,7 +192,7 @@ func (c *sysConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	}
 	// To the connected client, no address: the kernel uses the socket's cached route.
 	dst, dstLen := unsafe.Pointer(&c.dst), uintptr(unix.SizeofSockaddrInet4)
-	if to == c.strays.client {
+	if c.strays.isClient(to) {
 		dst, dstLen = nil, 0
 	}
 	for {
@@ -232,7 +232,7 @@ func (c *sysConn) writeSegments(b []byte, seg int, to netip.AddrPort) (bool, err
 	c.iov.SetLen(len(b))
 	c.msg.Name = (*byte)(unsafe.Pointer(&c.dst))
 	c.msg.Namelen = unix.SizeofSockaddrInet4
-	if to == c.strays.client {
+	if c.strays.isClient(to) {
 		c.msg.Name, c.msg.Namelen = nil, 0
 	}
 	c.msg.Iov = &c.iov
@@ -267,16 +267,13 @@ type pollConn struct {
 // as IPv4, as the transfer's client address does.
 func (c *pollConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 	n, from, err := c.UDPConn.ReadFromUDPAddrPort(b)
-	if from.Addr().Is4In6() {
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-	}
-	return n, from, err
+	return n, unmap(from), err
 }
 
 // WriteToUDPAddrPort sends b to to; to the connected client without an address, so the
 // kernel uses the socket's cached route.
 func (c *pollConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
-	if to == c.strays.client && to.IsValid() {
+	if c.strays.isClient(to) {
 		return c.UDPConn.Write(b)
 	}
 	return c.UDPConn.WriteToUDPAddrPort(b, to)
@@ -300,7 +297,7 @@ func (c *pollConn) control(f func(fd int) error) error {
 	return ferr
 }
 
-func (c *pollConn) connected(to netip.AddrPort, st strays) { c.strays = st }
+func (c *pollConn) connected(st strays) { c.strays = st }
 
 // writeSegments is sysConn.writeSegments through the poller.
 func (c *pollConn) writeSegments(b []byte, seg int, to netip.AddrPort) (bool, error) {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -80,23 +79,11 @@ func TestSysConn(t *testing.T) {
 
 func localAddrOf(t *testing.T, c *sysConn) netip.AddrPort {
 	t.Helper()
-	sa, err := getsockname(c.fd)
+	sa, err := unix.Getsockname(c.fd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sa
-}
-
-// getsockname returns the socket's bound address .
-func getsockname(fd int) (netip.AddrPort, error) {
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	if s4, ok := sa.(*unix.SockaddrInet4); ok {
-		return netip.AddrPortFrom(netip.AddrFrom4(s4.Addr), uint16(s4.Port)), nil
-	}
-	return netip.AddrPort{}, syscall.EAFNOSUPPORT
+	return sockaddrAddrPort(sa)
 }
 
 // TestSegmentWriters: writeSegments, blocking (sysConn) and through the poller (pollConn),

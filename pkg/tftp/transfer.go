@@ -392,17 +392,22 @@ func (t *transfer) readAhead(i int64) error {
 	off := (i - 1) * t.blksize
 	k := max(1, min(int64(readAheadBytes), int64(len(t.buf)-4))/t.blksize)
 	n := min(k*t.blksize, t.size-off)
-	m, err := t.file.ReadAt(t.buf[4:4+n], off)
-	if int64(m) < n {
+	if m, err := t.file.ReadAt(t.buf[4:4+n], off); int64(m) < n {
 		t.raEnd = 0
-		if err == nil {
-			err = errors.New("short read")
-		}
-		_, _ = t.conn.WriteToUDPAddrPort(AppendError(t.buf[:0], ErrUndefined, "read error"), t.client)
-		return fmt.Errorf("read block %d: %w", i, err)
+		return t.readFailed(i, err)
 	}
 	t.raFirst, t.raEnd, t.raHdr = i, i+(n+t.blksize-1)/t.blksize, i
 	return nil
+}
+
+// readFailed tells the client the file could not be read for block i and returns the
+// transfer's error; err is ReadAt's (nil for a short read without one).
+func (t *transfer) readFailed(i int64, err error) error {
+	if err == nil {
+		err = errors.New("short read")
+	}
+	_, _ = t.conn.WriteToUDPAddrPort(AppendError(t.buf[:0], ErrUndefined, "read error"), t.client)
+	return fmt.Errorf("read block %d: %w", i, err)
 }
 
 // segmentWriter sends several datagrams of one size in a single call (UDP_SEGMENT).
@@ -428,13 +433,8 @@ func (t *transfer) sendSegments(sw segmentWriter, from, end int64) (int64, error
 		b := t.buf[j*stride:]
 		PutDataHeader(b, uint16(i))
 		if n > 0 {
-			m, err := t.file.ReadAt(b[4:4+n], off)
-			if int64(m) < n {
-				if err == nil {
-					err = errors.New("short read")
-				}
-				_, _ = t.conn.WriteToUDPAddrPort(AppendError(t.buf[:0], ErrUndefined, "read error"), t.client)
-				return 0, fmt.Errorf("read block %d: %w", i, err)
+			if m, err := t.file.ReadAt(b[4:4+n], off); int64(m) < n {
+				return 0, t.readFailed(i, err)
 			}
 		}
 		if t.debug {
