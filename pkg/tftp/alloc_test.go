@@ -42,25 +42,34 @@ type memFile struct{ *bytes.Reader }
 
 func (memFile) Close() error { return nil }
 
-// engineTransfer builds a transfer of size bytes over an ackConn.
-func engineTransfer(size, blksize, window int, oack bool) (*transfer, *ackConn) {
-	client := netip.MustParseAddrPort("10.20.0.2:3000")
-	conn := &ackConn{client: client}
-	t := &transfer{
+// memClient is the client address of transfers built by memTransfer.
+var memClient = netip.MustParseAddrPort("10.20.0.2:3000")
+
+// memTransfer builds a transfer of size bytes of file over conn, a client in memory, with
+// a packet buffer of bufSize bytes (the server's is BlockSizeMax+4).
+func memTransfer(conn packetConn, file File, size, blksize, window, bufSize int) *transfer {
+	return &transfer{
 		s:       &Server{},
 		ctx:     context.Background(),
 		conn:    conn,
-		client:  client,
-		file:    memFile{bytes.NewReader(make([]byte, size))},
+		client:  memClient,
+		file:    file,
 		size:    int64(size),
 		blksize: int64(blksize),
 		window:  int64(window),
 		timeout: time.Second,
 		retries: 5,
 		idle:    time.Minute,
-		buf:     make([]byte, blksize+4),
+		buf:     make([]byte, bufSize),
 		log:     slog.New(slog.DiscardHandler),
+		start:   time.Now(),
 	}
+}
+
+// engineTransfer builds a transfer of size bytes over an ackConn.
+func engineTransfer(size, blksize, window int, oack bool) (*transfer, *ackConn) {
+	conn := &ackConn{client: memClient}
+	t := memTransfer(conn, memFile{bytes.NewReader(make([]byte, size))}, size, blksize, window, blksize+4)
 	if oack {
 		t.oack = []Option{{"blksize", strconv.Itoa(blksize)}}
 	}

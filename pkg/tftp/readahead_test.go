@@ -2,12 +2,10 @@ package tftp
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/netip"
 	"os"
 	"strings"
@@ -96,25 +94,8 @@ func scriptTransfer(t *testing.T, size, blksize, window, bufSize int) (*transfer
 	t.Helper()
 	f := &countFile{data: make([]byte, size)}
 	rand.Read(f.data)
-	client := netip.MustParseAddrPort("10.20.0.2:3000")
-	conn := &scriptConn{client: client, file: f.data, blksize: blksize}
-	tr := &transfer{
-		s:       &Server{},
-		ctx:     context.Background(),
-		conn:    conn,
-		client:  client,
-		file:    f,
-		size:    int64(size),
-		blksize: int64(blksize),
-		window:  int64(window),
-		timeout: time.Second,
-		retries: 5,
-		idle:    time.Minute,
-		buf:     make([]byte, bufSize),
-		log:     slog.New(slog.DiscardHandler),
-		start:   time.Now(),
-	}
-	return tr, conn, f
+	conn := &scriptConn{client: memClient, file: f.data, blksize: blksize}
+	return memTransfer(conn, f, size, blksize, window, bufSize), conn, f
 }
 
 // TestReadAheadLockStep: one block at a time, the payloads are read readAheadBytes at a

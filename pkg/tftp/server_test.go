@@ -639,17 +639,25 @@ func TestIdleDrop(t *testing.T) {
 	if s.Active() != 0 {
 		t.Fatal("transfer not dropped")
 	}
+	e := endEvent(t, evs, 2*time.Second)
+	if e.Kind != events.TransferFailed || !strings.Contains(e.Err, "no progress") && !strings.Contains(e.Err, "timed out") {
+		t.Fatalf("ended with %v %q, want failed: no progress", e.Kind, e.Err)
+	}
+}
+
+// endEvent returns the first TransferDone or TransferFailed from evs, failing the test
+// when none comes within d.
+func endEvent(t *testing.T, evs <-chan events.Event, d time.Duration) events.Event {
+	t.Helper()
+	deadline := time.After(d)
 	for {
 		select {
 		case e := <-evs:
-			if e.Kind == events.TransferFailed {
-				if !strings.Contains(e.Err, "no progress") && !strings.Contains(e.Err, "timed out") {
-					t.Fatalf("failed with %q", e.Err)
-				}
-				return
+			if e.Kind == events.TransferDone || e.Kind == events.TransferFailed {
+				return e
 			}
-		case <-time.After(2 * time.Second):
-			t.Fatal("no TransferFailed event")
+		case <-deadline:
+			t.Fatalf("no end of transfer within %v", d)
 		}
 	}
 }
