@@ -110,9 +110,15 @@ func (t *transfer) add(n int64) {
 	t.progress(now)
 }
 
+// progress measures and publishes a TransferProgress.
 func (t *transfer) progress(now time.Time) {
-	t.lastPub = now
 	t.measure()
+	t.publish(now)
+}
+
+// publish sends a TransferProgress with the last measured t.acked.
+func (t *transfer) publish(now time.Time) {
+	t.lastPub = now
 	e := t.ev
 	e.Kind, e.Time, e.Bytes, e.Duration = events.TransferProgress, now, t.acked, now.Sub(t.start)
 	t.bus.Publish(e)
@@ -176,7 +182,7 @@ func (t *transfer) drain() {
 			return
 		}
 		if now.Sub(t.lastPub) >= progressEvery {
-			t.progress(now)
+			t.publish(now) // measured just above
 		}
 		if timer == nil {
 			timer = time.NewTimer(wait)
