@@ -93,6 +93,14 @@ func startServer(t testing.TB, cfg Config) (*Server, string, *logBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serve(t, s, ln)
+	return s, ln.Addr().String(), logs
+}
+
+// serve runs s on ln until the test ends; the cleanup cancels it and expects Serve to
+// return nil within 10 s.
+func serve(t testing.TB, s *Server, ln net.Listener) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
@@ -107,7 +115,6 @@ func startServer(t testing.TB, cfg Config) (*Server, string, *logBuffer) {
 			t.Errorf("Serve did not return within 10 s of cancel")
 		}
 	})
-	return s, ln.Addr().String(), logs
 }
 
 // rawRequest sends a literal request (no client-side path cleaning) and returns the parsed

@@ -55,17 +55,7 @@ func TestCurlInNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Serve did not stop")
-		}
-	}()
+	serve(t, s, ln)
 
 	curl := func(args ...string) string {
 		t.Helper()

@@ -71,17 +71,7 @@ func TestProgressFollowsClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		select {
-		case <-served:
-		case <-time.After(10 * time.Second):
-			t.Error("Serve did not stop")
-		}
-	}()
+	serve(t, s, ln)
 
 	// Slack for "close to the client": what the client's kernel holds unread (its receive
 	// window, well under 1 MiB at this rate on a fresh connection), one progress interval
