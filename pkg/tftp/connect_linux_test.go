@@ -3,10 +3,12 @@
 package tftp
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -153,4 +155,69 @@ func TestClientGone(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("took %v to notice", d)
 	}
+}
+
+// TestPollConnConnectedIO: once connected, a poller socket's reads and writes (raw system
+// calls, rawIO) keep the errors the engine tells apart — a deadline is a timeout, a closed
+// client port is ECONNREFUSED, Close from another goroutine ends a waiting read with
+// net.ErrClosed — and a round trip allocates nothing.
+func TestPollConnConnectedIO(t *testing.T) {
+	local := netip.MustParseAddr("127.0.0.1")
+	pc, err := listenTransfer(local, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := pc.(*pollConn)
+	defer c.Close()
+	client, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	caddr := client.LocalAddr().(*net.UDPAddr).AddrPort()
+	connectTransfer(c, caddr, nil)
+	if c.raw == nil {
+		t.Fatal("connected poller socket has no raw reader")
+	}
+	port := c.LocalAddr().(*net.UDPAddr).AddrPort()
+
+	buf := make([]byte, 100)
+	cbuf := make([]byte, 100)
+	data, ack := []byte("data"), []byte("ack")
+	roundTrip := func() {
+		if _, err := c.WriteToUDPAddrPort(data, caddr); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, err := client.ReadFromUDPAddrPort(cbuf); err != nil || string(cbuf[:n]) != "data" {
+			t.Fatalf("client got %q (%v)", cbuf[:n], err)
+		}
+		if _, err := client.WriteToUDPAddrPort(ack, port); err != nil {
+			t.Fatal(err)
+		}
+		if n, from, err := c.ReadFromUDPAddrPort(buf); err != nil || string(buf[:n]) != "ack" || from != caddr {
+			t.Fatalf("transfer socket read %q from %v (%v), want ack from %v", buf[:n], from, err, caddr)
+		}
+	}
+	roundTrip()
+	if allocs := testing.AllocsPerRun(100, roundTrip); allocs != 0 {
+		t.Errorf("%v allocations per round trip", allocs)
+	}
+
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, _, err = c.ReadFromUDPAddrPort(buf)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read past the deadline: %v, want a timeout", err)
+	}
+
+	client.Close() // the next datagram draws port unreachable, reported on the next read
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.WriteToUDPAddrPort(data, caddr); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.ReadFromUDPAddrPort(buf); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("read after the client closed its port: %v, want ECONNREFUSED", err)
+	}
+
+	readEndsClosed(t, c, func() { c.Close() }, "Close")
 }

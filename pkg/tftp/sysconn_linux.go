@@ -261,11 +261,17 @@ type pollConn struct {
 	gsoOff bool
 	cmsg   segmentCmsg
 	strays strays // set when the socket is connected to the client
+	raw    *rawIO // set with strays: the client's datagrams, read and written raw
 }
 
 // ReadFromUDPAddrPort reads a datagram; an IPv4 sender on a dual-stack socket comes out
-// as IPv4, as the transfer's client address does.
+// as IPv4, as the transfer's client address does. Once connected, every datagram is the
+// client's.
 func (c *pollConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	if c.raw != nil && len(b) > 0 {
+		n, err := c.raw.read(b)
+		return n, c.strays.client, err
+	}
 	n, from, err := c.UDPConn.ReadFromUDPAddrPort(b)
 	return n, unmap(from), err
 }
@@ -274,6 +280,9 @@ func (c *pollConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 // kernel uses the socket's cached route.
 func (c *pollConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	if c.strays.isClient(to) {
+		if c.raw != nil {
+			return c.raw.write(b)
+		}
 		return c.UDPConn.Write(b)
 	}
 	return c.UDPConn.WriteToUDPAddrPort(b, to)
@@ -297,7 +306,13 @@ func (c *pollConn) control(f func(fd int) error) error {
 	return ferr
 }
 
-func (c *pollConn) connected(st strays) { c.strays = st }
+func (c *pollConn) connected(st strays) {
+	c.strays = st
+	if rc, err := c.UDPConn.SyscallConn(); err == nil {
+		c.raw = &rawIO{}
+		c.raw.init(rc)
+	}
+}
 
 // writeSegments is sysConn.writeSegments through the poller.
 func (c *pollConn) writeSegments(b []byte, seg int, to netip.AddrPort) (bool, error) {

@@ -56,24 +56,32 @@ func TestSysConn(t *testing.T) {
 	}
 
 	// abort from another goroutine wakes a read blocked without a deadline.
+	readEndsClosed(t, c, func() { abortConn(c) }, "abort")
+	if _, err := c.WriteToUDPAddrPort([]byte("x"), local); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write after abort: %v", err)
+	}
+}
+
+// readEndsClosed starts a read on c without a deadline, calls stop from this goroutine while
+// the read waits, and checks that the read ends with net.ErrClosed within 2 s.
+func readEndsClosed(t *testing.T, c packetConn, stop func(), what string) {
+	t.Helper()
 	c.SetReadDeadline(time.Time{})
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := c.ReadFromUDPAddrPort(buf)
+		var buf [100]byte
+		_, _, err := c.ReadFromUDPAddrPort(buf[:])
 		done <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
-	abortConn(c)
+	stop()
 	select {
 	case err := <-done:
 		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("read after abort: %v", err)
+			t.Fatalf("read ended by %s: %v, want net.ErrClosed", what, err)
 		}
 	case <-time.After(2 * time.Second):
-		t.Fatal("abort did not wake the blocked read")
-	}
-	if _, err := c.WriteToUDPAddrPort([]byte("x"), local); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("write after abort: %v", err)
+		t.Fatalf("%s did not end a waiting read", what)
 	}
 }
 
