@@ -11,10 +11,11 @@ type clientsView struct{ d *Daemon }
 
 // Client returns what DHCP knows about the client holding ip.
 func (v clientsView) Client(ip netip.Addr) (httpd.ClientInfo, bool) {
-	if v.d.dhcp == nil {
+	svc := v.d.dhcpSvc()
+	if svc == nil {
 		return httpd.ClientInfo{}, false
 	}
-	return v.d.dhcp.client(ip)
+	return svc.client(ip)
 }
 
 // Status returns the daemon's state for /api/status and /metrics.
@@ -26,8 +27,8 @@ func (v clientsView) Status() httpd.DaemonStatus {
 		Interface:  d.ifname,
 		Carrier:    d.carrier.Load(),
 	}
-	if d.dhcp != nil {
-		d.dhcp.status(&st)
+	if svc := d.dhcpSvc(); svc != nil {
+		svc.status(&st)
 	}
 	return st
 }

@@ -6,22 +6,17 @@ package daemon
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/internal/config"
-	"github.com/pxe-edge/pxe-edge/pkg/bootfs"
 	"github.com/pxe-edge/pxe-edge/pkg/events"
-	httpd "github.com/pxe-edge/pxe-edge/pkg/http"
 	"github.com/pxe-edge/pxe-edge/pkg/netif"
 	"github.com/pxe-edge/pxe-edge/pkg/tftp"
 )
@@ -48,12 +43,10 @@ type Daemon struct {
 	ifname string       // managed interface ("" = none)
 	iface  *netif.Iface // nil when no interface is managed
 
-	tftp   *tftp.Server
-	tftpFS *tftp.DirSource
-	bootFS *bootfs.Source
-	http   *httpd.Server
-
-	dhcp *dhcpService // nil when DHCP is off
+	svcs []service // in start order; set by Run
+	// dhcp is nil until the DHCP service starts, and when DHCP is off; the file servers,
+	// which start first, read it from their request goroutines.
+	dhcp atomic.Pointer[dhcpService]
 
 	notify     *notifier // nil without systemd
 	carrier    atomic.Bool
@@ -122,65 +115,19 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) (err error) {
 			}
 		}()
 	}
-	if d.cfg.Mode() != config.DHCPOff {
-		svc, err := newDHCPService(d)
-		if err != nil {
-			return err
-		}
-		d.dhcp = svc
-		defer svc.close()
-	}
 
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	// Services run on their own context so that SIGTERM can first stop accepting and let
-	// transfers finish, and only then cancel.
+	// Services live on their own context so that SIGTERM can first let them drain and only
+	// then cut what is left.
 	svcCtx, cancelSvc := context.WithCancel(context.Background())
 	defer cancelSvc()
-
-	if d.cfg.UseTFTP {
-		conn, err := d.listenTFTP()
-		if err != nil {
+	var started []service
+	d.svcs = d.services()
+	for _, s := range d.svcs {
+		if err := s.Start(svcCtx); err != nil {
+			stopAll(context.Background(), started)
 			return err
 		}
-		defer conn.Close()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := d.tftp.Serve(svcCtx, conn); err != nil && !errors.Is(err, tftp.ErrServerClosed) {
-				d.log.Error("TFTP server stopped", "err", err)
-			}
-		}()
-		defer d.tftpFS.Close()
-		defer d.bootFS.Close()
-	}
-	// HTTP stops on its own context: ending it starts pkg/http's graceful shutdown (its
-	// ShutdownGrace for running downloads), in parallel with TFTP's grace period.
-	httpCtx, cancelHTTP := context.WithCancel(svcCtx)
-	defer cancelHTTP()
-	if d.cfg.UseHTTP {
-		ln, err := d.listenHTTP()
-		if err != nil {
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := d.http.Serve(httpCtx, ln); err != nil {
-				d.log.Error("HTTP server stopped", "err", err)
-			}
-		}()
-	}
-	// The link supervisor stops first at shutdown, so an auto-mode detection in progress
-	// is cut short instead of delaying the exit.
-	linkCtx, cancelLink := context.WithCancel(svcCtx)
-	defer cancelLink()
-	if d.iface != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d.superviseLink(linkCtx)
-		}()
+		started = append(started, s)
 	}
 
 	n := d.notify
@@ -189,15 +136,14 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) (err error) {
 	}
 	d.log.Info("serving", "goroutines", runtime.NumGoroutine())
 	d.beat.Store(time.Now().UnixNano())
+	var dog runner
 	if every := watchdogInterval(); every > 0 && n != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n.watchdog(svcCtx, every, func() bool {
+		dog.start(svcCtx, func(ctx context.Context) {
+			n.watchdog(ctx, every, func() bool {
 				// The main loop turns at least every second; three missed turns mean it is stuck.
 				return time.Since(time.Unix(0, d.beat.Load())) < 3*time.Second+every
 			})
-		}()
+		})
 	}
 
 	tick := time.NewTicker(time.Second)
@@ -216,20 +162,10 @@ loop:
 
 	_ = n.send("STOPPING=1")
 	d.log.Info("shutting down: no new requests; running transfers get a grace period", "grace", d.opts.Grace)
-	cancelLink()
-	cancelHTTP()
-	if d.dhcp != nil {
-		d.dhcp.pauseAll()
-	}
 	graceCtx, cancel := context.WithTimeout(context.Background(), d.opts.Grace)
 	defer cancel()
-	if d.tftp != nil {
-		if err := d.tftp.Shutdown(graceCtx); err != nil {
-			d.log.Warn("TFTP transfers cut at the end of the grace period", "err", err)
-		}
-	}
-	cancelSvc()
-	wg.Wait()
+	stopAll(graceCtx, d.svcs)
+	dog.stop()
 	d.log.Info("stopped")
 	return nil
 }
@@ -237,13 +173,13 @@ loop:
 // statusLine is the one-line state systemctl status shows (sd_notify STATUS=).
 func (d *Daemon) statusLine() string {
 	s := "serving"
-	if d.cfg.UseTFTP {
-		s += " TFTP"
+	for _, svc := range d.svcs {
+		// DHCP's mode and the link's carrier have their own words below.
+		if n := svc.Name(); n != "DHCP" && n != "link" {
+			s += " " + n
+		}
 	}
-	if d.cfg.UseHTTP {
-		s += " HTTP"
-	}
-	if d.dhcp != nil {
+	if d.dhcpSvc() != nil {
 		s += ", DHCP " + d.activeMode.Load().(string)
 	}
 	if d.iface != nil && !d.carrier.Load() {
@@ -259,24 +195,29 @@ func (d *Daemon) updateStatus() {
 	}
 }
 
-// reload re-reads what may change without a restart: static reservations and the boot map.
+// reload asks every service, in list order, to re-read what may change without a restart.
+// A service whose reload fails keeps its previous configuration; the others still reload.
 func (d *Daemon) reload() {
 	d.log.Info("SIGHUP: reloading")
-	if d.dhcp != nil {
-		if err := d.dhcp.reload(); err != nil {
-			d.log.Error("reload failed; keeping the previous configuration", "err", err)
-			return
+	ok := true
+	for _, s := range d.svcs {
+		if err := s.Reload(); err != nil {
+			d.log.Error("reload failed; keeping the previous configuration", "service", s.Name(), "err", err)
+			ok = false
 		}
 	}
-	d.log.Info("reloaded")
+	if ok {
+		d.log.Info("reloaded")
+	}
 }
 
 // macOf tells pkg/bootfs which MAC holds addr, from the DHCP lease table.
 func (d *Daemon) macOf(addr netip.Addr) ([6]byte, bool) {
-	if d.dhcp == nil {
+	svc := d.dhcpSvc()
+	if svc == nil {
 		return [6]byte{}, false
 	}
-	return d.dhcp.macOf(addr)
+	return svc.macOf(addr)
 }
 
 // bindAddr returns where a service listens: the address given for it, or the server
@@ -292,36 +233,6 @@ func (d *Daemon) bindAddr(key string, given netip.Addr, port int) string {
 	return net.JoinHostPort(a.String(), strconv.Itoa(port))
 }
 
-func (d *Daemon) listenTFTP() (*net.UDPConn, error) {
-	src, err := tftp.NewDirSource(d.cfg.NetbootDir, tftp.WithLowercaseFallback())
-	if err != nil {
-		return nil, fmt.Errorf("TFTP: netboot dir: %w", err)
-	}
-	// Per-client roots (01-<mac>/, <ip>/) and Raspberry Pi prefixes over the plain root.
-	bs, err := bootfs.New(src, d.cfg.NetbootDir, bootfs.WithMACLookup(d.macOf))
-	if err != nil {
-		src.Close()
-		return nil, fmt.Errorf("TFTP: netboot dir: %w", err)
-	}
-	d.tftpFS, d.bootFS = src, bs
-	d.tftp = d.tftpServer(bs)
-	addr := d.bindAddr("TFTP_SERVER_IP", d.cfg.TFTPServerIP, d.cfg.TFTPPort)
-	ua, err := net.ResolveUDPAddr("udp4", addr)
-	if err != nil {
-		bs.Close()
-		src.Close()
-		return nil, fmt.Errorf("TFTP: %w", err)
-	}
-	conn, err := net.ListenUDP("udp4", ua)
-	if err != nil {
-		bs.Close()
-		src.Close()
-		return nil, fmt.Errorf("TFTP: listen on %s: %w", addr, err)
-	}
-	d.log.Info("TFTP listening", "addr", addr, "root", d.cfg.NetbootDir, "max", d.cfg.TFTPMax)
-	return conn, nil
-}
-
 // tftpServer is the TFTP server's configuration over src.
 func (d *Daemon) tftpServer(src tftp.FileSource) *tftp.Server {
 	return &tftp.Server{
@@ -334,40 +245,4 @@ func (d *Daemon) tftpServer(src tftp.FileSource) *tftp.Server {
 		Logger:        d.logs.For("tftp"),
 		Events:        d.bus,
 	}
-}
-
-// httpConfig is the HTTP server's configuration, listening on addr.
-func (d *Daemon) httpConfig(addr string) httpd.Config {
-	var adv netip.Addr
-	if a := d.cfg.HTTPServerIP; a.IsValid() && !a.IsUnspecified() {
-		adv = a
-	}
-	return httpd.Config{
-		Root:     d.cfg.NetbootDir,
-		Addr:     addr,
-		ServerIP: adv,
-		Status:   d.cfg.HTTPStatus,
-		ListDirs: d.cfg.HTTPListDirs,
-		MaxConns: d.cfg.HTTPMaxConns,
-		PiPath:   d.cfg.PiHTTPPath,
-		Version:  d.opts.Version,
-		Logger:   d.logs.For("http"),
-		Events:   d.bus,
-		Clients:  clientsView{d},
-	}
-}
-
-func (d *Daemon) listenHTTP() (net.Listener, error) {
-	addr := d.bindAddr("HTTP_SERVER_IP", d.cfg.HTTPServerIP, d.cfg.HTTPPort)
-	srv, err := httpd.New(d.httpConfig(addr))
-	if err != nil {
-		return nil, fmt.Errorf("HTTP: %w", err)
-	}
-	ln, err := net.Listen("tcp4", addr)
-	if err != nil {
-		return nil, fmt.Errorf("HTTP: listen on %s: %w", addr, err)
-	}
-	d.http = srv
-	d.log.Info("HTTP listening", "addr", addr, "root", d.cfg.NetbootDir, "status", d.cfg.HTTPStatus)
-	return ln, nil
 }

@@ -83,8 +83,8 @@ func (d *Daemon) superviseLink(ctx context.Context) {
 					d.llog.Error("could not restore the server address", "iface", d.ifname, "err", err)
 				}
 				d.bus.Publish(events.Event{Kind: events.LinkChanged, Msg: "up"})
-				if d.dhcp != nil {
-					d.dhcp.resume(ctx)
+				if svc := d.dhcpSvc(); svc != nil {
+					svc.resume(ctx)
 				}
 				d.updateStatus()
 				d.logRuntime("link up")
@@ -93,13 +93,13 @@ func (d *Daemon) superviseLink(ctx context.Context) {
 				d.bus.Publish(events.Event{Kind: events.LinkChanged, Msg: "down"})
 				if first {
 					d.llog.Info("waiting for a cable: no carrier", "iface", d.ifname)
-				} else if d.dhcp != nil {
+				} else if d.dhcpSvc() != nil {
 					d.llog.Warn("carrier lost: DHCP paused until the cable is back", "iface", d.ifname)
 				} else {
 					d.llog.Warn("carrier lost", "iface", d.ifname)
 				}
-				if d.dhcp != nil {
-					d.dhcp.pause()
+				if svc := d.dhcpSvc(); svc != nil {
+					svc.pause()
 				}
 				d.updateStatus()
 				d.logRuntime("link down")
@@ -128,3 +128,22 @@ func (d *Daemon) logRuntime(when string) {
 	}
 	d.llog.Debug("runtime", "when", when, "goroutines", runtime.NumGoroutine(), "fds", fds)
 }
+
+// linkService follows the managed interface's carrier (superviseLink). The interface itself
+// is set up before any service starts, because the servers bind to its address.
+type linkService struct {
+	d   *Daemon
+	run runner
+}
+
+func (s *linkService) Name() string { return "link" }
+
+func (s *linkService) Start(ctx context.Context) error {
+	s.run.start(ctx, s.d.superviseLink)
+	return nil
+}
+
+func (s *linkService) Reload() error { return nil }
+
+// Stop ends the supervision at once, cutting short an auto-mode detection in progress.
+func (s *linkService) Stop(context.Context) { s.run.stop() }
