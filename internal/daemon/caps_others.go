@@ -19,3 +19,6 @@ var (
 func requireCaps(need ...capability) error { return nil }
 
 func unprivilegedPortStart() int { return 1024 }
+
+// dropPrivileges does nothing outside Linux.
+func dropPrivileges() ([]string, error) { return nil, nil }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -114,6 +115,13 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) (err error) {
 				d.log.Warn("could not remove the server address", "err", rerr)
 			}
 		}()
+	}
+
+	// Everything after the interface's set-up runs with only the capabilities it needs.
+	if kept, err := dropPrivileges(); err != nil {
+		d.log.Warn("could not drop privileges; running with those the process was given", "err", err)
+	} else if kept != nil {
+		d.log.Info("dropped privileges", "kept", strings.Join(kept, ","))
 	}
 
 	// Services live on their own context so that SIGTERM can first let them drain and only

@@ -210,6 +210,8 @@ func Binary(t testing.TB) string {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", buildPath, "./cmd/pxe-edge")
 		cmd.Dir = root
+		// As the release builds (Makefile): without cgo, so what the tests run is what ships.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/pxe-edge: %w\n%s", err, out)
 		}
