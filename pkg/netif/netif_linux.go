@@ -25,6 +25,10 @@ type Iface struct {
 	prefix netip.Prefix
 	log    *slog.Logger
 
+	// linkSubscribe is netlink's subscription; Watch falls back to polling when it fails,
+	// which a test provokes by replacing it on its own Iface.
+	linkSubscribe func(chan<- netlink.LinkUpdate, <-chan struct{}, netlink.LinkSubscribeOptions) error
+
 	mu    sync.Mutex
 	added bool // we put prefix on the link, so Close removes it
 }
@@ -38,7 +42,7 @@ func Open(name string, prefix netip.Prefix, log *slog.Logger) (*Iface, error) {
 	if _, err := netlink.LinkByName(name); err != nil {
 		return nil, fmt.Errorf("netif: interface %q: %w", name, err)
 	}
-	return &Iface{name: name, prefix: prefix, log: log}, nil
+	return &Iface{name: name, prefix: prefix, log: log, linkSubscribe: netlink.LinkSubscribeWithOptions}, nil
 }
 
 // Name returns the interface name.
@@ -177,7 +181,7 @@ func (i *Iface) Watch(ctx context.Context, fn func(Event)) error {
 			cbErr = err
 			cbMu.Unlock()
 		}
-		err := linkSubscribe(ch, done, netlink.LinkSubscribeOptions{ErrorCallback: onErr})
+		err := i.linkSubscribe(ch, done, netlink.LinkSubscribeOptions{ErrorCallback: onErr})
 		if err != nil {
 			close(done)
 			i.log.Warn("no netlink link events; polling the carrier every second instead", "iface", i.name, "err", err)
@@ -186,7 +190,7 @@ func (i *Iface) Watch(ctx context.Context, fn func(Event)) error {
 		var ach chan netlink.AddrUpdate
 		if i.prefix.IsValid() {
 			ach = make(chan netlink.AddrUpdate, 16)
-			if err := addrSubscribe(ach, done, netlink.AddrSubscribeOptions{ErrorCallback: onErr}); err != nil {
+			if err := netlink.AddrSubscribeWithOptions(ach, done, netlink.AddrSubscribeOptions{ErrorCallback: onErr}); err != nil {
 				close(done)
 				for range ch {
 				}
@@ -317,7 +321,7 @@ func DefaultName() (string, error) {
 	var cs []cand
 	for _, l := range links {
 		a := l.Attrs()
-		if !wired(l.Type(), a.EncapType, a.Name, a.Flags) {
+		if !wired("/sys/class/net", l.Type(), a.EncapType, a.Name, a.Flags) {
 			continue
 		}
 		cs = append(cs, cand{a.Name, a.Index, a.RawFlags&unix.IFF_LOWER_UP != 0})
@@ -334,18 +338,11 @@ func DefaultName() (string, error) {
 	return cs[0].name, nil
 }
 
-// linkSubscribe and addrSubscribe are netlink's; tests replace them to exercise polling.
-var (
-	linkSubscribe = netlink.LinkSubscribeWithOptions
-	addrSubscribe = netlink.AddrSubscribeWithOptions
-)
-
-// sysClassNet is where wired looks up devices; tests point it at a fake tree.
-var sysClassNet = "/sys/class/net"
-
 var virtualPrefixes = []string{"veth", "docker", "br-", "virbr", "vnet", "tap", "tun", "wg", "zt", "vxlan", "cni", "flannel", "kube", "lxc", "dummy"}
 
-func wired(linkType, encap, name string, flags net.Flags) bool {
+// wired reports whether a link is a physical, wired Ethernet port; sysfs is where its device
+// directory is looked up (/sys/class/net).
+func wired(sysfs, linkType, encap, name string, flags net.Flags) bool {
 	if linkType != "device" || encap != "ether" || flags&net.FlagLoopback != 0 {
 		return false
 	}
@@ -354,7 +351,7 @@ func wired(linkType, encap, name string, flags net.Flags) bool {
 			return false
 		}
 	}
-	sys := sysClassNet + "/" + name
+	sys := sysfs + "/" + name
 	if _, err := os.Stat(sys + "/device"); err != nil {
 		return false // no backing device: virtual
 	}

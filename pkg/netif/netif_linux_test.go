@@ -84,15 +84,18 @@ func TestWatchCarrier(t *testing.T) { testWatchCarrier(t, "10.60.2") }
 
 // Without netlink events (subscription refused) Watch polls and still sees every change.
 func TestWatchCarrierPolling(t *testing.T) {
-	old := linkSubscribe
-	linkSubscribe = func(chan<- netlink.LinkUpdate, <-chan struct{}, netlink.LinkSubscribeOptions) error {
-		return errors.New("refused")
-	}
-	defer func() { linkSubscribe = old }()
-	testWatchCarrier(t, "10.60.3")
+	testWatchCarrier(t, "10.60.3", refuseSubscribe)
 }
 
-func testWatchCarrier(t *testing.T, net24 string) {
+// refuseSubscribe makes i's netlink subscription fail, so Watch polls.
+func refuseSubscribe(i *Iface) {
+	i.linkSubscribe = func(chan<- netlink.LinkUpdate, <-chan struct{}, netlink.LinkSubscribeOptions) error {
+		return errors.New("refused")
+	}
+}
+
+// testWatchCarrier checks Watch's carrier events; tune, when given, adjusts the Iface first.
+func testWatchCarrier(t *testing.T, net24 string, tune ...func(*Iface)) {
 	l := netlab.New(t)
 	srv, cli := l.Namespace("srv"), l.Namespace("cli")
 	l.Veth(srv, "eth0", net24+".2/24", cli, "eth0", net24+".50/24")
@@ -104,6 +107,9 @@ func testWatchCarrier(t *testing.T, net24 string) {
 			i, err := Open("eth0", netip.Prefix{}, nil)
 			if err != nil {
 				return err
+			}
+			for _, f := range tune {
+				f(i)
 			}
 			return i.Watch(ctx, func(e Event) { events <- e })
 		})
@@ -144,17 +150,12 @@ func TestWatchAddr(t *testing.T) { testWatchAddr(t, "10.60.4") }
 
 // Without netlink events the poll sees the address go too.
 func TestWatchAddrPolling(t *testing.T) {
-	old := linkSubscribe
-	linkSubscribe = func(chan<- netlink.LinkUpdate, <-chan struct{}, netlink.LinkSubscribeOptions) error {
-		return errors.New("refused")
-	}
-	defer func() { linkSubscribe = old }()
-	testWatchAddr(t, "10.60.5")
+	testWatchAddr(t, "10.60.5", refuseSubscribe)
 }
 
 // An address removed while the cable stays in is reported (Event.Addr false), and its
 // return too; the carrier stays up throughout.
-func testWatchAddr(t *testing.T, net24 string) {
+func testWatchAddr(t *testing.T, net24 string, tune ...func(*Iface)) {
 	l := netlab.New(t)
 	srv, cli := l.Namespace("srv"), l.Namespace("cli")
 	l.Veth(srv, "eth0", net24+".2/24", cli, "eth0", net24+".50/24")
@@ -166,6 +167,9 @@ func testWatchAddr(t *testing.T, net24 string) {
 			i, err := Open("eth0", netip.MustParsePrefix(net24+".2/24"), nil)
 			if err != nil {
 				return err
+			}
+			for _, f := range tune {
+				f(i)
 			}
 			return i.Watch(ctx, func(e Event) { events <- e })
 		})

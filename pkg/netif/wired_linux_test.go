@@ -28,9 +28,6 @@ func TestWiredRule(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "veth9"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	old := sysClassNet
-	sysClassNet = root
-	defer func() { sysClassNet = old }()
 	for _, tc := range []struct {
 		typ, encap, name string
 		flags            net.Flags
@@ -46,7 +43,7 @@ func TestWiredRule(t *testing.T) {
 		{"device", "loopback", "lo", net.FlagLoopback, false},
 		{"device", "none", "wwan0", 0, false},
 	} {
-		if got := wired(tc.typ, tc.encap, tc.name, tc.flags); got != tc.want {
+		if got := wired(root, tc.typ, tc.encap, tc.name, tc.flags); got != tc.want {
 			t.Errorf("%s (%s/%s): wired=%v, want %v", tc.name, tc.typ, tc.encap, got, tc.want)
 		}
 	}
