@@ -1,0 +1,168 @@
+package daemon_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pxe-edge/pxe-edge/pkg/lease"
+	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
+)
+
+// killRounds is how many kill -9 rounds TestKillDuringChurnKeepsAckedLeases runs:
+// PXE_EDGE_KILL_ROUNDS, default 3 (bench/reliability.sh runs 100).
+func killRounds(t *testing.T) int {
+	if s := os.Getenv("PXE_EDGE_KILL_ROUNDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			t.Fatalf("PXE_EDGE_KILL_ROUNDS=%q: want 1..1000", s)
+		}
+		return n
+	}
+	return 3
+}
+
+// pxe-edge killed with SIGKILL at a random moment of a stream of new clients loses no lease
+// it acknowledged: every ACK a client received names an address the restarted server's lease
+// files still give that client. The clients are a relay agent's (giaddr), so one UDP socket
+// drives many MACs.
+func TestKillDuringChurnKeepsAckedLeases(t *testing.T) {
+	lb := newLab(t, "10.60.20.1/24", "10.60.20.2/24")
+	dir, _ := netbootDir(t, "f.bin", 16)
+	state := t.TempDir()
+	var relay *net.UDPConn
+	if err := lb.cli.Do(func() (err error) {
+		relay, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 60, 20, 2), Port: 67})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	total := 0
+	rounds := killRounds(t)
+	for r := 0; r < rounds; r++ {
+		p := lb.srv.Start(binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.20.1",
+			"-b", "10.60.20.10", "-e", "10.60.20.250", "--state-dir", state, "--no-tftp")
+		waitFor(t, p, "msg=\"DHCP answering\"")
+		acked := map[[6]byte]netip.Addr{}
+		var mu sync.Mutex
+		stop := make(chan struct{})
+		done := make(chan error, 1)
+		go func() { done <- churn(relay, r, stop, func(mac [6]byte, ip netip.Addr) { mu.Lock(); acked[mac] = ip; mu.Unlock() }) }()
+		time.Sleep(time.Duration(200+rand.IntN(800)) * time.Millisecond)
+		p.Kill()
+		<-p.Done()
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatalf("round %d: client: %v", r, err)
+		}
+		mu.Lock()
+		n := len(acked)
+		st, _, err := lease.Open(state, lease.Options{})
+		if err != nil {
+			t.Fatalf("round %d: reopening the lease files after kill -9: %v", r, err)
+		}
+		for mac, ip := range acked {
+			l, ok := st.Get(net.HardwareAddr(mac[:]))
+			if !ok || l.IP != ip {
+				t.Errorf("round %d: %x was ACKed %s; after kill -9 the store has %v (found %v)", r, mac, ip, l.IP, ok)
+			}
+		}
+		st.Close()
+		mu.Unlock()
+		total += n
+		if t.Failed() {
+			t.Fatalf("server output:\n%s", p.Output())
+		}
+	}
+	if total == 0 {
+		t.Fatal("no client was ACKed in any round: the test proved nothing")
+	}
+	t.Logf("%d rounds, %d acknowledged leases, all found after kill -9", rounds, total)
+}
+
+// churn runs DORA exchanges for new MACs (02:ed:<round>:<n>) through relay until stop, and
+// reports every ACK. Each exchange waits at most a second for each reply.
+func churn(relay *net.UDPConn, round int, stop <-chan struct{}, ack func([6]byte, netip.Addr)) error {
+	server := &net.UDPAddr{IP: net.IPv4(10, 60, 20, 1), Port: 67}
+	gi := netip.MustParseAddr("10.60.20.2")
+	buf := make([]byte, 1500)
+	var req, resp rawdhcp.Message
+	exchange := func(mac [6]byte, xid uint32, typ rawdhcp.MessageType, want rawdhcp.MessageType, offer *rawdhcp.Message) (*rawdhcp.Message, error) {
+		req.Reset()
+		req.Op, req.HType, req.HLen, req.Hops, req.XID, req.GIAddr = rawdhcp.BootRequest, 1, 6, 1, xid, gi
+		copy(req.CHAddr[:], mac[:])
+		req.SetMessageType(typ)
+		if offer != nil {
+			req.SetRequestedIP(offer.YIAddr)
+			if sid, ok := offer.ServerID(); ok {
+				req.SetServerID(sid)
+			}
+		}
+		out, err := req.Append(nil)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := relay.WriteToUDP(out, server); err != nil {
+			return nil, err
+		}
+		deadline := time.Now().Add(time.Second)
+		for {
+			_ = relay.SetReadDeadline(deadline)
+			n, _, err := relay.ReadFromUDP(buf)
+			if err != nil {
+				return nil, err // a timeout too: the server is gone
+			}
+			if resp.Decode(buf[:n]) != nil || resp.XID != xid {
+				continue
+			}
+			if got, _ := resp.MessageType(); got != want {
+				return nil, fmt.Errorf("%x: got %v, want %v", mac, got, want)
+			}
+			return &resp, nil
+		}
+	}
+	for n := 0; n < 60000; n++ {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		mac := [6]byte{0x02, 0xed, byte(round), byte(n >> 16), byte(n >> 8), byte(n)}
+		xid := uint32(round)<<24 | uint32(n)
+		offer, err := exchange(mac, xid, rawdhcp.Discover, rawdhcp.Offer, nil)
+		if err != nil {
+			return ignoreAfterStop(stop, err)
+		}
+		o := *offer
+		ackMsg, err := exchange(mac, xid+1<<20, rawdhcp.Request, rawdhcp.Ack, &o)
+		if err != nil {
+			return ignoreAfterStop(stop, err)
+		}
+		ack(mac, ackMsg.YIAddr)
+	}
+	return nil
+}
+
+// ignoreAfterStop treats an error as the server's death (nil) when the server is dead or
+// about to be: a timeout, or anything once stop is closed.
+func ignoreAfterStop(stop <-chan struct{}, err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		<-stop
+		return nil
+	}
+	select {
+	case <-stop:
+		return nil
+	default:
+		return err
+	}
+}
