@@ -55,7 +55,9 @@ func TestKillDuringChurnKeepsAckedLeases(t *testing.T) {
 		var mu sync.Mutex
 		stop := make(chan struct{})
 		done := make(chan error, 1)
-		go func() { done <- churn(relay, r, stop, func(mac [6]byte, ip netip.Addr) { mu.Lock(); acked[mac] = ip; mu.Unlock() }) }()
+		go func() {
+			done <- churn(relay, r, stop, func(mac [6]byte, ip netip.Addr) { mu.Lock(); acked[mac] = ip; mu.Unlock() })
+		}()
 		time.Sleep(time.Duration(200+rand.IntN(800)) * time.Millisecond)
 		p.Kill()
 		<-p.Done()
