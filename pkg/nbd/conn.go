@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/pkg/events"
@@ -32,6 +33,9 @@ type conn struct {
 	flags    uint16
 	detach   func()
 	release  func()
+	// fileBacked: the store's bytes are in files (sendfile can serve long reads).
+	fileBacked bool
+	sock       syscall.RawConn
 
 	read, written atomic.Int64
 

@@ -3,6 +3,7 @@ package nbd
 import (
 	"errors"
 	"io"
+	"os"
 	"time"
 )
 
@@ -194,6 +195,9 @@ func (c *conn) attach(name string) error {
 	c.export, c.st, c.detach = canon, st, detach
 	c.release = func() { c.s.ex.release(ref) }
 	c.size, c.flags = uint64(st.Size()), c.s.exportFlags()
+	if fr, ok := st.(fileRanges); ok {
+		c.fileBacked, _ = fr.ranges(0, 0, func(*os.File, int64, int64) error { return nil })
+	}
 	c.attached = true
 	c.s.mu.Unlock()
 	return nil

@@ -151,6 +151,31 @@ func (o *fileOverlay) ReadAt(p []byte, off int64) error {
 	return nil
 }
 
+func (o *fileOverlay) ranges(off, n int64, fn func(*os.File, int64, int64) error) (bool, error) {
+	if o.base.f == nil {
+		return false, nil
+	}
+	for n > 0 {
+		blk := off / blockSize
+		in := o.bits.has(blk)
+		k := (blk+1)*blockSize - off
+		for k < n && o.bits.has((off+k)/blockSize) == in {
+			k += blockSize
+		}
+		k = min(k, n)
+		f := o.base.f
+		if in {
+			f = o.data
+		}
+		if err := fn(f, off, k); err != nil {
+			return true, err
+		}
+		off += k
+		n -= k
+	}
+	return true, nil
+}
+
 // WriteAt writes p to the overlay. Partial blocks not yet in the overlay are first filled
 // from the image (read-modify-write); bits are set only after the data is written.
 func (o *fileOverlay) WriteAt(p []byte, off int64) error {

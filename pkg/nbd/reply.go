@@ -2,6 +2,7 @@ package nbd
 
 import (
 	"bufio"
+	"os"
 	"time"
 )
 
@@ -15,8 +16,11 @@ func (c *conn) lockWriter() {
 	c.pending.Add(-1)
 }
 
-func (c *conn) unlockWriter() {
-	if c.pending.Load() == 0 && c.bw.Buffered() > 0 && !c.broken.Load() {
+func (c *conn) unlockWriter() { c.unlockWriterFlush(c.pending.Load() == 0) }
+
+// unlockWriterFlush releases the writer, flushing first when asked.
+func (c *conn) unlockWriterFlush(flush bool) {
+	if flush && c.bw.Buffered() > 0 && !c.broken.Load() {
 		c.nc.SetWriteDeadline(time.Now().Add(ioTimeout))
 		if err := c.bw.Flush(); err != nil {
 			c.fail()
@@ -34,10 +38,29 @@ func (c *conn) fail() {
 
 // reply sends a simple reply, with data for a successful READ.
 func (c *conn) reply(handle uint64, errno uint32, data []byte) {
-	var h [simpleReplyLen]byte
-	PutSimpleReply(h[:], errno, handle)
 	c.lockWriter()
 	defer c.unlockWriter()
+	c.put(handle, errno, data)
+}
+
+// replyHeld queues a reply from the reading goroutine without flushing: the reader flushes
+// once it has no further request buffered, so a burst of small replies leaves together.
+func (c *conn) replyHeld(handle uint64, errno uint32, data []byte) {
+	c.lockWriter()
+	c.put(handle, errno, data)
+	c.unlockWriterFlush(false)
+}
+
+// flushHeld sends what replyHeld queued; the reader calls it before it may block.
+func (c *conn) flushHeld() {
+	c.lockWriter()
+	c.unlockWriterFlush(true)
+}
+
+// put writes one reply into the buffer; the writer is held.
+func (c *conn) put(handle uint64, errno uint32, data []byte) {
+	var h [simpleReplyLen]byte
+	PutSimpleReply(h[:], errno, handle)
 	if c.broken.Load() {
 		return
 	}
@@ -85,5 +108,28 @@ func (c *conn) replyStream(handle uint64, first []byte, readAt func(p []byte, at
 			return
 		}
 		at += len(buf)
+	}
+}
+
+// replySendfile answers a long successful READ from file-backed storage: the header goes out
+// through the buffer, the data straight from the page cache with sendfile. An error after the
+// header cannot be reported, so the connection is closed.
+func (c *conn) replySendfile(handle uint64, fr fileRanges, off, n int64) {
+	var h [simpleReplyLen]byte
+	PutSimpleReply(h[:], 0, handle)
+	c.lockWriter()
+	defer c.unlockWriter()
+	if c.broken.Load() {
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(ioTimeout))
+	c.bw.Write(h[:])
+	if err := c.bw.Flush(); err != nil {
+		c.fail()
+		return
+	}
+	if _, err := fr.ranges(off, n, func(f *os.File, off, n int64) error { return sendFile(c.sock, f, off, n) }); err != nil {
+		c.s.log.Warn("nbd: sending file data failed, closing", "remote", c.remote.String(), "err", err)
+		c.fail()
 	}
 }

@@ -299,3 +299,28 @@ func TestCopyToRAM(t *testing.T) {
 		t.Errorf("copy to RAM of a 1 TiB image: %v, want ErrTooBigForRAM", err)
 	}
 }
+
+// Long reads over an on-disk overlay go out with sendfile piece by piece, from the overlay
+// where the client wrote and from the image elsewhere.
+func TestCowFileLongReads(t *testing.T) {
+	img, base := testImage(t, 8<<20)
+	s, err := New(Config{Default: img, Write: true, Cow: true, OverlayDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := dialGo(t, testServer(t, s), "")
+	want := bytes.Clone(base)
+	for i, off := range []int{100, 70000, 1 << 20, 3<<20 + 5} {
+		p := bytes.Repeat([]byte{byte(i + 1)}, 5000+i*40000)
+		if errno, _ := rc.do(Request{Type: CmdWrite, Handle: uint64(i), Offset: uint64(off), Length: uint32(len(p))}, p); errno != 0 {
+			t.Fatalf("write: %d", errno)
+		}
+		copy(want[off:], p)
+	}
+	for i, r := range [][2]int{{0, 4 << 20}, {99, 65536}, {60000, 200000}, {1<<20 - 3, 2 << 20}} {
+		errno, data := rc.do(Request{Type: CmdRead, Handle: uint64(50 + i), Offset: uint64(r[0]), Length: uint32(r[1])}, nil)
+		if errno != 0 || !bytes.Equal(data, want[r[0]:r[0]+r[1]]) {
+			t.Errorf("read %d+%d: errno %d or data differs", r[0], r[1], errno)
+		}
+	}
+}

@@ -23,6 +23,13 @@ type store interface {
 	OverlayBytes() int64
 }
 
+// fileRanges is implemented by stores whose bytes live in files, so long reads can be sent
+// with sendfile: fn is called for consecutive pieces of [off, off+n) with the file holding
+// each. ok is false when the store cannot (an image held in memory).
+type fileRanges interface {
+	ranges(off, n int64, fn func(f *os.File, off, n int64) error) (ok bool, err error)
+}
+
 // image is an export's shared content: a file or block device, or a copy of it in memory.
 type image struct {
 	name     string
@@ -47,6 +54,13 @@ func (m *image) ReadAt(p []byte, off int64) error {
 		err = nil
 	}
 	return err
+}
+
+func (m *image) ranges(off, n int64, fn func(*os.File, int64, int64) error) (bool, error) {
+	if m.f == nil {
+		return false, nil
+	}
+	return true, fn(m.f, off, n)
 }
 
 func (m *image) WriteAt(p []byte, off int64) error {

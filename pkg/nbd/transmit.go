@@ -20,8 +20,13 @@ func (c *conn) transmit() error {
 			slots <- struct{}{}
 		}
 	}()
+	c.sock = sockOf(c.nc)
 	var hdr [requestLen]byte
+	var small []byte
 	for {
+		if c.br.Buffered() < requestLen {
+			c.flushHeld()
+		}
 		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
 			if errors.Is(err, io.EOF) || c.stopping() || c.broken.Load() {
 				return nil
@@ -46,6 +51,21 @@ func (c *conn) transmit() error {
 				}
 			}
 			c.reply(r.Handle, errno, nil)
+			continue
+		}
+		if r.Type == CmdRead && r.Length <= inlineMax && !c.sendfileFor(r) {
+			// A short read costs less than handing it to another goroutine, so the
+			// reader serves it itself; its reply leaves with the rest of the burst.
+			if small == nil {
+				small = make([]byte, inlineMax)
+			}
+			b := small[:r.Length]
+			if err := c.st.ReadAt(b, int64(r.Offset)); err != nil {
+				c.replyHeld(r.Handle, c.errno(err), nil)
+				continue
+			}
+			c.read.Add(int64(r.Length))
+			c.replyHeld(r.Handle, 0, b)
 			continue
 		}
 		select {
@@ -174,6 +194,11 @@ func (c *conn) readReq(r Request) {
 		c.reply(r.Handle, 0, nil)
 		return
 	}
+	if c.sendfileFor(r) {
+		c.read.Add(int64(n))
+		c.replySendfile(r.Handle, c.st.(fileRanges), int64(r.Offset), int64(n))
+		return
+	}
 	if !c.s.buf.acquire(take, c.stopped) {
 		c.reply(r.Handle, EIO, nil)
 		return
@@ -206,4 +231,20 @@ func (c *conn) errno(err error) uint32 {
 	}
 	c.s.log.Warn("nbd: I/O error", "remote", c.remote.String(), "export", c.export, "err", err)
 	return EIO
+}
+
+// inlineMax is the longest READ the reading goroutine serves itself; sendfileMin the
+// shortest sent with sendfile, below which a copy through the reply buffer is cheaper.
+const (
+	inlineMax   = 16 << 10
+	sendfileMin = 64 << 10
+)
+
+// sendfileFor reports whether a READ goes out with sendfile.
+func (c *conn) sendfileFor(r Request) bool {
+	if r.Length < sendfileMin || c.sock == nil {
+		return false
+	}
+	_, ok := c.st.(fileRanges)
+	return ok && c.fileBacked
 }
