@@ -158,18 +158,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	var mine sync.WaitGroup
 	var err error
+	var backoff time.Duration
 	for {
 		nc, aerr := ln.Accept()
 		if aerr != nil {
-			if ctx.Err() == nil && !s.closing() {
-				var ne net.Error
-				if errors.As(aerr, &ne) && ne.Timeout() {
-					continue
-				}
-				err = aerr
+			if ctx.Err() != nil || s.closing() {
+				break
 			}
-			break
+			if errors.Is(aerr, net.ErrClosed) {
+				err = aerr
+				break
+			}
+			// Out of file descriptors and the like pass; wait a little and go on
+			// rather than stop serving every client.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("nbd: accept failed, retrying", "err", aerr, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			case <-s.quit:
+			}
+			continue
 		}
+		backoff = 0
 		c := s.newConn(nc)
 		if c == nil {
 			continue

@@ -15,10 +15,12 @@ func (c *conn) transmit() error {
 	c.bw = newReplyWriter(c)
 	slots := make(chan struct{}, c.s.cfg.MaxInFlight)
 	defer func() {
-		// Wait for every in-flight request before the store goes away.
+		// Wait for every in-flight request before the store goes away, and send the
+		// replies still held: DISC and a stop both answer what came before them.
 		for range cap(slots) {
 			slots <- struct{}{}
 		}
+		c.flushHeld()
 	}()
 	c.sock = sockOf(c.nc)
 	var hdr [requestLen]byte
