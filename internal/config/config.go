@@ -86,11 +86,12 @@ type Config struct {
 	TFTPMax           int        // TFTP_MAX, --tftp-max (ours): concurrent transfers
 	TFTPWindowsizeMax int        // TFTP_WINDOWSIZE_MAX, --tftp-windowsize-max (ours): RFC 7440 cap
 
-	// NBD: accepted for PyPXE compatibility; this build has no NBD server.
-	NBDBlockDevice string // NBD_BLOCK_DEVICE, --nbd
+	// NBD (served when NBDBlockDevice is set).
+	NBDBlockDevice string // NBD_BLOCK_DEVICE, --nbd: the default export's image
 	NBDWrite       bool   // NBD_WRITE, --nbd-write
 	NBDCow         bool   // NBD_COW, --nbd-cow
 	NBDCowInMem    bool   // NBD_COW_IN_MEM, --nbd-cow-in-mem
+	NBDCowMemMax   int    // NBD_COW_MEM_MAX, --nbd-cow-mem-max (ours): MiB of in-memory overlay per client
 	NBDCopyToRAM   bool   // NBD_COPY_TO_RAM, --nbd-copy-to-ram
 	NBDServerIP    string // NBD_SERVER_IP, --nbd-server
 	NBDPort        int    // NBD_PORT, --nbd-port
@@ -122,7 +123,7 @@ type Config struct {
 	// uses it to tell "left at the default" from "asked for", e.g. for TFTP_SERVER_IP.
 	Given map[string]bool
 
-	cliNBD string // first NBD flag given on the command line, refused by Validate
+	cliNBD string // first NBD flag given on the command line, which needs --nbd FILE
 }
 
 // Defaults returns PyPXE's defaults plus ours: TFTP on, DHCP/HTTP/iPXE off, netboot dir
@@ -156,6 +157,7 @@ func Defaults() *Config {
 		NBDCow:            true,
 		NBDServerIP:       "0.0.0.0",
 		NBDPort:           10809,
+		NBDCowMemMax:      64,
 		StateDir:          "/var/lib/pxe-edge",
 		HTTPStatus:        true,
 		LogFormat:         "text",

@@ -199,6 +199,7 @@ func TestErrors(t *testing.T) {
 		}
 		return p
 	}
+	img := write("disk.img", "image")
 	tests := []struct {
 		args []string
 		want []string
@@ -220,9 +221,14 @@ func TestErrors(t *testing.T) {
 		{[]string{"-a", dir, "--http-max-conns", "0"}, []string{"--http-max-conns (HTTP_MAX_CONNS): 0 connections"}},
 		{[]string{"-a", dir, "--pi-http-path", "../x"}, []string{"--pi-http-path (PI_HTTP_PATH)"}},
 		{[]string{"-a", filepath.Join(dir, "missing")}, []string{"-a/--netboot-dir (NETBOOT_DIR)", "create the directory"}},
-		{[]string{"-a", dir, "--nbd", "/dev/sda"}, []string{"--nbd: NBD not implemented in this build"}},
-		{[]string{"-a", dir, "--nbd-write"}, []string{"--nbd-write: NBD not implemented in this build"}},
-		{[]string{"-a", dir, "--nbd-cowinmem"}, []string{"--nbd-cowinmem: NBD not implemented in this build"}},
+		{[]string{"-a", dir, "--nbd", filepath.Join(dir, "missing.img")}, []string{"--nbd (NBD_BLOCK_DEVICE): stat", "no such file"}},
+		{[]string{"-a", dir, "--nbd", dir}, []string{"--nbd (NBD_BLOCK_DEVICE):", "neither a regular file nor a block device"}},
+		{[]string{"-a", dir, "--nbd-write"}, []string{"--nbd-write needs the image to serve: give --nbd FILE"}},
+		{[]string{"-a", dir, "--nbd-cowinmem"}, []string{"--nbd-cowinmem needs the image to serve"}},
+		{[]string{"-a", dir, "--nbd", img, "--nbd-port", "0"}, []string{"--nbd-port (NBD_PORT): port 0 is out of range"}},
+		{[]string{"-a", dir, "--nbd", img, "--nbd-server", "nowhere"}, []string{`--nbd-server (NBD_SERVER_IP): "nowhere" is not an IP address`}},
+		{[]string{"-a", dir, "--nbd", img, "--nbd-cow-mem-max", "0"}, []string{"--nbd-cow-mem-max (NBD_COW_MEM_MAX): 0 MiB"}},
+		{[]string{"-a", dir, "--nbd", img, "--nbd-cow-in-mem"}, []string{"--nbd-cow-in-mem (NBD_COW_IN_MEM) keeps client writes", "add --nbd-write"}},
 		{[]string{"-a", dir, "--dhcp", "-b", "10.0.0.5"}, []string{"-b/--dhcp-begin (DHCP_OFFER_BEGIN): 10.0.0.5 is outside the subnet", "192.168.2.0/24"}},
 		{[]string{"-a", dir, "--dhcp", "-r", "10.0.0.1"}, []string{"-r/--dhcp-router (DHCP_ROUTER): 10.0.0.1 is outside 192.168.2.0/24"}},
 		{[]string{"-a", dir, "--dhcp", "-s", "192.168.2.120"}, []string{"-s/--dhcp-server-ip (DHCP_SERVER_IP): 192.168.2.120 lies inside the pool"}},
@@ -241,7 +247,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"--config", write("a.json", `{"DHCP_SERVER_IP": 42}`)}, []string{`key "DHCP_SERVER_IP": want a string`}},
 		{[]string{"--config", write("b.json", `{"DHCP_SERVER_IP": "fe80::1"}`)}, []string{`key "DHCP_SERVER_IP": "fe80::1" is not an IPv4 address`}},
 		{[]string{"--config", write("n.json", `[1,2]`)}, []string{"is not a JSON object of settings"}},
-		{[]string{"--config", write("nbd.json", `{"NBD_BLOCK_DEVICE": "disk.img"}`), "-a", dir}, []string{"NBD_BLOCK_DEVICE: NBD not implemented"}},
+		{[]string{"--config", write("nbd.json", `{"NBD_BLOCK_DEVICE": "/nonexistent/disk.img"}`), "-a", dir}, []string{"--nbd (NBD_BLOCK_DEVICE): stat /nonexistent/disk.img"}},
 		{[]string{"--config", "/nonexistent/pxe.json"}, []string{"--config:", "no such file"}},
 	}
 	for _, tt := range tests {
@@ -358,5 +364,37 @@ func TestTuningFromJSON(t *testing.T) {
 	os.WriteFile(p, []byte(`{"NETBOOT_DIR": "`+dir+`", "TFTP_TIMEOUT": true}`), 0o644)
 	if _, err := Parse([]string{"--config", p}); err == nil || !strings.Contains(err.Error(), `key "TFTP_TIMEOUT": want a duration`) {
 		t.Fatalf("wrong type: %v", err)
+	}
+}
+
+// NBD settings are accepted with an image, PyPXE spellings included, and validated.
+func TestNBDSettings(t *testing.T) {
+	dir := netbootDir(t)
+	img := filepath.Join(t.TempDir(), "root.img")
+	if err := os.WriteFile(img, make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := mustParse(t, "-a", dir, "--nbd", img).Config
+	if !c.NBD() || c.NBDWrite || !c.NBDCow || c.NBDCowInMem || c.NBDCopyToRAM || c.NBDPort != 10809 || c.NBDServerIP != "0.0.0.0" || c.NBDCowMemMax != 64 {
+		t.Errorf("NBD defaults (read-only, cow default true, port 10809, 64 MiB): %+v", c)
+	}
+	c = mustParse(t, "-a", dir, "--nbd", img, "--nbd-write", "--nbd-cowinmem", "--nbd-copytoram", "--nbd-server", "127.0.0.1", "--nbd-port", "10810", "--nbd-cow-mem-max", "8").Config
+	if !c.NBDWrite || !c.NBDCowInMem || !c.NBDCopyToRAM || c.NBDServerIP != "127.0.0.1" || c.NBDPort != 10810 || c.NBDCowMemMax != 8 {
+		t.Errorf("NBD flags not applied: %+v", c)
+	}
+	c = mustParse(t, "-a", dir, "--nbd", img, "--nbd-write", "--nbd-cow=false", "--nbd-cow-in-mem=false").Config
+	if !c.NBDWrite || c.NBDCow {
+		t.Errorf("--nbd-cow=false: %+v", c)
+	}
+	cfg := filepath.Join(t.TempDir(), "nbd.json")
+	if err := os.WriteFile(cfg, []byte(`{"NBD_BLOCKDEVICE": "`+img+`", "NBD_WRITE": true, "NBD_COWINMEM": true, "NBD_SERVER_PORT": 10811}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c = mustParse(t, "--config", cfg, "-a", dir).Config
+	if !c.NBD() || !c.NBDWrite || !c.NBDCowInMem || c.NBDPort != 10811 {
+		t.Errorf("PyPXE JSON spellings: %+v", c)
+	}
+	if c := mustParse(t, "-a", dir).Config; c.NBD() {
+		t.Errorf("NBD on without --nbd")
 	}
 }

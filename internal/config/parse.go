@@ -197,7 +197,7 @@ func Parse(args []string) (*Result, error) {
 			return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 		}
 		c.Given[a.s.key] = true
-		if a.s.nbd && c.cliNBD == "" {
+		if a.s.nbd && a.s.key != "NBD_BLOCK_DEVICE" && c.cliNBD == "" {
 			c.cliNBD = a.flag
 		}
 	}
@@ -431,8 +431,6 @@ func Markdown() string {
 		switch {
 		case s.ours:
 			origin = "pxe-edge"
-		case s.nbd:
-			origin = "PyPXE (refused: no NBD in this build)"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", flag, key, def, origin, strings.ReplaceAll(s.help, "|", "\\|"))
 	}

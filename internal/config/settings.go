@@ -31,7 +31,7 @@ type setting struct {
 	kind    kind
 	help    string
 	ours    bool // pxe-edge's own, not PyPXE's
-	nbd     bool // NBD setting: accepted, but this build has no NBD server
+	nbd     bool // NBD setting: only meaningful with --nbd FILE
 	ptr     func(*Config) any
 }
 
@@ -74,13 +74,14 @@ var settings = []*setting{
 	{key: "TFTP_MAX", long: "tftp-max", kind: kInt, ours: true, help: "most concurrent TFTP transfers (1-10000); more get ERROR 0 'server busy'", ptr: func(c *Config) any { return &c.TFTPMax }},
 	{key: "TFTP_WINDOWSIZE_MAX", long: "tftp-windowsize-max", kind: kInt, ours: true, help: "largest RFC 7440 windowsize granted (1-65535)", ptr: func(c *Config) any { return &c.TFTPWindowsizeMax }},
 
-	{key: "NBD_BLOCK_DEVICE", aliases: []string{"NBD_BLOCKDEVICE"}, long: "nbd", kind: kString, nbd: true, help: "NBD block device (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDBlockDevice }},
-	{key: "NBD_WRITE", long: "nbd-write", kind: kBool, nbd: true, help: "NBD: allow writes (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDWrite }},
-	{key: "NBD_COW", long: "nbd-cow", kind: kBool, nbd: true, help: "NBD: copy-on-write (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDCow }},
-	{key: "NBD_COW_IN_MEM", aliases: []string{"NBD_COWINMEM"}, long: "nbd-cow-in-mem", longAlt: []string{"nbd-cowinmem"}, kind: kBool, nbd: true, help: "NBD: copy-on-write pages in memory (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDCowInMem }},
-	{key: "NBD_COPY_TO_RAM", aliases: []string{"NBD_COPYTORAM"}, long: "nbd-copy-to-ram", longAlt: []string{"nbd-copytoram"}, kind: kBool, nbd: true, help: "NBD: copy the device to RAM (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDCopyToRAM }},
-	{key: "NBD_SERVER_IP", long: "nbd-server", kind: kString, nbd: true, help: "NBD server address (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDServerIP }},
-	{key: "NBD_PORT", aliases: []string{"NBD_SERVER_PORT"}, long: "nbd-port", kind: kInt, nbd: true, help: "NBD server port (not implemented in this build)", ptr: func(c *Config) any { return &c.NBDPort }},
+	{key: "NBD_BLOCK_DEVICE", aliases: []string{"NBD_BLOCKDEVICE"}, long: "nbd", kind: kString, nbd: true, help: "serve this image file or block device over NBD (the default export, named \"\" and by its base name); images under <netboot>/nbd/ are further exports", ptr: func(c *Config) any { return &c.NBDBlockDevice }},
+	{key: "NBD_WRITE", long: "nbd-write", kind: kBool, nbd: true, help: "NBD: let clients write (read-only without it); with --nbd-cow=false writes go to the image, one writable connection per export", ptr: func(c *Config) any { return &c.NBDWrite }},
+	{key: "NBD_COW", long: "nbd-cow", kind: kBool, nbd: true, help: "NBD: with --nbd-write, each client writes to its own copy-on-write overlay in --state-dir/nbd/<export>/<client MAC or IP>, kept across reconnects and restarts", ptr: func(c *Config) any { return &c.NBDCow }},
+	{key: "NBD_COW_IN_MEM", aliases: []string{"NBD_COWINMEM"}, long: "nbd-cow-in-mem", longAlt: []string{"nbd-cowinmem"}, kind: kBool, nbd: true, help: "NBD: keep copy-on-write overlays in memory (lost at exit), at most --nbd-cow-mem-max per client, then writes fail with ENOSPC", ptr: func(c *Config) any { return &c.NBDCowInMem }},
+	{key: "NBD_COW_MEM_MAX", long: "nbd-cow-mem-max", kind: kInt, nbd: true, ours: true, help: "NBD: MiB of in-memory overlay per client (1-65536)", ptr: func(c *Config) any { return &c.NBDCowMemMax }},
+	{key: "NBD_COPY_TO_RAM", aliases: []string{"NBD_COPYTORAM"}, long: "nbd-copy-to-ram", longAlt: []string{"nbd-copytoram"}, kind: kBool, nbd: true, help: "NBD: serve the --nbd image from a copy in memory (refused at start when it does not fit)", ptr: func(c *Config) any { return &c.NBDCopyToRAM }},
+	{key: "NBD_SERVER_IP", long: "nbd-server", kind: kString, nbd: true, help: "NBD server address (0.0.0.0: all)", ptr: func(c *Config) any { return &c.NBDServerIP }},
+	{key: "NBD_PORT", aliases: []string{"NBD_SERVER_PORT"}, long: "nbd-port", kind: kInt, nbd: true, help: "NBD server port", ptr: func(c *Config) any { return &c.NBDPort }},
 
 	{key: "USE_PI", long: "pi", neg: "no-pi", kind: kBool, ours: true, help: "recognise Raspberry Pis (option 43 menu, commit at OFFER); --no-pi treats them as BIOS PXE clients, which cannot boot", ptr: func(c *Config) any { return &c.UsePi }},
 	{key: "PI_MENU", long: "pi-menu", kind: kString, ours: true, help: "Raspberry Pi option 43 menu text: auto (three trailing spaces for Pi 2/3 ROMs), plain or three-spaces", ptr: func(c *Config) any { return &c.PiMenu }},

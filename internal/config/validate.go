@@ -15,13 +15,7 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, usageErr(format, args...)) }
 
-	if c.cliNBD != "" || c.NBDBlockDevice != "" {
-		what := c.cliNBD
-		if what == "" {
-			what = "NBD_BLOCK_DEVICE"
-		}
-		bad("%s: NBD not implemented in this build; remove the NBD settings (serve the image over HTTP instead)", what)
-	}
+	errs = append(errs, c.validateNBD()...)
 	for _, p := range []struct {
 		key string
 		v   int
@@ -152,4 +146,37 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	v |= 1<<(32-p.Bits()) - 1
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// NBD reports whether the NBD service runs: it needs the default export's image.
+func (c *Config) NBD() bool { return c.NBDBlockDevice != "" }
+
+func (c *Config) validateNBD() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, usageErr(format, args...)) }
+	name := func(k string) string { return byKey[k].flagName() }
+	if !c.NBD() {
+		if c.cliNBD != "" {
+			bad("%s needs the image to serve: give --nbd FILE (NBD_BLOCK_DEVICE)", c.cliNBD)
+		}
+		return errs
+	}
+	if st, err := os.Stat(c.NBDBlockDevice); err != nil {
+		bad("%s: %v", name("NBD_BLOCK_DEVICE"), err)
+	} else if m := st.Mode(); !m.IsRegular() && (m&os.ModeDevice == 0 || m&os.ModeCharDevice != 0) {
+		bad("%s: %s is neither a regular file nor a block device", name("NBD_BLOCK_DEVICE"), c.NBDBlockDevice)
+	}
+	if c.NBDPort < 1 || c.NBDPort > 65535 {
+		bad("%s: port %d is out of range; use 1-65535", name("NBD_PORT"), c.NBDPort)
+	}
+	if _, err := netip.ParseAddr(c.NBDServerIP); err != nil {
+		bad("%s: %q is not an IP address; use 0.0.0.0 for all", name("NBD_SERVER_IP"), c.NBDServerIP)
+	}
+	if c.NBDCowMemMax < 1 || c.NBDCowMemMax > 65536 {
+		bad("%s: %d MiB; use 1-65536", name("NBD_COW_MEM_MAX"), c.NBDCowMemMax)
+	}
+	if c.NBDCowInMem && !c.NBDWrite {
+		bad("%s keeps client writes, but without --nbd-write (NBD_WRITE) clients cannot write; add --nbd-write", name("NBD_COW_IN_MEM"))
+	}
+	return errs
 }

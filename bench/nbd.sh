@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# bench/nbd.sh — pxe-edge's NBD server (pkg/nbd) side by side with nbd-server, nbdkit (file
+# plugin) and qemu-nbd, serving the same image over a veth pair between two namespaces this
+# script creates, servers interleaved run by run. Prints medians and pxe-edge/best-peer
+# ratios for: sequential read of the whole image (nbdcopy to null:), 4 KiB random reads
+# (fio's nbd engine), copy-on-write writes (nbdcopy of a file into the export, each server
+# in its own COW mode: pxe-edge overlays, nbd-server copyonwrite, nbdkit --filter=cow,
+# qemu-nbd -s), server CPU per GiB moved (from a cgroup per server, children included), and
+# peak server memory with CLIENTS concurrent clients.
+#
+# Needs root, iproute2, libnbd-bin (nbdcopy, nbdinfo), fio, nbd-server, nbdkit, qemu-utils,
+# python3, go. Knobs (environment): SIZE_MB (1024) image size, RUNS (3) runs per test and
+# server, RAND_SECS (10) and RAND_DEPTH (16) for random reads, COW_MB (256) data written per
+# COW run, CLIENTS (20) for the memory test, PXE_EDGE (a pxe-edge binary with NBD wired into
+# the daemon; default: bench/nbdserve, pkg/nbd alone). The machine is shared and noisy:
+# compare the ratios of one run, not absolute figures across runs.
+set -euo pipefail
+
+SIZE_MB=${SIZE_MB:-1024}
+RUNS=${RUNS:-3}
+RAND_SECS=${RAND_SECS:-10}
+RAND_DEPTH=${RAND_DEPTH:-16}
+COW_MB=${COW_MB:-256}
+CLIENTS=${CLIENTS:-20}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+PATH=$PATH:/usr/sbin:/sbin:/usr/local/go/bin
+
+die() { echo "bench/nbd.sh: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
+for c in ip nbdcopy nbdinfo fio nbd-server nbdkit qemu-nbd python3 go; do
+	command -v "$c" >/dev/null || die "missing $c (Debian: libnbd-bin fio nbd-server nbdkit qemu-utils python3; Go)"
+done
+
+SCRATCH=$(mktemp -d /var/tmp/pxe-edge-nbdbench.XXXXXX)
+chmod 755 "$SCRATCH"
+ID=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+NS_S=pxet-$ID-ns # pxet- prefix: scripts/sweep-netns.sh removes leftovers
+NS_C=pxet-$ID-nc
+declare -A IP PID CG URI
+SERVERS=(pxe-edge nbd-server nbdkit qemu-nbd)
+PEERS=(nbd-server nbdkit qemu-nbd)
+IP[pxe-edge]=10.20.10.1
+IP[nbd-server]=10.20.10.2
+IP[nbdkit]=10.20.10.3
+IP[qemu-nbd]=10.20.10.4
+URI[pxe-edge]=nbd://10.20.10.1/
+URI[nbd-server]=nbd://10.20.10.2/disk
+URI[nbdkit]=nbd://10.20.10.3/
+URI[qemu-nbd]=nbd://10.20.10.4/disk
+
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+	CGROOT=/sys/fs/cgroup
+	cg_usec() { awk '$1 == "usage_usec" {print $2}' "$1/cpu.stat"; }
+elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
+	CGROOT=/sys/fs/cgroup/cpuacct
+	cg_usec() { echo $(($(cat "$1/cpuacct.usage") / 1000)); }
+else
+	die "no cgroup v2 and no cgroup v1 cpuacct hierarchy to account server CPU time"
+fi
+for s in "${SERVERS[@]}"; do CG[$s]=$CGROOT/pxet-$ID-$s; done
+
+stop_servers() {
+	local s p
+	for s in "${SERVERS[@]}"; do
+		[ -n "${PID[$s]:-}" ] || continue
+		for p in $(cat "${CG[$s]}/cgroup.procs" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+	done
+	sleep 0.3
+	for s in "${SERVERS[@]}"; do
+		for p in $(cat "${CG[$s]}/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+		PID[$s]=
+	done
+	sleep 0.2
+}
+cleanup() {
+	stop_servers
+	for ns in "$NS_C" "$NS_S"; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	for s in "${SERVERS[@]}"; do rmdir "${CG[$s]}" 2>/dev/null || true; done
+	rm -rf "$SCRATCH"
+}
+trap cleanup EXIT INT TERM
+for s in "${SERVERS[@]}"; do mkdir "${CG[$s]}" || die "cannot create cgroup ${CG[$s]}"; done
+
+if [ -n "${PXE_EDGE:-}" ]; then
+	PXE_KIND="pxe-edge ($PXE_EDGE)"
+else
+	(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o "$SCRATCH/nbdserve" ./bench/nbdserve) || die "build failed"
+	PXE_KIND="bench/nbdserve (pkg/nbd alone)"
+fi
+
+# --- lab ----------------------------------------------------------------------------------
+ip netns add "$NS_S"
+ip netns add "$NS_C"
+ip link add "nb$ID" type veth peer name "nc$ID"
+ip link set "nb$ID" netns "$NS_S"
+ip link set "nc$ID" netns "$NS_C"
+S() { ip netns exec "$NS_S" "$@"; }
+C() { ip netns exec "$NS_C" "$@"; }
+S ip link set lo up
+C ip link set lo up
+S ip link set "nb$ID" name eth0
+C ip link set "nc$ID" name eth0
+for i in 1 2 3 4; do S ip addr add 10.20.10.$i/24 dev eth0; done
+C ip addr add 10.20.10.100/24 dev eth0
+S ip link set eth0 up
+C ip link set eth0 up
+
+IMG=$SCRATCH/disk.img
+head -c $((SIZE_MB << 20)) /dev/urandom >"$IMG"
+head -c $((COW_MB << 20)) /dev/urandom >"$SCRATCH/write.bin"
+SUM=$(sha256sum <"$IMG" | cut -d' ' -f1)
+
+# start_servers ro|cow: every server on its own address, each attached to its cgroup so its
+# CPU time (children included) and processes are accounted and stopped alike.
+start_servers() {
+	local mode=$1 s
+	rm -rf "$SCRATCH/ov" "$SCRATCH"/*.diff
+	mkdir -p "$SCRATCH/ov"
+	cat >"$SCRATCH/nbd-server.conf" <<CONF
+[generic]
+listenaddr = ${IP[nbd-server]}
+port = 10809
+[disk]
+exportname = $IMG
+$(if [ "$mode" = ro ]; then echo "readonly = true"; echo "splice = true"; else echo "copyonwrite = true"; fi)
+CONF
+	for s in "${SERVERS[@]}"; do
+		case $s in
+		pxe-edge)
+			if [ -n "${PXE_EDGE:-}" ]; then
+				set -- "$PXE_EDGE" --netboot-dir "$SCRATCH" --no-tftp --state-dir "$SCRATCH/ov" --nbd "$IMG" \
+					--nbd-server "${IP[$s]}" --nbd-port 10809
+				[ "$mode" = ro ] || set -- "$@" --nbd-write
+			else
+				set -- "$SCRATCH/nbdserve" -image "$IMG" -addr "${IP[$s]}:10809" -overlays "$SCRATCH/ov"
+				[ "$mode" = ro ] || set -- "$@" -write
+			fi
+			;;
+		nbd-server) set -- nbd-server -C "$SCRATCH/nbd-server.conf" ;; # daemonizes; the cgroup keeps track
+		nbdkit)
+			set -- nbdkit -f -i "${IP[$s]}" -p 10809
+			if [ "$mode" = ro ]; then set -- "$@" -r file "$IMG"; else set -- "$@" --filter=cow file "$IMG"; fi
+			;;
+		qemu-nbd)
+			set -- qemu-nbd -f raw -b "${IP[$s]}" -p 10809 -x disk -e 0 -t
+			if [ "$mode" = ro ]; then set -- "$@" -r "$IMG"; else set -- "$@" -s "$IMG"; fi
+			;;
+		esac
+		# A subshell joins the cgroup first, then execs the server inside the namespace, so
+		# the server and everything it forks are counted from the start.
+		(echo $BASHPID >"${CG[$s]}/cgroup.procs" && exec ip netns exec "$NS_S" "$@") >"$SCRATCH/$s.log" 2>&1 &
+		PID[$s]=$!
+	done
+	for s in "${SERVERS[@]}"; do
+		local ok=
+		for _ in $(seq 100); do
+			if C nbdinfo --size "${URI[$s]}" >/dev/null 2>&1; then ok=1; break; fi
+			sleep 0.1
+		done
+		[ -n "$ok" ] || { cat "$SCRATCH/$s.log" >&2; die "$s does not answer ($mode)"; }
+	done
+}
+
+RESULTS=$SCRATCH/results.txt
+: >"$RESULTS"
+now() { date +%s%N; }
+cpu_us() { cg_usec "${CG[$1]}"; }
+# rss_kib SERVER: summed VmRSS of every process in the server's cgroup.
+rss_kib() {
+	local p t=0 r
+	for p in $(cat "${CG[$1]}/cgroup.procs"); do
+		r=$(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null || true)
+		t=$((t + ${r:-0}))
+	done
+	echo "$t"
+}
+order() { # ROUND: the servers rotated so none always goes first
+	local k=$(($1 % ${#SERVERS[@]}))
+	echo "${SERVERS[@]:$k}" "${SERVERS[@]:0:$k}"
+}
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+START=$(now)
+start_servers ro
+# Every server must serve the right bytes before anything is timed; this also warms the
+# page cache for all alike.
+for s in "${SERVERS[@]}"; do
+	[ "$(C nbdcopy "${URI[$s]}" - | sha256sum | cut -d' ' -f1)" = "$SUM" ] || die "$s served wrong data"
+done
+
+for run in $(seq "$RUNS"); do
+	for s in $(order "$run"); do
+		# Sequential read of the whole image: nbdcopy's defaults (multi-conn when offered).
+		c0=$(cpu_us "$s"); t0=$(now)
+		if C nbdcopy "${URI[$s]}" null: 2>>"$SCRATCH/client.log"; then
+			t1=$(now); c1=$(cpu_us "$s")
+			echo "seq $s $(((SIZE_MB << 20))) $((t1 - t0)) $((c1 - c0))" >>"$RESULTS"
+		else
+			echo "seq $s FAIL" >>"$RESULTS"
+		fi
+		# 4 KiB random reads, RAND_DEPTH in flight on one connection.
+		c0=$(cpu_us "$s")
+		out=$(C fio --name=rand --ioengine=nbd --uri="${URI[$s]}" --rw=randread --bs=4k --iodepth="$RAND_DEPTH" \
+			--runtime="$RAND_SECS" --time_based --output-format=terse --terse-version=3 2>>"$SCRATCH/client.log" | tail -1)
+		c1=$(cpu_us "$s")
+		# terse v3: field 6 read KiB, field 8 read IOPS
+		kib=$(echo "$out" | cut -d';' -f6); iops=$(echo "$out" | cut -d';' -f8)
+		if [ -n "$iops" ] && [ "$iops" != 0 ]; then
+			echo "rand $s $((kib * 1024)) $((RAND_SECS * 1000000000)) $((c1 - c0)) $iops" >>"$RESULTS"
+		else
+			echo "rand $s FAIL" >>"$RESULTS"
+		fi
+	done
+done
+
+# Memory with CLIENTS clients at once: each reads 64 KiB blocks at random, 8 in flight, for
+# RAND_SECS; the peak of the summed RSS of the server's processes, sampled every 100 ms.
+for s in $(order 0); do
+	peak=0
+	C bash -c "for i in \$(seq $CLIENTS); do fio --name=m\$i --ioengine=nbd --uri='${URI[$s]}' --rw=randread --bs=64k \
+		--iodepth=8 --runtime=$RAND_SECS --time_based --output-format=terse >/dev/null 2>&1 & done; wait" &
+	load=$!
+	while kill -0 "$load" 2>/dev/null; do
+		r=$(rss_kib "$s")
+		[ "$r" -gt "$peak" ] && peak=$r
+		sleep 0.1
+	done
+	wait "$load" || true
+	echo "rss $s $peak" >>"$RESULTS"
+done
+stop_servers
+
+# Copy-on-write writes: COW_MB of random data into the export through each server's COW
+# mode, servers restarted (overlays emptied) before every run so each starts clean.
+for run in $(seq "$RUNS"); do
+	start_servers cow
+	for s in $(order "$run"); do
+		c0=$(cpu_us "$s"); t0=$(now)
+		if C nbdcopy "$SCRATCH/write.bin" "${URI[$s]}" 2>>"$SCRATCH/client.log"; then
+			t1=$(now); c1=$(cpu_us "$s")
+			echo "cow $s $((COW_MB << 20)) $((t1 - t0)) $((c1 - c0))" >>"$RESULTS"
+		else
+			echo "cow $s FAIL" >>"$RESULTS"
+		fi
+	done
+	stop_servers
+done
+[ "$(sha256sum <"$IMG" | cut -d' ' -f1)" = "$SUM" ] || die "a COW run changed the base image"
+ELAPSED=$((($(now) - START) / 1000000000))
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- report ---------------------------------------------------------------------------------
+python3 - "$RESULTS" "$RUNS" "$SIZE_MB" "$RAND_DEPTH" "$COW_MB" "$CLIENTS" "$PXE_KIND" "$ELAPSED" "$LOAD0" "$LOAD1" <<'PY'
+import sys, statistics as st
+path, runs, size, depth, cow, clients, kind, elapsed, load0, load1 = sys.argv[1:]
+servers = ["pxe-edge", "nbd-server", "nbdkit", "qemu-nbd"]
+peers = servers[1:]
+rate, cpu, iops, rss, fails = {}, {}, {}, {}, []
+for line in open(path):
+    f = line.split()
+    if f[2] == "FAIL":
+        fails.append(f"{f[0]} {f[1]}"); continue
+    if f[0] == "rss":
+        rss[f[1]] = int(f[2]); continue
+    test, s, nbytes, ns, cpu_us = f[0], f[1], int(f[2]), int(f[3]), int(f[4])
+    rate.setdefault(test, {}).setdefault(s, []).append(nbytes / (ns / 1e9) / 2**20)
+    cpu.setdefault(test, {}).setdefault(s, []).append(cpu_us / 1e6 / (nbytes / 2**30))
+    if test == "rand":
+        iops.setdefault(s, []).append(int(f[5]))
+print(f"pxe-edge = {kind}; {runs} runs per test, servers interleaved, over a veth pair between two")
+print(f"namespaces; image {size} MiB in the page cache. Shared, busy 2-core machine: compare ratios.")
+print()
+names = {"seq": "sequential read MiB/s (nbdcopy to null:)", "rand": f"4 KiB random read MiB/s (fio nbd, depth {depth})",
+         "cow": f"COW write MiB/s ({cow} MiB, nbdcopy)"}
+print(f"{'test (median)':<44}" + "".join(f"{s:>11}" for s in servers) + f"{'pxe/best':>10}")
+for t in ["seq", "rand", "cow"]:
+    if t not in rate:
+        continue
+    med = {s: st.median(v) for s, v in rate[t].items()}
+    best = max((med[s] for s in peers if s in med), default=float("nan"))
+    print(f"{names[t]:<44}" + "".join(f"{med.get(s, float('nan')):>11.1f}" for s in servers) +
+          f"{med.get('pxe-edge', float('nan')) / best:>10.2f}")
+if iops:
+    med = {s: st.median(v) for s, v in iops.items()}
+    best = max((med[s] for s in peers if s in med), default=float("nan"))
+    print(f"{'  the same as IOPS':<44}" + "".join(f"{med.get(s, float('nan')):>11.0f}" for s in servers) +
+          f"{med.get('pxe-edge', float('nan')) / best:>10.2f}")
+print()
+print("server CPU seconds per GiB moved (cgroup, children included; lower is better; best/pxe > 1: pxe-edge cheaper)")
+for t in ["seq", "rand", "cow"]:
+    if t not in cpu:
+        continue
+    med = {s: st.median(v) for s, v in cpu[t].items()}
+    best = min((med[s] for s in peers if s in med), default=float("nan"))
+    print(f"{t:<44}" + "".join(f"{med.get(s, float('nan')):>11.2f}" for s in servers) +
+          f"{best / med.get('pxe-edge', float('nan')):>10.2f}")
+if rss:
+    print()
+    print(f"peak RSS, MiB, with {clients} clients reading at random (summed over the server's processes)")
+    print(f"{'':<44}" + "".join(f"{rss.get(s, 0) / 1024:>11.1f}" for s in servers))
+for x in fails:
+    print(f"FAILED: {x}")
+print(f"\ntimed part took {elapsed} s; load average (1/5/15 min) {load0} before, {load1} after")
+PY
