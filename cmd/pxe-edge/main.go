@@ -70,6 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 	if err := d.Run(ctx, hup); err != nil {
 		logs.Main.Error("cannot serve", "err", err)
+		if errors.Is(err, daemon.ErrBadConfig) {
+			return 2
+		}
 		return 1
 	}
 	return 0

@@ -32,6 +32,9 @@ func (d *Daemon) services() []service {
 	if d.cfg.UseHTTP {
 		l = append(l, &httpService{d: d})
 	}
+	if d.cfg.NBDBlockDevice != "" {
+		l = append(l, &nbdService{d: d})
+	}
 	if d.dhcpOn() {
 		l = append(l, &dhcpUnit{d: d})
 	}
