@@ -1,0 +1,232 @@
+//go:build linux
+
+package rawdhcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// raReadTick bounds each read, so that Serve notices its context and a vanished interface.
+const raReadTick = time.Second
+
+// ErrInterfaceGone is returned by RAConn.Serve when the interface it was opened on no
+// longer exists under its name and index (deleted, or deleted and created again): the
+// caller opens a new RAConn.
+var ErrInterfaceGone = errors.New("rawdhcp: interface gone")
+
+// allRoutersMAC is the Ethernet group of ff02::2 (RFC 2464 §7).
+var allRoutersMAC = net.HardwareAddr{0x33, 0x33, 0, 0, 0, 2}
+
+// RAConn answers router solicitations on one interface with the router advertisement of
+// PutRA, and only those from clients on its allow list, each as a link-layer unicast. It
+// reads through an AF_PACKET socket whose BPF filter (attached before bind) passes only
+// incoming ICMPv6 router solicitations, and joins the all-routers Ethernet group so that a
+// real NIC delivers them.
+//
+// Serve is meant for one goroutine; Allow may be called from any.
+type RAConn struct {
+	ifi   *net.Interface
+	pc    *packet.Conn
+	mac   MAC
+	src   netip.Addr // our link-local address
+	cfg   RAConfig
+	stats raCounters
+	log   *slog.Logger
+
+	rbuf []byte // Serve's only
+
+	pmu     sync.Mutex
+	pending macTable[netip.Addr] // unanswered solicitations: client MAC → its IPv6 source
+
+	wmu  sync.Mutex
+	wbuf [RAFrameLen]byte
+	wdst packet.Addr
+}
+
+// ListenRA opens an RAConn on the interface named ifname. cfg.Allow is required.
+func ListenRA(ifname string, cfg *RAConfig) (*RAConn, error) {
+	if cfg == nil || cfg.Allow == nil {
+		return nil, errors.New("rawdhcp: ListenRA needs an allow list")
+	}
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: "rawdhcp-ra", Err: err}
+	}
+	if len(ifi.HardwareAddr) != 6 {
+		return nil, &net.OpError{Op: "listen", Net: "rawdhcp-ra", Err: fmt.Errorf("interface %s has no Ethernet address", ifname)}
+	}
+	c := &RAConn{ifi: ifi, mac: MAC(ifi.HardwareAddr), cfg: cfg.withDefaults(), rbuf: make([]byte, max(ifi.MTU, 1280)+ethHeaderLen)}
+	c.log = c.cfg.Logger
+	c.pending = newMACTable[netip.Addr](c.cfg.Pending)
+	c.wdst.HardwareAddr = make(net.HardwareAddr, 6)
+	c.src = linkLocalOf(ifi)
+	prog, err := bpf.Assemble(rsFilter)
+	if err != nil {
+		return nil, err
+	}
+	// packet.Listen attaches the filter before bind, so no other frame is ever queued.
+	c.pc, err = packet.Listen(ifi, packet.Raw, unix.ETH_P_IPV6, &packet.Config{Filter: prog})
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: "rawdhcp-ra", Err: err}
+	}
+	if err := c.pc.JoinGroup(allRoutersMAC); err != nil {
+		c.pc.Close()
+		return nil, &net.OpError{Op: "listen", Net: "rawdhcp-ra", Err: err}
+	}
+	return c, nil
+}
+
+// rsFilter passes incoming IPv6 frames carrying ICMPv6 type 133 directly after the IPv6
+// header (a router solicitation has no extension header) and drops everything else,
+// including this host's own frames.
+var rsFilter = []bpf.Instruction{
+	bpf.LoadExtension{Num: bpf.ExtType}, // skb->pkt_type
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 6},
+	bpf.LoadAbsolute{Off: 12, Size: 2}, // ethertype
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeIPv6, SkipTrue: 4},
+	bpf.LoadAbsolute{Off: ethHeaderLen + 6, Size: 1}, // IPv6 next header
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: protoICMPv6, SkipTrue: 2},
+	bpf.LoadAbsolute{Off: ethHeaderLen + ipv6HeaderLen, Size: 1}, // ICMPv6 type
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: icmp6RS, SkipTrue: 1},
+	bpf.RetConstant{Val: 0},
+	bpf.RetConstant{Val: 0xffff},
+}
+
+// linkLocalOf is the interface's own link-local address, or the modified EUI-64 one of its
+// MAC when it has none (IPv6 off on the interface, or still in DAD).
+func linkLocalOf(ifi *net.Interface) netip.Addr {
+	if addrs, err := ifi.Addrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Is6() && !ip.Is4In6() && ip.IsLinkLocalUnicast() {
+					return ip
+				}
+			}
+		}
+	}
+	return LinkLocalFromMAC(MAC(ifi.HardwareAddr))
+}
+
+// Interface returns the interface the RAConn serves.
+func (c *RAConn) Interface() *net.Interface { return c.ifi }
+
+// Source returns the link-local address advertisements come from.
+func (c *RAConn) Source() netip.Addr { return c.src }
+
+// Stats returns the RAConn's counters.
+func (c *RAConn) Stats() RAStats { return c.stats.snapshot() }
+
+// Close closes the socket; a running Serve returns.
+func (c *RAConn) Close() error { return c.pc.Close() }
+
+// Allow puts mac on the allow list and, when a solicitation of its came in within
+// PendingTTL, answers it now instead of at the client's next retransmission.
+func (c *RAConn) Allow(mac MAC) {
+	now := time.Now()
+	c.cfg.Allow.Add(mac, now)
+	c.pmu.Lock()
+	src, ok := c.pending.get(mac, now)
+	if ok {
+		c.pending.del(mac)
+	}
+	c.pmu.Unlock()
+	if ok {
+		c.answer(mac, src, now)
+	}
+}
+
+// Serve reads and answers solicitations until ctx ends (it returns nil then), the socket
+// fails, or the interface is gone (ErrInterfaceGone).
+func (c *RAConn) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { _ = c.pc.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	for ctx.Err() == nil {
+		if err := c.pc.SetReadDeadline(time.Now().Add(raReadTick)); err != nil {
+			return err
+		}
+		n, _, err := c.pc.ReadFrom(c.rbuf)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == nil:
+			c.handle(c.rbuf[:n], time.Now())
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if !c.sameInterface() {
+				return ErrInterfaceGone
+			}
+		case errors.Is(err, unix.ENETDOWN):
+			// The link went down; the socket delivers again once it is up.
+			if !c.sameInterface() {
+				return ErrInterfaceGone
+			}
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// sameInterface reports whether the interface's name still names the index the socket is
+// bound to.
+func (c *RAConn) sameInterface() bool {
+	ifi, err := net.InterfaceByName(c.ifi.Name)
+	return err == nil && ifi.Index == c.ifi.Index
+}
+
+// handle answers one received frame when it is a valid solicitation from an allowed
+// client, and remembers solicitations of others for a late Allow.
+func (c *RAConn) handle(frame []byte, now time.Time) {
+	var rs RouterSolicitation
+	if err := ParseRS(frame, &rs); err != nil {
+		c.stats.malformed.Add(1)
+		return
+	}
+	c.stats.solicitations.Add(1)
+	if !c.cfg.Allow.Contains(rs.SrcMAC, now) {
+		c.stats.notAllowed.Add(1)
+		c.pmu.Lock()
+		c.pending.put(rs.SrcMAC, rs.Src, now.Add(c.cfg.PendingTTL))
+		c.pmu.Unlock()
+		return
+	}
+	c.answer(rs.SrcMAC, rs.Src, now)
+}
+
+// answer sends the advertisement to mac (IPv6 destination src, or all-nodes when src is
+// unspecified) unless one went there within Gap.
+func (c *RAConn) answer(mac MAC, src netip.Addr, now time.Time) {
+	if !c.cfg.Allow.take(mac, now, c.cfg.Gap) {
+		c.stats.limited.Add(1)
+		return
+	}
+	dst := src
+	if !dst.IsValid() || dst.IsUnspecified() {
+		dst = AllNodes
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	frame, err := PutRA(c.wbuf[:], &RouterAdvert{SrcMAC: c.mac, DstMAC: mac, Src: c.src, Dst: dst})
+	if err == nil {
+		copy(c.wdst.HardwareAddr, mac[:])
+		_, err = c.pc.WriteTo(frame, &c.wdst)
+	}
+	if err != nil {
+		c.stats.sendErrors.Add(1)
+		c.log.Warn("router advertisement not sent", "mac", mac, "err", err)
+		return
+	}
+	c.stats.advertised.Add(1)
+	c.log.Debug("router advertisement sent", "mac", mac, "dst", dst)
+}
