@@ -39,7 +39,7 @@ var allRoutersMAC = net.HardwareAddr{0x33, 0x33, 0, 0, 0, 2}
 type RAConn struct {
 	ifi   *net.Interface
 	pc    *packet.Conn
-	mac   MAC
+	mac   MAC        // under wmu: the interface's MAC at the last advertisement
 	src   netip.Addr // our link-local address
 	cfg   RAConfig
 	stats raCounters
@@ -178,11 +178,36 @@ func (c *RAConn) Serve(ctx context.Context) error {
 	return nil
 }
 
-// sameInterface reports whether the interface's name still names the index the socket is
-// bound to.
+// boundMAC returns the interface's current MAC as the socket sees it, and whether the
+// socket is still bound to its interface: when the interface is deleted the kernel unbinds
+// the socket (its index becomes -1), and a re-created interface of the same name has a new
+// index. A bridge's MAC changes as ports come and go, so the advertisement's source is read
+// here rather than kept from ListenRA. Asking the socket, not the interface name, keeps the
+// answer right in whatever namespace the caller runs.
+func (c *RAConn) boundMAC() (MAC, bool) {
+	var mac MAC
+	rc, err := c.pc.SyscallConn()
+	if err != nil {
+		return mac, false
+	}
+	idx := -1
+	if err := rc.Control(func(fd uintptr) {
+		if sa, err := unix.Getsockname(int(fd)); err == nil {
+			if ll, ok := sa.(*unix.SockaddrLinklayer); ok && ll.Halen == 6 {
+				idx = ll.Ifindex
+				copy(mac[:], ll.Addr[:6])
+			}
+		}
+	}); err != nil {
+		return mac, false
+	}
+	return mac, idx == c.ifi.Index
+}
+
+// sameInterface reports whether the socket is still bound to its interface.
 func (c *RAConn) sameInterface() bool {
-	ifi, err := net.InterfaceByName(c.ifi.Name)
-	return err == nil && ifi.Index == c.ifi.Index
+	_, ok := c.boundMAC()
+	return ok
 }
 
 // handle answers one received frame when it is a valid solicitation from an allowed
@@ -217,6 +242,9 @@ func (c *RAConn) answer(mac MAC, src netip.Addr, now time.Time) {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if m, ok := c.boundMAC(); ok {
+		c.mac = m
+	}
 	frame, err := PutRA(c.wbuf[:], &RouterAdvert{SrcMAC: c.mac, DstMAC: mac, Src: c.src, Dst: dst})
 	if err == nil {
 		copy(c.wdst.HardwareAddr, mac[:])
