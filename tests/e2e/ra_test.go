@@ -84,7 +84,7 @@ func raBoot(t *testing.T, n int, name, mac string, ra bool, argv func(*env, stri
 		}
 		switch {
 		case m.typ == 133 && bytes.Equal(m.ethSrc[:], guest):
-			if rs == 0 && *update {
+			if rs == 0 && ra && *update {
 				// pkg/rawdhcp's codec tests and fuzz seeds start from real iPXE solicitations.
 				dst := filepath.Join(netlab.ModuleRoot(t), "pkg", "rawdhcp", "testdata", "ra", "ipxe-"+name+"-rs.frame")
 				writeFile(t, dst, f)
@@ -188,6 +188,7 @@ func TestRANotForOthers(t *testing.T) {
 				t.Fatalf("%s: udhcpc: %v\n%s", h.name, err, out)
 			}
 		}
+		waitLinkLocal(t, ns, "eth0")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		out, err := ns.Run(ctx, "rdisc6", "-1", "-r", "3", "-w", "1500", "eth0")
 		cancel()
@@ -210,10 +211,26 @@ func TestRANotForOthers(t *testing.T) {
 			strings.Contains(string(out), "Stateful address conf.    :           No") &&
 			strings.Contains(string(out), "Stateful other conf.      :           No")):
 			t.Errorf("%s: the advertisement rdisc6 saw is not lifetime 0 with M=O=0:\n%s", h.name, out)
+		case !h.want && !strings.Contains(string(out), "No response"):
+			t.Errorf("%s: rdisc6 did not solicit and time out:\n%s", h.name, out)
 		case !h.want && (got || ras > 0):
 			t.Errorf("%s: a client that is not iPXE received an advertisement (rdisc6 answered=%v, captured %d):\n%s", h.name, got, ras, out)
 		}
 	}
+}
+
+// waitLinkLocal waits (bounded) until dev in ns has a link-local address that finished
+// duplicate address detection, so that rdisc6 can send from it.
+func waitLinkLocal(t *testing.T, ns *netlab.NS, dev string) {
+	t.Helper()
+	for range 100 {
+		out := ns.MustRun("ip", "-6", "addr", "show", "dev", dev, "scope", "link")
+		if strings.Contains(out, "inet6 fe80::") && !strings.Contains(out, "tentative") {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s has no usable link-local address:\n%s", dev, ns.MustRun("ip", "-6", "addr", "show", "dev", dev))
 }
 
 // requireRAFlag skips (fails under CI) when the binary under test has no --ipxe-ra: the
