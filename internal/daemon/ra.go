@@ -58,17 +58,19 @@ func newRAService(ifname string, bus *events.Bus, log *slog.Logger, isIPXE func(
 
 // startRA starts the RA service on wg until ctx ends, when the daemon serves DHCP on an
 // interface it was given (the only way to learn who is iPXE, and the only link it may
-// speak on).
-func (d *Daemon) startRA(ctx context.Context, wg *sync.WaitGroup) {
+// speak on). It returns the service, or nil when it did not start.
+func (d *Daemon) startRA(ctx context.Context, wg *sync.WaitGroup) *raService {
 	if d.dhcp == nil || d.ifname == "" {
-		return
+		return nil
 	}
-	facts := d.dhcp.facts
-	s := newRAService(d.ifname, d.bus, d.logs.For("dhcp"), func(mac [6]byte) bool {
-		f, ok := facts.get(mac)
-		return ok && strings.HasPrefix(f.Kind, boot.KindIPXE)
-	})
-	evs, cancel := d.bus.Subscribe(raEventBuffer)
+	s := newRAService(d.ifname, d.bus, d.logs.For("dhcp"), d.dhcp.facts.isIPXE)
+	s.start(ctx, wg)
+	return s
+}
+
+// start runs the socket and the bus subscription on wg until ctx ends.
+func (s *raService) start(ctx context.Context, wg *sync.WaitGroup) {
+	evs, cancel := s.bus.Subscribe(raEventBuffer)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -79,6 +81,13 @@ func (d *Daemon) startRA(ctx context.Context, wg *sync.WaitGroup) {
 		defer cancel() // ends feed
 		s.serve(ctx)
 	}()
+}
+
+// isIPXE reports whether the latest DHCP request from mac came from iPXE, as the boot
+// policy labelled it. The DHCP event is published after the request was noted here.
+func (c *factsCache) isIPXE(mac [6]byte) bool {
+	f, ok := c.get(mac)
+	return ok && strings.HasPrefix(f.Kind, boot.KindIPXE)
 }
 
 // feed puts every client that got a DHCP reply and is iPXE on the allow list, until evs is
