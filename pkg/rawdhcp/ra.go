@@ -19,6 +19,7 @@ const (
 	icmp6RS       = 133 // router solicitation
 	icmp6RA       = 134 // router advertisement
 	ndpOptSLLA    = 1   // source link-layer address option
+	ndpOptPrefix  = 3   // prefix information option
 	ndpHopLimit   = 255 // RFC 4861: neighbour discovery is only valid with hop limit 255
 
 	ethHeaderLen  = 14
@@ -52,57 +53,107 @@ type RouterSolicitation struct {
 // correct ICMPv6 checksum, code 0, well-formed options, and no source link-layer address
 // option when the source is unspecified. Errors wrap ErrMalformed.
 func ParseRS(frame []byte, rs *RouterSolicitation) error {
-	if len(frame) < ethHeaderLen+ipv6HeaderLen+rsHeaderLen {
-		return fmt.Errorf("rawdhcp: router solicitation: frame of %d bytes is too short: %w", len(frame), ErrMalformed)
-	}
-	if et := binary.BigEndian.Uint16(frame[12:14]); et != etherTypeIPv6 {
-		return fmt.Errorf("rawdhcp: router solicitation: ethertype %#04x is not IPv6: %w", et, ErrMalformed)
-	}
-	ip := frame[ethHeaderLen:]
-	if ip[0]>>4 != 6 {
-		return fmt.Errorf("rawdhcp: router solicitation: IP version %d: %w", ip[0]>>4, ErrMalformed)
-	}
-	plen := int(binary.BigEndian.Uint16(ip[4:6]))
-	if plen > len(ip)-ipv6HeaderLen {
-		return fmt.Errorf("rawdhcp: router solicitation: payload length %d exceeds the frame: %w", plen, ErrMalformed)
-	}
-	if ip[6] != protoICMPv6 {
-		return fmt.Errorf("rawdhcp: router solicitation: next header %d is not ICMPv6: %w", ip[6], ErrMalformed)
-	}
-	if ip[7] != ndpHopLimit {
-		return fmt.Errorf("rawdhcp: router solicitation: hop limit %d, want 255: %w", ip[7], ErrMalformed)
-	}
-	icmp := ip[ipv6HeaderLen : ipv6HeaderLen+plen]
-	if len(icmp) < rsHeaderLen {
-		return fmt.Errorf("rawdhcp: router solicitation: ICMPv6 length %d: %w", len(icmp), ErrMalformed)
-	}
-	if icmp[0] != icmp6RS || icmp[1] != 0 {
-		return fmt.Errorf("rawdhcp: router solicitation: ICMPv6 type %d code %d: %w", icmp[0], icmp[1], ErrMalformed)
-	}
-	src := netip.AddrFrom16([16]byte(ip[8:24]))
-	dst := netip.AddrFrom16([16]byte(ip[24:40]))
-	if icmp6Checksum(src, dst, icmp) != 0 {
-		return fmt.Errorf("rawdhcp: router solicitation: bad ICMPv6 checksum: %w", ErrMalformed)
+	icmp, src, dst, err := parseND(frame, icmp6RS, rsHeaderLen)
+	if err != nil {
+		return err
 	}
 	*rs = RouterSolicitation{DstMAC: MAC(frame[0:6]), SrcMAC: MAC(frame[6:12]), Src: src, Dst: dst}
 	opts := icmp[rsHeaderLen:]
 	for len(opts) > 0 {
-		if len(opts) < 2 || opts[1] == 0 || int(opts[1])*8 > len(opts) {
-			return fmt.Errorf("rawdhcp: router solicitation: bad option length: %w", ErrMalformed)
-		}
-		n := int(opts[1]) * 8
+		n := int(opts[1]) * 8 // parseND checked every option's length
 		if opts[0] == ndpOptSLLA && n == slla6Len && !rs.HasSLLA {
 			rs.SLLA, rs.HasSLLA = MAC(opts[2:8]), true
 		}
 		opts = opts[n:]
 	}
-	if src.IsMulticast() || rs.SrcMAC[0]&1 != 0 {
-		return fmt.Errorf("rawdhcp: router solicitation: multicast source %v / %v: %w", src, rs.SrcMAC, ErrMalformed)
-	}
 	if src.IsUnspecified() && rs.HasSLLA {
 		return fmt.Errorf("rawdhcp: router solicitation: source link-layer option from the unspecified address: %w", ErrMalformed)
 	}
 	return nil
+}
+
+// RouterAdvertInfo is what ParseRA reads from an advertisement some router sent.
+type RouterAdvertInfo struct {
+	SrcMAC   MAC
+	Src      netip.Addr // the router's link-local address
+	Flags    uint8      // M (0x80), O (0x40), …
+	Lifetime uint16     // router lifetime in seconds; 0 = not a default router
+	Prefixes int        // prefix information options
+}
+
+// ParseRA reads an ICMPv6 router advertisement from an untagged Ethernet frame, validated
+// as RFC 4861 §6.1.2 asks (link-local source, hop limit 255, checksum, code 0, options).
+// The responder uses it to notice a real IPv6 router on the link. Errors wrap ErrMalformed.
+func ParseRA(frame []byte, ra *RouterAdvertInfo) error {
+	icmp, src, _, err := parseND(frame, icmp6RA, raHeaderLen)
+	if err != nil {
+		return err
+	}
+	if !src.IsLinkLocalUnicast() {
+		return fmt.Errorf("rawdhcp: router advertisement: source %v is not link-local: %w", src, ErrMalformed)
+	}
+	*ra = RouterAdvertInfo{SrcMAC: MAC(frame[6:12]), Src: src, Flags: icmp[5], Lifetime: binary.BigEndian.Uint16(icmp[6:8])}
+	for opts := icmp[raHeaderLen:]; len(opts) > 0; opts = opts[int(opts[1])*8:] {
+		if opts[0] == ndpOptPrefix {
+			ra.Prefixes++
+		}
+	}
+	return nil
+}
+
+// parseND checks the Ethernet, IPv6 and ICMPv6 layers of a neighbour discovery message of
+// type typ with a fixed header of hdrLen bytes, and that its options are well formed. It
+// returns the ICMPv6 message (without the frame's padding) and the IPv6 addresses.
+func parseND(frame []byte, typ byte, hdrLen int) (icmp []byte, src, dst netip.Addr, err error) {
+	what := "router solicitation"
+	if typ == icmp6RA {
+		what = "router advertisement"
+	}
+	if len(frame) < ethHeaderLen+ipv6HeaderLen+hdrLen {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: frame of %d bytes is too short: %w", what, len(frame), ErrMalformed)
+	}
+	if et := binary.BigEndian.Uint16(frame[12:14]); et != etherTypeIPv6 {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: ethertype %#04x is not IPv6: %w", what, et, ErrMalformed)
+	}
+	if frame[6]&1 != 0 {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: multicast Ethernet source: %w", what, ErrMalformed)
+	}
+	ip := frame[ethHeaderLen:]
+	if ip[0]>>4 != 6 {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: IP version %d: %w", what, ip[0]>>4, ErrMalformed)
+	}
+	plen := int(binary.BigEndian.Uint16(ip[4:6]))
+	if plen > len(ip)-ipv6HeaderLen {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: payload length %d exceeds the frame: %w", what, plen, ErrMalformed)
+	}
+	if ip[6] != protoICMPv6 {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: next header %d is not ICMPv6: %w", what, ip[6], ErrMalformed)
+	}
+	if ip[7] != ndpHopLimit {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: hop limit %d, want 255: %w", what, ip[7], ErrMalformed)
+	}
+	icmp = ip[ipv6HeaderLen : ipv6HeaderLen+plen]
+	if len(icmp) < hdrLen {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: ICMPv6 length %d: %w", what, len(icmp), ErrMalformed)
+	}
+	if icmp[0] != typ || icmp[1] != 0 {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: ICMPv6 type %d code %d: %w", what, icmp[0], icmp[1], ErrMalformed)
+	}
+	src = netip.AddrFrom16([16]byte(ip[8:24]))
+	dst = netip.AddrFrom16([16]byte(ip[24:40]))
+	if src.IsMulticast() {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: multicast source %v: %w", what, src, ErrMalformed)
+	}
+	if icmp6Checksum(src, dst, icmp) != 0 {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: bad ICMPv6 checksum: %w", what, ErrMalformed)
+	}
+	for opts := icmp[hdrLen:]; len(opts) > 0; {
+		if len(opts) < 2 || opts[1] == 0 || int(opts[1])*8 > len(opts) {
+			return nil, src, dst, fmt.Errorf("rawdhcp: %s: bad option length: %w", what, ErrMalformed)
+		}
+		opts = opts[int(opts[1])*8:]
+	}
+	return icmp, src, dst, nil
 }
 
 // RouterAdvert addresses one advertisement that PutRA writes.

@@ -20,6 +20,11 @@ type RAConfig struct {
 	Pending int
 	// PendingTTL is how long such a solicitation stays answerable (default DefaultPendingTTL).
 	PendingTTL time.Duration
+	// RouterQuiet is how long the RAConn stays silent after it saw another router advertise
+	// something (a router lifetime, a prefix, or DHCPv6): iPXE acts on the first
+	// advertisement only, and on a link with a real IPv6 router that must be the router's
+	// (default DefaultRouterQuiet).
+	RouterQuiet time.Duration
 	// Logger receives debug lines per advertisement and warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -28,7 +33,11 @@ type RAConfig struct {
 const (
 	DefaultRAGap      = time.Second
 	DefaultPendingTTL = 10 * time.Second
-	defaultPending    = 256
+	// DefaultRouterQuiet outlasts a router's longest interval between unsolicited
+	// advertisements (RFC 4861 MaxRtrAdvInterval, at most 1800 s), so that silence on the
+	// link is needed before answering again.
+	DefaultRouterQuiet = 40 * time.Minute
+	defaultPending     = 256
 )
 
 // RAStats are an RAConn's counters.
@@ -39,16 +48,19 @@ type RAStats struct {
 	Limited       uint64 // solicitations from allowed clients inside Gap (not answered)
 	Malformed     uint64 // frames that failed ParseRS
 	SendErrors    uint64 // advertisements the socket refused
+	Routers       uint64 // advertisements from another router that configure something
+	Yielded       uint64 // solicitations not answered because another router was seen
 }
 
 type raCounters struct {
-	solicitations, advertised, notAllowed, limited, malformed, sendErrors atomic.Uint64
+	solicitations, advertised, notAllowed, limited, malformed, sendErrors, routers, yielded atomic.Uint64
 }
 
 func (c *raCounters) snapshot() RAStats {
 	return RAStats{
 		Solicitations: c.solicitations.Load(), Advertised: c.advertised.Load(), NotAllowed: c.notAllowed.Load(),
 		Limited: c.limited.Load(), Malformed: c.malformed.Load(), SendErrors: c.sendErrors.Load(),
+		Routers: c.routers.Load(), Yielded: c.yielded.Load(),
 	}
 }
 
@@ -62,6 +74,9 @@ func (cfg *RAConfig) withDefaults() RAConfig {
 	}
 	if c.PendingTTL <= 0 {
 		c.PendingTTL = DefaultPendingTTL
+	}
+	if c.RouterQuiet <= 0 {
+		c.RouterQuiet = DefaultRouterQuiet
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

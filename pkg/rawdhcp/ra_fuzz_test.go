@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// FuzzParseRS feeds ParseRS arbitrary frames, seeded with the solicitations real iPXE sent
+// FuzzParseRS feeds ParseRS (and ParseRA) arbitrary frames, seeded with the solicitations real iPXE sent
 // (testdata/ra, also in testdata/fuzz/FuzzParseRS) and synthetic edge cases. Whatever it
 // accepts must hold up: a router solicitation with hop limit 255 and a checksum that
 // verifies, fields read from where the frame has them, and an answer PutRA can build.
@@ -18,7 +18,15 @@ func FuzzParseRS(f *testing.F) {
 	f.Add(makeRS(netip.IPv6Unspecified(), nil, nil, true))
 	f.Add(makeRS(testCliLL, []byte{14, 1, 0, 0, 0, 0, 0, 0}, nil, true))
 	f.Add(makeRS(testCliLL, []byte{1, 0}, nil, true))
+	f.Add(routerRA(1800, 0x40, nil))
 	f.Fuzz(func(t *testing.T, frame []byte) {
+		var ra RouterAdvertInfo
+		if err := ParseRA(frame, &ra); err == nil {
+			icmp := frame[ethHeaderLen+ipv6HeaderLen:]
+			if frame[ethHeaderLen+7] != 255 || icmp[0] != icmp6RA || !ra.Src.IsLinkLocalUnicast() || ra.Flags != icmp[5] {
+				t.Fatalf("ParseRA accepted %+v", ra)
+			}
+		}
 		var rs RouterSolicitation
 		if err := ParseRS(frame, &rs); err != nil {
 			return

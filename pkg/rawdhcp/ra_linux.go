@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mdlayher/packet"
@@ -32,8 +33,10 @@ var allRoutersMAC = net.HardwareAddr{0x33, 0x33, 0, 0, 0, 2}
 // RAConn answers router solicitations on one interface with the router advertisement of
 // PutRA, and only those from clients on its allow list, each as a link-layer unicast. It
 // reads through an AF_PACKET socket whose BPF filter (attached before bind) passes only
-// incoming ICMPv6 router solicitations, and joins the all-routers Ethernet group so that a
-// real NIC delivers them.
+// incoming ICMPv6 router solicitations and advertisements, and joins the all-routers and
+// all-nodes Ethernet groups so that a real NIC delivers them. When another router
+// advertises something on the link it stays silent for RouterQuiet: iPXE takes the first
+// advertisement, and a real router's must win.
 //
 // Serve is meant for one goroutine; Allow may be called from any.
 type RAConn struct {
@@ -46,6 +49,8 @@ type RAConn struct {
 	log   *slog.Logger
 
 	rbuf []byte // Serve's only
+
+	routerSeen atomic.Int64 // unix nanoseconds of the last advertisement from a real router
 
 	pmu     sync.Mutex
 	pending macTable[netip.Addr] // unanswered solicitations: client MAC → its IPv6 source
@@ -72,7 +77,7 @@ func ListenRA(ifname string, cfg *RAConfig) (*RAConn, error) {
 	c.pending = newMACTable[netip.Addr](c.cfg.Pending)
 	c.wdst.HardwareAddr = make(net.HardwareAddr, 6)
 	c.src = linkLocalOf(ifi)
-	prog, err := bpf.Assemble(rsFilter)
+	prog, err := bpf.Assemble(ndFilter)
 	if err != nil {
 		return nil, err
 	}
@@ -81,28 +86,35 @@ func ListenRA(ifname string, cfg *RAConfig) (*RAConn, error) {
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "rawdhcp-ra", Err: err}
 	}
-	if err := c.pc.JoinGroup(allRoutersMAC); err != nil {
-		c.pc.Close()
-		return nil, &net.OpError{Op: "listen", Net: "rawdhcp-ra", Err: err}
+	for _, g := range []net.HardwareAddr{allRoutersMAC, allNodesMAC} {
+		if err := c.pc.JoinGroup(g); err != nil {
+			c.pc.Close()
+			return nil, &net.OpError{Op: "listen", Net: "rawdhcp-ra", Err: err}
+		}
 	}
 	return c, nil
 }
 
-// rsFilter passes incoming IPv6 frames carrying ICMPv6 type 133 directly after the IPv6
-// header (a router solicitation has no extension header) and drops everything else,
-// including this host's own frames.
-var rsFilter = []bpf.Instruction{
+// ndFilter passes incoming IPv6 frames carrying ICMPv6 router solicitations (133) or
+// advertisements (134, to notice a real router) directly after the IPv6 header (neither has
+// an extension header) and drops everything else, including this host's own frames.
+var ndFilter = []bpf.Instruction{
 	bpf.LoadExtension{Num: bpf.ExtType}, // skb->pkt_type
-	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 6},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 7},
 	bpf.LoadAbsolute{Off: 12, Size: 2}, // ethertype
-	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeIPv6, SkipTrue: 4},
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeIPv6, SkipTrue: 5},
 	bpf.LoadAbsolute{Off: ethHeaderLen + 6, Size: 1}, // IPv6 next header
-	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: protoICMPv6, SkipTrue: 2},
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: protoICMPv6, SkipTrue: 3},
 	bpf.LoadAbsolute{Off: ethHeaderLen + ipv6HeaderLen, Size: 1}, // ICMPv6 type
-	bpf.JumpIf{Cond: bpf.JumpEqual, Val: icmp6RS, SkipTrue: 1},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: icmp6RS, SkipTrue: 2},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: icmp6RA, SkipTrue: 1},
 	bpf.RetConstant{Val: 0},
 	bpf.RetConstant{Val: 0xffff},
 }
+
+// allNodesMAC is the Ethernet group of ff02::1, where routers send their periodic
+// advertisements.
+var allNodesMAC = net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}
 
 // linkLocalOf is the interface's own link-local address, or the modified EUI-64 one of its
 // MAC when it has none (IPv6 off on the interface, or still in DAD).
@@ -213,6 +225,10 @@ func (c *RAConn) sameInterface() bool {
 // handle answers one received frame when it is a valid solicitation from an allowed
 // client, and remembers solicitations of others for a late Allow.
 func (c *RAConn) handle(frame []byte, now time.Time) {
+	if len(frame) > ethHeaderLen+ipv6HeaderLen && frame[ethHeaderLen+ipv6HeaderLen] == icmp6RA {
+		c.sawAdvert(frame, now)
+		return
+	}
 	var rs RouterSolicitation
 	if err := ParseRS(frame, &rs); err != nil {
 		c.stats.malformed.Add(1)
@@ -229,9 +245,31 @@ func (c *RAConn) handle(frame []byte, now time.Time) {
 	c.answer(rs.SrcMAC, rs.Src, now)
 }
 
+// sawAdvert notes an advertisement from another router. One that configures nothing
+// (lifetime 0, no prefix, no DHCPv6: what another pxe-edge sends) is no reason to yield.
+func (c *RAConn) sawAdvert(frame []byte, now time.Time) {
+	var ra RouterAdvertInfo
+	if err := ParseRA(frame, &ra); err != nil {
+		c.stats.malformed.Add(1)
+		return
+	}
+	if ra.Lifetime == 0 && ra.Prefixes == 0 && ra.Flags&0xc0 == 0 {
+		return
+	}
+	c.stats.routers.Add(1)
+	if last := c.routerSeen.Swap(now.UnixNano()); now.Sub(time.Unix(0, last)) >= c.cfg.RouterQuiet {
+		c.log.Warn("another IPv6 router advertises on the link; leaving iPXE's router solicitations to it",
+			"router", ra.Src, "mac", ra.SrcMAC, "lifetime", ra.Lifetime, "prefixes", ra.Prefixes, "flags", ra.Flags)
+	}
+}
+
 // answer sends the advertisement to mac (IPv6 destination src, or all-nodes when src is
 // unspecified) unless one went there within Gap.
 func (c *RAConn) answer(mac MAC, src netip.Addr, now time.Time) {
+	if seen := c.routerSeen.Load(); seen != 0 && now.Sub(time.Unix(0, seen)) < c.cfg.RouterQuiet {
+		c.stats.yielded.Add(1)
+		return
+	}
 	if !c.cfg.Allow.take(mac, now, c.cfg.Gap) {
 		c.stats.limited.Add(1)
 		return

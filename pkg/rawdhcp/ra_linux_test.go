@@ -194,6 +194,36 @@ func TestRAConnLab(t *testing.T) {
 	}
 }
 
+// A real router on the link (here an advertisement with a lifetime, sent from cli) makes
+// the RAConn stay silent: iPXE acts on the first advertisement it gets, which must be the
+// router's. An advertisement that configures nothing (another pxe-edge's) does not.
+func TestRAConnYieldsToRouter(t *testing.T) {
+	x := newRALab(t)
+	x.allow.Add(testCliMAC, time.Now())
+	send := func(f []byte) {
+		t.Helper()
+		if _, err := x.cliSock.WriteTo(f, &packet.Addr{HardwareAddr: net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(routerRA(0, 0, nil)) // another pxe-edge
+	time.Sleep(200 * time.Millisecond)
+	x.solicit(t, LinkLocalFromMAC(testCliMAC))
+	if x.advert(t, time.Second) == nil {
+		t.Fatal("an advertisement of lifetime 0 made the RAConn yield")
+	}
+	send(routerRA(1800, 0, nil))
+	time.Sleep(200 * time.Millisecond)
+	time.Sleep(DefaultRAGap)
+	x.solicit(t, LinkLocalFromMAC(testCliMAC))
+	if x.advert(t, time.Second) != nil {
+		t.Fatal("answered although a router advertises on the link")
+	}
+	if s := x.conn.Stats(); s.Routers != 1 || s.Yielded != 1 || s.Advertised != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
 // rdisc6 (Debian's ndisc6) is a real IPv6 host's view: it checks hop limit 255 and the
 // kernel checks the checksum before it sees the advertisement.
 func TestRAConnRdisc6(t *testing.T) {

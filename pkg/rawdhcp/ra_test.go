@@ -220,6 +220,52 @@ func TestPutRAParsesAsNDP(t *testing.T) {
 	}
 }
 
+// routerRA is an advertisement from a real router: PutRA's frame with the router lifetime,
+// flags and options changed, and the checksum fixed.
+func routerRA(lifetime uint16, flags byte, opts []byte) []byte {
+	var buf [RAFrameLen]byte
+	f, _ := PutRA(buf[:], &RouterAdvert{SrcMAC: testCliMAC, DstMAC: MAC{0x33, 0x33, 0, 0, 0, 1}, Src: testCliLL, Dst: AllNodes})
+	f = append(bytes.Clone(f), opts...)
+	ip := f[14:]
+	binary.BigEndian.PutUint16(ip[4:], uint16(len(ip)-40))
+	icmp := ip[40:]
+	icmp[5] = flags
+	binary.BigEndian.PutUint16(icmp[6:], lifetime)
+	icmp[2], icmp[3] = 0, 0
+	binary.BigEndian.PutUint16(icmp[2:], icmp6Checksum(testCliLL, AllNodes, icmp))
+	return f
+}
+
+func TestParseRA(t *testing.T) {
+	prefix := make([]byte, 32)
+	prefix[0], prefix[1], prefix[2] = ndpOptPrefix, 4, 64
+	cases := []struct {
+		name string
+		f    []byte
+		want RouterAdvertInfo
+		ok   bool
+	}{
+		{"pxe-edge's own", routerRA(0, 0, nil), RouterAdvertInfo{SrcMAC: testCliMAC, Src: testCliLL}, true},
+		{"default router with a prefix", routerRA(1800, 0, prefix), RouterAdvertInfo{SrcMAC: testCliMAC, Src: testCliLL, Lifetime: 1800, Prefixes: 1}, true},
+		{"DHCPv6 managed", routerRA(0, 0x80, nil), RouterAdvertInfo{SrcMAC: testCliMAC, Src: testCliLL, Flags: 0x80}, true},
+		{"solicitation", makeRS(testCliLL, nil, nil, true), RouterAdvertInfo{}, false},
+		{"bad checksum", func() []byte { f := routerRA(1800, 0, nil); f[14+40+2]++; return f }(), RouterAdvertInfo{}, false},
+		{"short", routerRA(0, 0, nil)[:14+40+10], RouterAdvertInfo{}, false},
+		{"truncated prefix option", routerRA(1800, 0, prefix[:16]), RouterAdvertInfo{}, false},
+	}
+	for _, c := range cases {
+		var got RouterAdvertInfo
+		err := ParseRA(c.f, &got)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrMalformed)) {
+			t.Errorf("%s: err %v, want ok=%v", c.name, err, c.ok)
+			continue
+		}
+		if c.ok && got != c.want {
+			t.Errorf("%s: got %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
+
 func TestLinkLocalFromMAC(t *testing.T) {
 	for mac, want := range map[MAC]string{
 		{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}: "fe80::5054:ff:fe12:3456",
