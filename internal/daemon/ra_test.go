@@ -139,3 +139,41 @@ func TestRAServiceLab(t *testing.T) {
 		}
 	}
 }
+
+// startRA runs only where DHCP runs on the managed interface: never without DHCP (nothing
+// would tell it who is iPXE) nor without an interface of the daemon's own; on an interface
+// that does not exist (yet) it keeps retrying until its context ends.
+func TestStartRAGating(t *testing.T) {
+	logs := &Loggers{Main: slog.New(slog.DiscardHandler)}
+	withDHCP := &dhcpService{facts: newFactsCache()}
+	for _, c := range []struct {
+		name   string
+		ifname string
+		dhcp   *dhcpService
+		want   bool
+	}{
+		{"no DHCP", "pxet-none0", nil, false},
+		{"no interface", "", withDHCP, false},
+		{"DHCP on the managed interface", "pxet-none0", withDHCP, true},
+	} {
+		d := &Daemon{logs: logs, bus: events.NewBus(), ifname: c.ifname, dhcp: c.dhcp}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		s := d.startRA(ctx, &wg)
+		if (s != nil) != c.want {
+			t.Errorf("%s: started = %v, want %v", c.name, s != nil, c.want)
+		}
+		if s != nil && s.ifname != c.ifname {
+			t.Errorf("%s: serves %q, want %q", c.name, s.ifname, c.ifname)
+		}
+		time.Sleep(50 * time.Millisecond) // the missing interface's first open fails
+		cancel()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the RA service did not stop with its context", c.name)
+		}
+	}
+}
