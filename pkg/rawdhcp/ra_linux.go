@@ -33,10 +33,10 @@ var allRoutersMAC = net.HardwareAddr{0x33, 0x33, 0, 0, 0, 2}
 // RAConn answers router solicitations on one interface with the router advertisement of
 // PutRA, and only those from clients on its allow list, each as a link-layer unicast. It
 // reads through an AF_PACKET socket whose BPF filter (attached before bind) passes only
-// incoming ICMPv6 router solicitations and advertisements, and joins the all-routers and
-// all-nodes Ethernet groups so that a real NIC delivers them. When another router
-// advertises something on the link it stays silent for RouterQuiet: iPXE takes the first
-// advertisement, and a real router's must win.
+// incoming ICMPv6 router solicitations and router advertisements, and joins the
+// all-routers and all-nodes Ethernet groups so that a real NIC delivers them. When another
+// router advertises something on the link it stays silent for RouterQuiet: iPXE takes the
+// first advertisement, and a real router's must win.
 //
 // Serve is meant for one goroutine; Allow may be called from any.
 type RAConn struct {
@@ -95,19 +95,21 @@ func ListenRA(ifname string, cfg *RAConfig) (*RAConn, error) {
 	return c, nil
 }
 
-// ndFilter passes incoming IPv6 frames carrying ICMPv6 router solicitations (133) or
-// advertisements (134, to notice a real router) directly after the IPv6 header (neither has
-// an extension header) and drops everything else, including this host's own frames.
+// ndFilter passes IPv6 frames carrying an ICMPv6 router solicitation (133) or
+// advertisement (134) directly after the IPv6 header (neither has an extension header) and
+// drops everything else. A socket bound to ETH_P_IPV6 gets no outgoing frames, so neither
+// this host's own solicitations nor a router daemon on this host (radvd) reach it; the
+// pkt_type test keeps the former out should that ever change.
 var ndFilter = []bpf.Instruction{
-	bpf.LoadExtension{Num: bpf.ExtType}, // skb->pkt_type
-	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 7},
 	bpf.LoadAbsolute{Off: 12, Size: 2}, // ethertype
-	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeIPv6, SkipTrue: 5},
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeIPv6, SkipTrue: 7},
 	bpf.LoadAbsolute{Off: ethHeaderLen + 6, Size: 1}, // IPv6 next header
-	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: protoICMPv6, SkipTrue: 3},
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: protoICMPv6, SkipTrue: 5},
 	bpf.LoadAbsolute{Off: ethHeaderLen + ipv6HeaderLen, Size: 1}, // ICMPv6 type
-	bpf.JumpIf{Cond: bpf.JumpEqual, Val: icmp6RS, SkipTrue: 2},
-	bpf.JumpIf{Cond: bpf.JumpEqual, Val: icmp6RA, SkipTrue: 1},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: icmp6RA, SkipTrue: 4},
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: icmp6RS, SkipTrue: 2},
+	bpf.LoadExtension{Num: bpf.ExtType}, // skb->pkt_type
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 1},
 	bpf.RetConstant{Val: 0},
 	bpf.RetConstant{Val: 0xffff},
 }

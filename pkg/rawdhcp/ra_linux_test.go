@@ -233,6 +233,31 @@ func TestRAConnYieldsToRouter(t *testing.T) {
 	}
 }
 
+// A link that goes down and up again does not end Serve; answers resume.
+func TestRAConnLinkFlap(t *testing.T) {
+	x := newRALab(t)
+	x.allow.Add(testCliMAC, time.Now())
+	x.srv.MustRun("ip", "link", "set", "br0", "down")
+	time.Sleep(1500 * time.Millisecond)
+	x.srv.MustRun("ip", "link", "set", "br0", "up")
+	select {
+	case err := <-x.served:
+		x.served <- err
+		t.Fatalf("Serve ended on a link flap: %v", err)
+	case <-time.After(raReadTick + 500*time.Millisecond):
+	}
+	// The bridge forwards again once its ports are up.
+	var f []byte
+	for i := 0; i < 5 && f == nil; i++ {
+		time.Sleep(DefaultRAGap)
+		x.solicit(t, LinkLocalFromMAC(testCliMAC))
+		f = x.advert(t, time.Second)
+	}
+	if f == nil {
+		t.Fatalf("no answer after the link came back; stats %+v", x.conn.Stats())
+	}
+}
+
 // rdisc6 (Debian's ndisc6) is a real IPv6 host's view: it checks hop limit 255 and the
 // kernel checks the checksum before it sees the advertisement.
 func TestRAConnRdisc6(t *testing.T) {
