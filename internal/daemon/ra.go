@@ -21,9 +21,11 @@ import (
 const (
 	// raMaxClients bounds the allow list; a lab has far fewer iPXE clients at a time.
 	raMaxClients = 1024
-	// raClientTTL is how long a client stays allowed after its last iPXE DHCP reply: iPXE
-	// configures again at every `dhcp` or `ifconf` of a script, minutes later at most.
-	raClientTTL = 10 * time.Minute
+	// raClientTTL is how long a client stays allowed after its last iPXE DHCP reply. iPXE
+	// solicits while its DHCP runs and stops at the first answer, and every later `dhcp`
+	// or `ifconf` of a script brings a new reply; a short window keeps the operating system
+	// iPXE boots (same MAC, no longer iPXE) from being answered.
+	raClientTTL = 2 * time.Minute
 	// raRetry is the wait before the socket is opened again after it failed or the
 	// interface vanished.
 	raRetry = 2 * time.Second
