@@ -119,7 +119,7 @@ var ndFilter = []bpf.Instruction{
 var allNodesMAC = net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}
 
 // linkLocalOf is the interface's own link-local address, or the modified EUI-64 one of its
-// MAC when it has none (IPv6 off on the interface, or still in DAD).
+// MAC when it has none (IPv6 off on the interface).
 func linkLocalOf(ifi *net.Interface) netip.Addr {
 	if addrs, err := ifi.Addrs(); err == nil {
 		for _, a := range addrs {
