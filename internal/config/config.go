@@ -97,6 +97,7 @@ type Config struct {
 	NBDPort        int    // NBD_PORT, --nbd-port
 
 	// Boot policy, HTTP and TFTP tuning (ours).
+	IPXERA          bool          // IPXE_RA, --ipxe-ra/--no-ipxe-ra: answer iPXE clients' IPv6 router solicitations (ends iPXE's IPv6 wait)
 	UsePi           bool          // USE_PI, --pi/--no-pi: recognise Raspberry Pis (off: they are treated as BIOS PXE clients)
 	PiMenu          string        // PI_MENU, --pi-menu: option 43 menu text: auto, plain or three-spaces
 	PiTFTPPrefix    string        // PI_TFTP_PREFIX, --pi-tftp-prefix: the Pis' EEPROM TFTP_PREFIX: "" serial, "mac", or a fixed string
@@ -147,6 +148,7 @@ func Defaults() *Config {
 		TFTPServerIP:      netip.IPv4Unspecified(),
 		TFTPMax:           64,
 		TFTPWindowsizeMax: 64,
+		IPXERA:            true,
 		UsePi:             true,
 		PiMenu:            "auto",
 		PiHTTPPath:        "net_install",

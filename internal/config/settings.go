@@ -83,6 +83,7 @@ var settings = []*setting{
 	{key: "NBD_SERVER_IP", long: "nbd-server", kind: kString, nbd: true, help: "NBD server address (0.0.0.0: all)", ptr: func(c *Config) any { return &c.NBDServerIP }},
 	{key: "NBD_PORT", aliases: []string{"NBD_SERVER_PORT"}, long: "nbd-port", kind: kInt, nbd: true, help: "NBD server port", ptr: func(c *Config) any { return &c.NBDPort }},
 
+	{key: "IPXE_RA", long: "ipxe-ra", neg: "no-ipxe-ra", kind: kBool, ours: true, help: "answer the IPv6 router solicitations of iPXE clients (and only theirs) with a router advertisement of lifetime 0 that ends iPXE's IPv6 wait", ptr: func(c *Config) any { return &c.IPXERA }},
 	{key: "USE_PI", long: "pi", neg: "no-pi", kind: kBool, ours: true, help: "recognise Raspberry Pis (option 43 menu, commit at OFFER); --no-pi treats them as BIOS PXE clients, which cannot boot", ptr: func(c *Config) any { return &c.UsePi }},
 	{key: "PI_MENU", long: "pi-menu", kind: kString, ours: true, help: "Raspberry Pi option 43 menu text: auto (three trailing spaces for Pi 2/3 ROMs), plain or three-spaces", ptr: func(c *Config) any { return &c.PiMenu }},
 	{key: "PI_TFTP_PREFIX", long: "pi-tftp-prefix", kind: kString, ours: true, help: "the Pis' EEPROM TFTP_PREFIX, for logs and the dashboard: '' = serial number, 'mac', or the fixed prefix string", ptr: func(c *Config) any { return &c.PiTFTPPrefix }},

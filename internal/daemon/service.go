@@ -38,6 +38,9 @@ func (d *Daemon) services() []service {
 	if d.dhcpOn() {
 		l = append(l, &dhcpUnit{d: d})
 	}
+	if d.raOn() {
+		l = append(l, d.newRA())
+	}
 	if d.ifname != "" {
 		l = append(l, &linkService{d: d})
 	}
