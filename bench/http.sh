@@ -9,7 +9,11 @@
 #   PXE_BIN=bin/pxe-edge bash bench/http.sh   # the real daemon (`--http --no-tftp`, no DHCP)
 #                                             # instead of bench/http-server; its connection
 #                                             # cap is the default 64, so at WRK_BIG=200 the
-#                                             # rest wait in the accept queue
+#                                             # rest wait in the accept queue; its per-client
+#                                             # cap (8 by default) must allow CONNS from one
+#                                             # address: the script passes
+#                                             # --http-max-conns-per-client 256 when the binary
+#                                             # knows the flag
 #
 # Needs wrk and nginx (Debian: wrk, nginx-light) and Go. Loopback only. The machine is shared
 # and has two cores that wrk also uses: compare the ratios, not the absolute figures.
@@ -44,7 +48,13 @@ head -c $((64 << 20)) /dev/urandom >"$WORK/www/64m.bin"
 
 (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$WORK/http-server" ./bench/http-server)
 PXE_BIN=${PXE_BIN:-}
-if [ -n "$PXE_BIN" ]; then PXE_BIN=$(cd "$ROOT" && realpath "$PXE_BIN"); fi
+PXE_EXTRA=
+if [ -n "$PXE_BIN" ]; then
+	PXE_BIN=$(cd "$ROOT" && realpath "$PXE_BIN")
+	if "$PXE_BIN" --help 2>&1 | grep -q -- '--http-max-conns-per-client'; then
+		PXE_EXTRA="--http-max-conns 256 --http-max-conns-per-client 256"
+	fi
+fi
 
 cat >"$WORK/ngx/nginx.conf" <<NGX
 worker_processes auto;
@@ -76,7 +86,7 @@ SRV_PID=
 start_pxe() {
 	if [ -n "$PXE_BIN" ]; then
 		# Access log to /dev/null like the others: the daemon logs to stderr.
-		"$PXE_BIN" --http --no-tftp --http-port "$PXE_PORT" --http-server-ip 127.0.0.1 -a "$WORK/www" >/dev/null 2>&1 &
+		"$PXE_BIN" --http --no-tftp --http-port "$PXE_PORT" --http-server-ip 127.0.0.1 -a "$WORK/www" $PXE_EXTRA >/dev/null 2>&1 &
 	else
 		"$WORK/http-server" -root "$WORK/www" -addr "127.0.0.1:$PXE_PORT" -max-conns 256 -log /dev/null >"$WORK/pxe.out" 2>&1 &
 	fi

@@ -24,6 +24,9 @@ func (s *Server) serveHTTP(hw http.ResponseWriter, r *http.Request) {
 			"status", w.status, "bytes", w.bytes, "duration", time.Since(start).Round(time.Microsecond))
 	}()
 	w.Header().Set("Server", "pxe-edge")
+	if r.ContentLength != 0 {
+		refuseBody(w)
+	}
 	if s.cfg.Status {
 		switch r.URL.Path {
 		case "/":
@@ -41,6 +44,16 @@ func (s *Server) serveHTTP(hw http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.serveFiles(w, r)
+}
+
+// refuseBody makes sure a request body is never waited for. No route reads one (every
+// route is GET or HEAD), but after the handler net/http reads up to 256 KiB of an unread body
+// to keep the connection, without a deadline: a client that announces a body and never sends
+// it would hold its slot for good. So the body's read deadline is now, and the connection is
+// closed after the answer (whatever is left of the body must not be parsed as a request).
+func refuseBody(w *respWriter) {
+	_ = w.rc.SetReadDeadline(time.Now())
+	w.Header().Set("Connection", "close")
 }
 
 // httpError writes a short plain-text error with an explicit Content-Length: GRUB 2.06 waits

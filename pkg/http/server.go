@@ -33,9 +33,14 @@ type Config struct {
 	// ListDirs enables HTML directory listings; without it a directory is a 404 unless it
 	// holds index.html.
 	ListDirs bool
-	// MaxConns caps concurrent connections (default 64). Further connections wait in the
-	// kernel's accept queue until one closes.
+	// MaxConns caps concurrent connections (default 64). When all are taken, keep-alive
+	// connections idle between requests are closed, oldest first, to make room; otherwise
+	// further connections wait in the kernel's accept queue until one closes.
 	MaxConns int
+	// MaxConnsPerClient caps the connections from one remote address (default 8, at most
+	// MaxConns). A client at its cap gives up its oldest idle connection; when none is idle
+	// its new connection is answered 503 and closed.
+	MaxConnsPerClient int
 	// ReadHeaderTimeout bounds reading a request's headers (default 10 s).
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes keep-alive connections idle this long (default 60 s).
@@ -70,6 +75,7 @@ type Config struct {
 // Defaults.
 const (
 	DefaultMaxConns          = 64
+	DefaultMaxConnsPerClient = 8
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 60 * time.Second
 	DefaultWriteStallTimeout = 60 * time.Second
@@ -104,6 +110,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	if cfg.MaxConnsPerClient <= 0 {
+		cfg.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
+	cfg.MaxConnsPerClient = min(cfg.MaxConnsPerClient, cfg.MaxConns)
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
@@ -183,20 +193,26 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // what is left. It returns nil after a shutdown caused by ctx, else the accept error.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.Close()
+	lim := newLimitListener(ln, s.cfg.MaxConns, s.cfg.MaxConnsPerClient)
+	lim.refused = s.met.refused
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		ConnState:         s.met.connState,
+		ErrorLog:          newErrorLog(s.log),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			s.met.connState(c, st)
+			lim.connState(c, st)
+		},
 	}
 	// File bodies are corked (cork_linux.go) and download progress asks the socket what
 	// the client acknowledged (transfer.go): both reach the connection through the context.
 	hs.ConnContext = withConn
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(newLimitListener(ln, s.cfg.MaxConns)) }()
-	s.log.Info("http: serving", "addr", ln.Addr().String(), "root", s.cfg.Root, "status", s.cfg.Status, "max_conns", s.cfg.MaxConns)
+	go func() { errc <- hs.Serve(lim) }()
+	s.log.Info("http: serving", "addr", ln.Addr().String(), "root", s.cfg.Root, "status", s.cfg.Status,
+		"max_conns", s.cfg.MaxConns, "max_conns_per_client", s.cfg.MaxConnsPerClient)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("httpd: serve: %w", err)
