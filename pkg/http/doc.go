@@ -25,6 +25,11 @@
 // come from Clients by the request's source address; iPXE may add ?mac=&platform=&buildarch=
 // which only fill facts the daemon does not know.
 //
+// Private files (private.go): another client's 01-<mac>/ or <IPv4>/ directory (the rule of
+// pkg/boot, which TFTP's pkg/bootfs applies too) and another host's hosts/<mac>.… script are
+// a 404. The requester is its source IP and the MAC the daemon leased to it; ?mac= names a
+// client only with Config.TrustQueryMAC, and only one the daemon has no lease for.
+//
 // Refusals: a path with "..", a backslash or a control byte is a 400; a symlink leading out of
 // the root is a 403; every error response carries a Content-Length (GRUB waits ~33 s for
 // one that does not).

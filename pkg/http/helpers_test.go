@@ -121,7 +121,14 @@ func serve(t testing.TB, s *Server, ln net.Listener) {
 // response with its body read.
 func rawRequest(t testing.TB, addr, request string) (*http.Response, []byte) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	return rawRequestFrom(t, addr, request, nil)
+}
+
+// rawRequestFrom is rawRequest from the local address local (nil: any).
+func rawRequestFrom(t testing.TB, addr, request string, local net.Addr) (*http.Response, []byte) {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: local}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

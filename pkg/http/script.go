@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/pxe-edge/pxe-edge/pkg/boot"
 )
 
 // maxScript bounds a script template; iPXE scripts are a few KiB.
@@ -47,34 +49,33 @@ var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
 // scriptData gathers the facts for r: the daemon's first, then what the client put in the
 // query string (iPXE can send ?mac=${mac:hexhyp}&buildarch=${buildarch}&platform=${platform}),
 // which only fills gaps — in proxy mode the daemon may not know the client's address.
-func (s *Server) scriptData(r *http.Request) ScriptData {
+func (s *Server) scriptData(r *http.Request, q *requester) ScriptData {
 	var d ScriptData
-	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
-	ip := ap.Addr().Unmap()
-	d.IP = ip.String()
-	if s.cfg.Clients != nil {
-		if ci, ok := s.cfg.Clients.Client(ip); ok {
-			d.MAC, d.Arch, d.ArchName = ci.MAC, ci.Arch, ci.ArchName
-			d.Platform, d.BuildArch, d.Hostname = ci.Platform, ci.BuildArch, ci.Hostname
-			d.UUID, d.Kind, d.Reservation = ci.UUID, ci.Kind, ci.Reservation
-		}
+	d.IP = q.ip.String()
+	if q.known {
+		ci := q.info
+		d.MAC, d.Arch, d.ArchName = ci.MAC, ci.Arch, ci.ArchName
+		d.Platform, d.BuildArch, d.Hostname = ci.Platform, ci.BuildArch, ci.Hostname
+		d.UUID, d.Kind, d.Reservation = ci.UUID, ci.Kind, ci.Reservation
 	}
-	q := r.URL.Query()
+	query := r.URL.Query()
 	if d.MAC == "" {
-		if hw, err := net.ParseMAC(q.Get("mac")); err == nil && len(hw) == 6 {
-			d.MAC = hw.String()
-		}
+		// A fact the client states about itself: shown to the template, but it selects no
+		// private file unless it is the requester's identity (private.go).
+		d.MAC = query.Get("mac")
 	}
-	if v := q.Get("platform"); d.Platform == "" && tokenRE.MatchString(v) {
+	if v := query.Get("platform"); d.Platform == "" && tokenRE.MatchString(v) {
 		d.Platform = v
 	}
-	if v := q.Get("buildarch"); d.BuildArch == "" && tokenRE.MatchString(v) {
+	if v := query.Get("buildarch"); d.BuildArch == "" && tokenRE.MatchString(v) {
 		d.BuildArch = v
 	}
-	if hw, err := net.ParseMAC(d.MAC); err == nil {
-		d.MAC = hw.String()
-		d.MACHyp = strings.ReplaceAll(d.MAC, ":", "-")
-		d.MACHex = strings.ReplaceAll(d.MAC, ":", "")
+	if mac, ok := parseMAC6(d.MAC); ok {
+		d.MAC = net.HardwareAddr(mac[:]).String()
+		d.MACHyp = boot.MACDashed(mac)
+		d.MACHex = strings.ReplaceAll(d.MACHyp, "-", "")
+	} else {
+		d.MAC = ""
 	}
 	// The server address the client used is right by construction; --http-server-ip
 	// overrides it (NAT, or a name clients must use).
@@ -105,12 +106,14 @@ func addrString(a net.Addr) string {
 
 // serveScript renders name (or its .tmpl twin, or for boot.ipxe the client's
 // hosts/<mac-hexhyp>.ipxe override) into a buffer, so a template error becomes a clean 500
-// instead of half a script that iPXE would run.
-func (s *Server) serveScript(w *respWriter, r *http.Request, root *os.Root, name string) {
-	d := s.scriptData(r)
+// instead of half a script that iPXE would run. The override is chosen by the requester's
+// own MAC (private.go), never by a ?mac= the daemon cannot vouch for.
+func (s *Server) serveScript(w *respWriter, r *http.Request, root *os.Root, name string, q *requester) {
+	d := s.scriptData(r, q)
 	var cands []string
-	if name == "boot.ipxe" && d.MACHyp != "" {
-		cands = append(cands, "hosts/"+d.MACHyp+".ipxe", "hosts/"+d.MACHyp+".ipxe.tmpl")
+	if name == "boot.ipxe" && q.hasMAC {
+		h := "hosts/" + boot.MACDashed(q.mac)
+		cands = append(cands, h+".ipxe", h+".ipxe.tmpl")
 	}
 	cands = append(cands, name)
 	if !strings.HasSuffix(name, ".tmpl") {

@@ -67,6 +67,12 @@ type Config struct {
 	// Events receives TransferStarted/Progress/Done/Failed for downloads and feeds the
 	// dashboard. It may be nil: then the dashboard shows only the daemon status.
 	Events *events.Bus
+	// TrustQueryMAC lets a client the daemon has no lease for (proxy mode, another DHCP
+	// server) identify itself with ?mac=: its hosts/<mac>.ipxe is then rendered and its
+	// 01-<mac>/ directory served. Anyone on the network can claim any MAC this way, so it
+	// is off by default; leave it off where per-host files hold secrets (private.go). A
+	// client with a lease is always its leased MAC.
+	TrustQueryMAC bool
 	// Clients gives per-client facts and the daemon status. It may be nil: scripts then
 	// see only the request's IP (and facts the client put in the query string).
 	Clients Clients
