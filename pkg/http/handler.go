@@ -27,7 +27,12 @@ func (s *Server) serveHTTP(hw http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
 		refuseBody(w)
 	}
-	if s.cfg.Status {
+	if s.cfg.Status && isStatusRoute(r.URL.Path) {
+		if !s.statusHostAllowed(r) {
+			s.log.Info("http: refused status request for a foreign Host", "client", r.RemoteAddr, "host", r.Host)
+			httpError(w, http.StatusMisdirectedRequest, "unknown Host; see Config.StatusHosts (--http-status-host)")
+			return
+		}
 		switch r.URL.Path {
 		case "/":
 			s.serveDashboard(w, r)
@@ -44,6 +49,10 @@ func (s *Server) serveHTTP(hw http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.serveFiles(w, r)
+}
+
+func isStatusRoute(p string) bool {
+	return p == "/" || p == "/api/status" || p == "/api/events" || p == "/metrics"
 }
 
 // refuseBody makes sure a request body is never waited for. No route reads one (every

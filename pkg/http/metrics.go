@@ -23,10 +23,10 @@ func (g *int64Gauge) load() int64 { return g.v.Load() }
 
 // statusCodes is the fixed label set of pxe_edge_http_requests_total; other codes count
 // as "other" so a scanner cannot grow the series without bound.
-var statusCodes = []int{200, 206, 301, 304, 400, 403, 404, 405, 412, 416, 500, 503}
+var statusCodes = []int{200, 206, 301, 304, 400, 403, 404, 405, 412, 416, 421, 500, 503}
 
 type httpMetrics struct {
-	requests        [13]atomic.Uint64 // statusCodes order, last = other
+	requests        [14]atomic.Uint64 // statusCodes order, last = other
 	bytes           atomic.Uint64
 	connsActive     int64Gauge
 	connsPerClient  atomic.Uint64 // refused at the per-client cap

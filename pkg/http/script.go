@@ -77,6 +77,15 @@ func (s *Server) scriptData(r *http.Request, q *requester) ScriptData {
 	} else {
 		d.MAC = ""
 	}
+	// What the client told DHCP reaches the script as text: a hostname "x\nshell" or
+	// "x initrd=evil" would be an iPXE command or a kernel argument. Keep only what such
+	// facts are made of.
+	d.Hostname = scriptFact(d.Hostname, 253)
+	d.Platform = scriptFact(d.Platform, 32)
+	d.BuildArch = scriptFact(d.BuildArch, 32)
+	d.ArchName = scriptFact(d.ArchName, 32)
+	d.UUID = scriptFact(d.UUID, 36)
+	d.Kind = scriptFact(d.Kind, 32)
 	// The server address the client used is right by construction; --http-server-ip
 	// overrides it (NAT, or a name clients must use).
 	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
@@ -95,6 +104,37 @@ func (s *Server) scriptData(r *http.Request, q *requester) ScriptData {
 		d.BaseURL += ":" + strconv.Itoa(d.Port)
 	}
 	return d
+}
+
+// scriptFact returns s with every byte but ASCII letters, digits, '-', '.' and '_' dropped,
+// cut to max bytes: no space, quote, '$', '{', newline or control byte can reach a
+// script or a kernel command line through a client-controlled fact. Reservation fields are
+// the operator's own file and are not filtered.
+func scriptFact(s string, max int) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if !factByte(s[i]) {
+			clean = false
+			break
+		}
+	}
+	if !clean {
+		b := make([]byte, 0, len(s))
+		for i := 0; i < len(s); i++ {
+			if factByte(s[i]) {
+				b = append(b, s[i])
+			}
+		}
+		s = string(b)
+	}
+	if len(s) > max {
+		s = s[:max]
+	}
+	return s
+}
+
+func factByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_'
 }
 
 func addrString(a net.Addr) string {

@@ -30,6 +30,10 @@ type Config struct {
 	// Status enables the dashboard (/), /api/status, /api/events and /metrics. The command
 	// sets it from --http-status (default true); --http-status=false leaves only files.
 	Status bool
+	// StatusHosts are extra names the status routes answer to (e.g. the box's DNS name).
+	// Without them only the addresses the server is reached on and localhost names are
+	// accepted in the Host header, which keeps DNS-rebinding pages out (host.go).
+	StatusHosts []string
 	// ListDirs enables HTML directory listings; without it a directory is a 404 unless it
 	// holds index.html.
 	ListDirs bool
