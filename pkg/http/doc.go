@@ -4,8 +4,10 @@
 // JSON/SSE API and Prometheus metrics.
 //
 // The directory is pkg/http; the package is named httpd so that it does not shadow net/http
-// at call sites. It imports only pkg/events and the standard library: what it needs from the
-// DHCP side comes through the Clients interface, which the daemon implements.
+// at call sites. It imports pkg/events, pkg/boot (MAC naming, the per-client directory rule)
+// and pkg/script (the template engine), all a floor below, and the standard library: what
+// it needs from the DHCP side comes through the Clients interface, which the daemon
+// implements.
 //
 // Routes:
 //
@@ -18,9 +20,9 @@
 //	GET /<PiPath>/…   the Raspberry Pi HTTP boot directory (boot.img, boot.sig)
 //
 // Scripts: every *.ipxe (or its *.ipxe.tmpl twin) is a template in text/template's syntax,
-// parsed with text/template/parse and executed by the package's own evaluator (tmpl.go; not
-// text/template's reflection-driven one, which costs ~2 MB of binary) with ScriptData into a
-// buffer first, so a template error or a work limit is a 500 and never half a script.
+// rendered by pkg/script (without text/template's executor, for binary size) with
+// script.Data into a buffer first, so a template error or a work limit is a 500 and never
+// half a script.
 // boot.ipxe is first looked up as hosts/<mac-hexhyp>.ipxe for the requesting client. Facts
 // come from Clients by the request's source address; iPXE may add ?mac=&platform=&buildarch=
 // which only fill facts the daemon does not know.

@@ -8,13 +8,17 @@ import (
 
 func (s *Server) routes() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// serveHTTP is the single entry point: status routes when enabled, else files and scripts.
-// It owns the access log line and the request metrics.
+// serveHTTP is the single entry point. It owns the access log line and the request
+// metrics, and keeps request bodies from holding the connection.
 func (s *Server) serveHTTP(hw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	w := newRespWriter(s, hw, r)
+	returned := false
 	defer func() {
 		w.xfer.finish()
+		if !returned && w.status == 0 {
+			w.status = http.StatusInternalServerError // a panic, which net/http logs
+		}
 		if w.status == 0 {
 			w.status = http.StatusOK
 		}
@@ -27,26 +31,34 @@ func (s *Server) serveHTTP(hw http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
 		refuseBody(w)
 	}
+	s.route(w, r)
+	returned = true
+}
+
+// route picks the handler: status routes when enabled, then mounts, then the netboot
+// directory.
+func (s *Server) route(w *respWriter, r *http.Request) {
 	if s.cfg.Status && isStatusRoute(r.URL.Path) {
 		if !s.statusHostAllowed(r) {
 			s.log.Info("http: refused status request for a foreign Host", "client", r.RemoteAddr, "host", r.Host)
-			httpError(w, http.StatusMisdirectedRequest, "unknown Host; see Config.StatusHosts (--http-status-host)")
+			httpError(w, http.StatusMisdirectedRequest, "unknown Host; see Config.StatusHosts")
 			return
 		}
 		switch r.URL.Path {
 		case "/":
 			s.serveDashboard(w, r)
-			return
 		case "/api/status":
 			s.serveStatus(w, r)
-			return
 		case "/api/events":
 			s.serveEvents(w, r)
-			return
 		case "/metrics":
 			s.serveMetrics(w, r)
-			return
 		}
+		return
+	}
+	if m := s.mountFor(r.URL.Path); m != nil {
+		s.serveMount(w, r, m)
+		return
 	}
 	s.serveFiles(w, r)
 }

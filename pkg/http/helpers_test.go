@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pxe-edge/pxe-edge/internal/testutil"
 )
 
 // fakeClients is a Clients the tests fill by hand.
@@ -101,20 +103,7 @@ func startServer(t testing.TB, cfg Config) (*Server, string, *logBuffer) {
 // return nil within 10 s.
 func serve(t testing.TB, s *Server, ln net.Listener) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Serve did not return within 10 s of cancel")
-		}
-	})
+	testutil.Serve(t, 10*time.Second, func(ctx context.Context) error { return s.Serve(ctx, ln) })
 }
 
 // rawRequest sends a literal request (no client-side path cleaning) and returns the parsed

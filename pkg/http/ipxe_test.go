@@ -3,7 +3,6 @@
 package httpd
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"strconv"
@@ -51,10 +50,7 @@ func TestIPXEFetchesRenderedScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { _ = s.Serve(ctx, ln); close(served) }()
-	defer func() { cancel(); <-served }()
+	serve(t, s, ln)
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 
 	qemu := ns.Start("qemu-system-x86_64", "-accel", "tcg", "-m", "128", "-display", "none",

@@ -14,31 +14,11 @@ import (
 	"strings"
 
 	"github.com/pxe-edge/pxe-edge/pkg/boot"
+	"github.com/pxe-edge/pxe-edge/pkg/script"
 )
 
 // maxScript bounds a script template; iPXE scripts are a few KiB.
 const maxScript = 1 << 20
-
-// ScriptData is what a script template sees. Unknown facts are empty strings (or 0).
-type ScriptData struct {
-	MAC       string // "52:54:00:12:34:56"
-	MACHyp    string // "52-54-00-12-34-56", iPXE ${mac:hexhyp}
-	MACHex    string // "525400123456"
-	IP        string // the client's address as this server sees it
-	Arch      uint16 // option 93
-	ArchName  string
-	Platform  string // "pcbios", "efi"
-	BuildArch string // "i386", "x86_64", "arm64"
-	Hostname  string
-	UUID      string
-	Kind      string
-	// Reservation holds the static lease entry's fields; {{.Reservation.key}} is "" when
-	// absent.
-	Reservation map[string]string
-	Server      string // address the client reached this server on (or Config.ServerIP)
-	Port        int    // HTTP port the client used
-	BaseURL     string // "http://Server:Port" (port omitted when 80)
-}
 
 func isScript(name string) bool {
 	return strings.HasSuffix(name, ".ipxe") || strings.HasSuffix(name, ".ipxe.tmpl")
@@ -49,8 +29,8 @@ var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
 // scriptData gathers the facts for r: the daemon's first, then what the client put in the
 // query string (iPXE can send ?mac=${mac:hexhyp}&buildarch=${buildarch}&platform=${platform}),
 // which only fills gaps — in proxy mode the daemon may not know the client's address.
-func (s *Server) scriptData(r *http.Request, q *requester) ScriptData {
-	var d ScriptData
+func (s *Server) scriptData(r *http.Request, q *requester) script.Data {
+	var d script.Data
 	d.IP = q.ip.String()
 	if q.known {
 		ci := q.info
@@ -181,9 +161,9 @@ func (s *Server) serveScript(w *respWriter, r *http.Request, root *os.Root, name
 		return
 	}
 	var out []byte
-	t, err := parseScript(path.Base(used), string(src))
+	t, err := script.Parse(path.Base(used), string(src))
 	if err == nil {
-		out, err = t.render(d)
+		out, err = t.Render(d)
 	}
 	if err != nil {
 		s.log.Error("http: script template failed", "client", r.RemoteAddr, "template", used, "err", err)

@@ -77,6 +77,9 @@ type Config struct {
 	// is off by default; leave it off where per-host files hold secrets (private.go). A
 	// client with a lease is always its leased MAC.
 	TrustQueryMAC bool
+	// Mounts are read-only handlers served under URL prefixes beside Root (mount.go), e.g.
+	// the image catalogue at /images/. The first matching prefix wins.
+	Mounts []Mount
 	// Clients gives per-client facts and the daemon status. It may be nil: scripts then
 	// see only the request's IP (and facts the client put in the query string).
 	Clients Clients
@@ -145,6 +148,9 @@ func New(cfg Config) (*Server, error) {
 	cfg.PiPath = strings.Trim(cfg.PiPath, "/")
 	if p, err := cleanPath(cfg.PiPath); err != nil || p == "." {
 		return nil, fmt.Errorf("httpd: Config.PiPath %q: not a plain relative path", cfg.PiPath)
+	}
+	if err := checkMounts(cfg.Mounts); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
