@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +21,8 @@ import (
 //     a parked keep-alive must not keep a new client out for the whole IdleTimeout.
 //   - A client already at its own cap has its oldest idle connection closed; when none of
 //     its connections is idle, the new one is answered 503 and closed, so that one machine
-//     cannot fill the server (waiting would block Accept for everyone behind it).
+//     cannot fill the server (waiting would block Accept for everyone behind it). A cap not
+//     below max changes nothing: such a client waits for a slot like everyone else.
 //
 // Idleness comes from the http.Server's ConnState hook (connState). Slowloris headers and
 // unsent bodies are not idle: the header timeout and the body deadline (handler.go) end them.
@@ -39,20 +41,22 @@ type limitListener struct {
 	byIP  map[netip.Addr]int
 	idle  map[*limitConn]time.Time // idle since
 	freed chan struct{}            // a slot freed or a connection went idle (capacity 1)
-	done  chan struct{}
-	once  sync.Once
+	// refusing bounds the refusals being answered at once (each holds its connection for
+	// at most refuseWait).
+	refusing chan struct{}
+	done     chan struct{}
+	once     sync.Once
 }
 
-func newLimitListener(l net.Listener, max, perClient int) *limitListener {
-	if perClient <= 0 || perClient > max {
-		perClient = max
-	}
+func newLimitListener(l net.Listener, limit, perClient int) *limitListener {
+	perClient = min(max(perClient, 1), limit)
 	return &limitListener{
-		Listener: l, max: max, perClient: perClient,
-		byIP:  make(map[netip.Addr]int),
-		idle:  make(map[*limitConn]time.Time),
-		freed: make(chan struct{}, 1),
-		done:  make(chan struct{}),
+		Listener: l, max: limit, perClient: perClient,
+		byIP:     make(map[netip.Addr]int),
+		idle:     make(map[*limitConn]time.Time),
+		freed:    make(chan struct{}, 1),
+		refusing: make(chan struct{}, 16),
+		done:     make(chan struct{}),
 	}
 }
 
@@ -83,12 +87,17 @@ func (l *limitListener) Accept() (net.Conn, error) {
 func (l *limitListener) admit(c net.Conn) (*limitConn, error) {
 	ip := remoteIP(c)
 	l.mu.Lock()
-	if l.byIP[ip] >= l.perClient {
+	if l.perClient < l.max && l.byIP[ip] >= l.perClient {
 		victim := l.oldestIdle(ip)
 		if victim == nil {
 			l.mu.Unlock()
 			l.count("per_client")
-			refuse(c)
+			select {
+			case l.refusing <- struct{}{}:
+				go func() { refuse(c); <-l.refusing }()
+			default: // already answering enough refusals: just close
+				c.Close()
+			}
 			return nil, nil
 		}
 		l.mu.Unlock()
@@ -189,18 +198,30 @@ func (l *limitListener) Close() error {
 	return l.Listener.Close()
 }
 
-// refusal is the whole answer to a connection refused at the per-client cap. It is written
-// before the request is read: HTTP/1.1 clients take a response that arrives early.
+// refusal is the whole answer to a connection refused at the per-client cap.
 var refusal = func() string {
 	body := "503 Service Unavailable: too many connections from your address\n"
 	return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
 		"Retry-After: 1\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
 }()
 
-// refuse answers c with a short 503 and closes it; the write is bounded so a client that
-// does not read cannot hold the accept loop.
+// refuseWait bounds how long a refused connection is kept to read its request and answer.
+const refuseWait = time.Second
+
+// refuse answers c with a short 503 and closes it. It first reads the request head (up to
+// 4 KiB, within refuseWait): a client that gets an answer before it sent its request may
+// take it for a stray response on an idle connection (Go's does).
 func refuse(c net.Conn) {
-	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	_ = c.SetDeadline(time.Now().Add(refuseWait))
+	var buf [4096]byte
+	n := 0
+	for n < len(buf) {
+		m, err := c.Read(buf[n:])
+		n += m
+		if err != nil || bytes.Contains(buf[:n], []byte("\r\n\r\n")) {
+			break
+		}
+	}
 	_, _ = io.WriteString(c, refusal)
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.CloseWrite() // FIN after the answer, so unread request bytes do not turn it into a reset

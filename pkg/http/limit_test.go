@@ -243,6 +243,30 @@ func TestPerClientCap(t *testing.T) {
 	if !strings.Contains(string(s.writeMetrics()), `pxe_edge_http_connections_limited_total{action="refused_per_client"} 1`) {
 		t.Errorf("metrics do not count the refusal")
 	}
+
+	// A client at its cap with an idle keep-alive gives that one up instead.
+	three := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}
+	_, addr2, _ := startServer(t, Config{Root: dir, MaxConns: 4, MaxConnsPerClient: 2, ReadHeaderTimeout: time.Minute})
+	holdSlot(t, addr2, three)
+	idle, err := (&net.Dialer{LocalAddr: three}).Dial("tcp", addr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	io.WriteString(idle, "GET /a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	time.Sleep(100 * time.Millisecond) // the server has marked it idle
+	if code, err := getFrom(addr2, "/a.txt", three); err != nil || code != 200 {
+		t.Errorf("third connection from 127.0.0.3 with one idle: %d %v, want 200", code, err)
+	}
+	if _, err := idle.Read(make([]byte, 1)); err == nil {
+		t.Error("the idle connection was not the one closed")
+	}
 }
 
 func TestShutdownEndsStreams(t *testing.T) {

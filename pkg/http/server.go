@@ -41,9 +41,9 @@ type Config struct {
 	// connections idle between requests are closed, oldest first, to make room; otherwise
 	// further connections wait in the kernel's accept queue until one closes.
 	MaxConns int
-	// MaxConnsPerClient caps the connections from one remote address (default 8, at most
-	// MaxConns). A client at its cap gives up its oldest idle connection; when none is idle
-	// its new connection is answered 503 and closed.
+	// MaxConnsPerClient caps the connections from one remote address (default 8). A client
+	// at its cap gives up its oldest idle connection; when none is idle its new connection
+	// is answered 503 and closed. A cap of MaxConns or more is no cap.
 	MaxConnsPerClient int
 	// ReadHeaderTimeout bounds reading a request's headers (default 10 s).
 	ReadHeaderTimeout time.Duration
