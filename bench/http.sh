@@ -9,7 +9,11 @@
 #   PXE_BIN=bin/pxe-edge bash bench/http.sh   # the real daemon (`--http --no-tftp`, no DHCP)
 #                                             # instead of bench/http-server; its connection
 #                                             # cap is the default 64, so at WRK_BIG=200 the
-#                                             # rest wait in the accept queue
+#                                             # rest wait in the accept queue; its per-client
+#                                             # cap (8 by default) must allow CONNS from one
+#                                             # address: the script passes
+#                                             # --http-max-conns-per-client 256 when the binary
+#                                             # knows the flag
 #
 # Needs wrk and nginx (Debian: wrk, nginx-light) and Go. Loopback only. The machine is shared
 # and has two cores that wrk also uses: compare the ratios, not the absolute figures.
@@ -44,7 +48,13 @@ head -c $((64 << 20)) /dev/urandom >"$WORK/www/64m.bin"
 
 (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$WORK/http-server" ./bench/http-server)
 PXE_BIN=${PXE_BIN:-}
-if [ -n "$PXE_BIN" ]; then PXE_BIN=$(cd "$ROOT" && realpath "$PXE_BIN"); fi
+PXE_EXTRA=
+if [ -n "$PXE_BIN" ]; then
+	PXE_BIN=$(cd "$ROOT" && realpath "$PXE_BIN")
+	if "$PXE_BIN" --help 2>&1 | grep -q -- '--http-max-conns-per-client'; then
+		PXE_EXTRA="--http-max-conns 256 --http-max-conns-per-client 256"
+	fi
+fi
 
 cat >"$WORK/ngx/nginx.conf" <<NGX
 worker_processes auto;
@@ -76,7 +86,7 @@ SRV_PID=
 start_pxe() {
 	if [ -n "$PXE_BIN" ]; then
 		# Access log to /dev/null like the others: the daemon logs to stderr.
-		"$PXE_BIN" --http --no-tftp --http-port "$PXE_PORT" --http-server-ip 127.0.0.1 -a "$WORK/www" >/dev/null 2>&1 &
+		"$PXE_BIN" --http --no-tftp --http-port "$PXE_PORT" --http-server-ip 127.0.0.1 -a "$WORK/www" $PXE_EXTRA >/dev/null 2>&1 &
 	else
 		"$WORK/http-server" -root "$WORK/www" -addr "127.0.0.1:$PXE_PORT" -max-conns 256 -log /dev/null >"$WORK/pxe.out" 2>&1 &
 	fi
@@ -118,10 +128,14 @@ cpu_ticks() {
 	done
 	echo "$total"
 }
-# run_wrk PORT FILE CONNS → requests/sec
+# run_wrk PORT FILE CONNS → "requests/sec MiB/s wrk-CPU-seconds"
 run_wrk() {
-	local out
-	out=$(wrk -t2 -c"$3" -d"${DUR}s" "http://127.0.0.1:$1/$2")
+	local out cpu
+	# wrk's own CPU (user+sys) from bash's `times` in a subshell whose only child is wrk.
+	out=$(
+		wrk -t2 -c"$3" -d"${DUR}s" "http://127.0.0.1:$1/$2"
+		times >"$WORK/times"
+	)
 	if grep -q 'Non-2xx' <<<"$out"; then
 		echo "bench/http.sh: error responses from port $1:" >&2
 		echo "$out" >&2
@@ -133,7 +147,9 @@ run_wrk() {
 		/^Transfer\/sec:/ {v = $2; m = 1
 			if (v ~ /GB$/) m = 1024; else if (v ~ /KB$/) m = 1 / 1024; else if (v ~ /[0-9]B$/) m = 1 / 1048576
 			sub(/[KMG]?B$/, "", v); t = v * m}
-		END {printf "%s %.1f\n", r, t}' <<<"$out"
+		END {printf "%s %.1f", r, t}' <<<"$out"
+	cpu=$(tail -1 "$WORK/times" | awk '{n = 0; for (i = 1; i <= 2; i++) {split($i, a, /[ms]/); n += a[1] * 60 + a[2]}; print n}')
+	echo " $cpu"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -154,33 +170,44 @@ for r in $(seq "$ROUNDS"); do
 			res=$(run_wrk "$([ "$s" = pxe ] && echo "$PXE_PORT" || echo "$NGX_PORT")" "$f" "$c")
 			t1=$(cpu_ticks "$SRV_PID")
 			stop_srv
-			# Server CPU milliseconds per GiB sent: steadier than throughput on a busy box.
+			# CPU milliseconds per GiB sent, of the server and of the client (wrk): steadier
+			# than throughput on a busy box. On loopback the kernel does the receiver's TCP
+			# work in whichever process sends a segment, so the server's figure alone moves
+			# with how sends and reads interleave; the sum is the machine's cost per GiB.
 			cpg=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v mibs="$(awk '{print $2}' <<<"$res")" -v dur="$DUR" \
-				'BEGIN {gib = mibs * dur / 1024; printf "%.0f", (gib > 0 ? d * 1000 / hz / gib : 0)}')
-			echo "$res $cpg" >>"$WORK/$s.$f"
-			echo "round $r $s $f -c$c: $(awk '{printf "%s req/s, %s MiB/s, %s CPU-ms/GiB", $1, $2, $3}' <<<"$res $cpg")"
+				-v w="$(awk '{print $3}' <<<"$res")" \
+				'BEGIN {gib = mibs * dur / 1024; if (gib <= 0) gib = 1e-9; printf "%.0f %.0f", d * 1000 / hz / gib, w * 1000 / gib}')
+			echo "$(awk '{print $1, $2}' <<<"$res") $cpg" >>"$WORK/$s.$f"
+			echo "round $r $s $f -c$c: $(awk '{printf "%s req/s, %s MiB/s, server %s + wrk %s CPU-ms/GiB", $1, $2, $3, $4}' <<<"$(tail -1 "$WORK/$s.$f")")"
 		done
 		# The ratio of the two adjacent runs: both saw about the same machine.
-		paste -d' ' <(tail -1 "$WORK/pxe.$f") <(tail -1 "$WORK/ngx.$f") | awk '{print ($5 > 0 ? $2/$5 : 0)}' >>"$WORK/ratio.$f"
+		paste -d' ' <(tail -1 "$WORK/pxe.$f") <(tail -1 "$WORK/ngx.$f") |
+			awk '{print ($6 > 0 ? $2/$6 : 0), ($7 > 0 ? $3/$7 : 0), ($7 + $8 > 0 ? ($3 + $4)/($7 + $8) : 0)}' >>"$WORK/ratio.$f"
 	done
 done
 
-printf '\n%-8s %15s %12s %19s %16s %16s\n' file "pxe-edge MiB/s" "nginx MiB/s" "throughput ratio" "pxe CPU-ms/GiB" "ngx CPU-ms/GiB"
+printf '\n%-8s %9s %9s %7s %13s %13s %9s %13s %9s\n' file "pxe MiB/s" "ngx MiB/s" "ratio" "pxe srv+wrk" "ngx srv+wrk" "srv ratio" "srv+wrk ratio" "rounds"
 for f in 4m.bin 64m.bin; do
 	p=$(awk '{print $2}' "$WORK/pxe.$f" | median)
 	n=$(awk '{print $2}' "$WORK/ngx.$f" | median)
 	pc=$(awk '{print $3}' "$WORK/pxe.$f" | median)
+	pw=$(awk '{print $4}' "$WORK/pxe.$f" | median)
 	nc=$(awk '{print $3}' "$WORK/ngx.$f" | median)
-	q=$(median <"$WORK/ratio.$f")
-	printf '%-8s %15s %12s %19.2f %16s %16s\n' "$f" "$p" "$n" "$q" "$pc" "$nc"
-	printf '         per-round pxe/nginx throughput ratios: %s\n' "$(tr '\n' ' ' <"$WORK/ratio.$f" | awk '{for (i=1;i<=NF;i++) printf "%.2f ", $i}')"
+	nw=$(awk '{print $4}' "$WORK/ngx.$f" | median)
+	q=$(awk '{print $1}' "$WORK/ratio.$f" | median)
+	qs=$(awk '{print $2}' "$WORK/ratio.$f" | median)
+	qt=$(awk '{print $3}' "$WORK/ratio.$f" | median)
+	printf '%-8s %9s %9s %7.2f %13s %13s %9.2f %13.2f %9s\n' "$f" "$p" "$n" "$q" "$pc+$pw" "$nc+$nw" "$qs" "$qt" "$ROUNDS"
+	printf '         per-round throughput ratios: %s\n' "$(awk '{printf "%.2f ", $1}' "$WORK/ratio.$f")"
+	printf '         per-round server CPU/GiB ratios: %s\n' "$(awk '{printf "%.2f ", $2}' "$WORK/ratio.$f")"
+	printf '         per-round server+wrk CPU/GiB ratios: %s\n' "$(awk '{printf "%.2f ", $3}' "$WORK/ratio.$f")"
 done
-echo "(throughput: median MiB/s over rounds; ratio: median of per-round ratios, >1 = pxe-edge faster;"
-echo " CPU-ms/GiB: server CPU time per GiB sent, median; lower is better)"
+echo "(MiB/s: median over rounds; ratio: median of per-round pxe-edge/nginx ratios, >1 = pxe-edge faster;"
+echo " srv+wrk: CPU-ms per GiB sent of the server and of wrk, medians; CPU ratios: pxe-edge/nginx per round, median, <1 = pxe-edge cheaper)"
 
 echo
 echo "# peak RSS (VmHWM) after wrk -c$WRK_BIG on 4m.bin for ${DUR}s (fresh server each)"
-for s in pxe ngx; do
+[ "$WRK_BIG" -gt 0 ] && for s in pxe ngx; do
 	"start_$s"
 	port=$([ "$s" = pxe ] && echo "$PXE_PORT" || echo "$NGX_PORT")
 	rps=$(run_wrk "$port" 4m.bin "$WRK_BIG" | awk '{print $1}')

@@ -21,6 +21,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	status := flag.Bool("status", true, "status routes")
 	maxConns := flag.Int("max-conns", 256, "concurrent connection cap")
+	perClient := flag.Int("max-conns-per-client", 256, "connection cap per remote address (wrk runs from one)")
 	logPath := flag.String("log", "/dev/null", "access log file")
 	flag.Parse()
 
@@ -31,7 +32,7 @@ func main() {
 	}
 	bus := events.NewBus()
 	s, err := httpd.New(httpd.Config{
-		Root: *root, Status: *status, MaxConns: *maxConns, Events: bus, Version: "bench",
+		Root: *root, Status: *status, MaxConns: *maxConns, MaxConnsPerClient: *perClient, Events: bus, Version: "bench",
 		Logger: slog.New(slog.NewTextHandler(lf, nil)),
 	})
 	if err != nil {

@@ -85,7 +85,7 @@ func (s *Source) open(req *tftp.Request, client netip.Addr, p string, piFallback
 	n := 0
 	if !s.noClientRoots {
 		first, _, _ := strings.Cut(p, "/")
-		if isClientDirName(first) && !s.ownDir(first, client) {
+		if boot.IsClientDir(first) && !s.ownDir(first, client) {
 			// Another client's directory: as if it were not there.
 			return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
 		}
@@ -147,17 +147,15 @@ func (s *Source) clientDirs(client netip.Addr, dirs *[2]string) int {
 	return n
 }
 
-// ownDir reports whether the client directory name belongs to client.
+// ownDir reports whether the client directory name belongs to client (boot.OwnsClientDir,
+// the rule pkg/http applies too).
 func (s *Source) ownDir(name string, client netip.Addr) bool {
-	if client.IsValid() && name == client.String() {
-		return true
+	var mac [6]byte
+	var ok bool
+	if s.lookup != nil && client.IsValid() {
+		mac, ok = s.lookup(client)
 	}
-	if s.lookup != nil && strings.HasPrefix(name, "01-") {
-		if mac, ok := s.lookup(client); ok && strings.EqualFold(name[3:], boot.MACDashed(mac)) {
-			return true
-		}
-	}
-	return false
+	return boot.OwnsClientDir(name, client, mac, ok)
 }
 
 func (s *Source) isDir(name string) bool {
@@ -179,30 +177,9 @@ func (s *Source) isPiPrefix(name string) bool {
 	return false
 }
 
-// isClientDirName reports whether name has the shape of a per-client directory: 01-<mac>
-// or a dotted IPv4 address.
-func isClientDirName(name string) bool {
-	if len(name) == 20 && strings.HasPrefix(name, "01-") && isMACDashed(name[3:]) {
-		return true
-	}
-	a, err := netip.ParseAddr(name)
-	return err == nil && a.Is4()
-}
-
 func isMACDashed(s string) bool {
-	if len(s) != 17 {
-		return false
-	}
-	for i := 0; i < 17; i++ {
-		if i%3 == 2 {
-			if s[i] != '-' {
-				return false
-			}
-		} else if !isHexByte(s[i]) {
-			return false
-		}
-	}
-	return true
+	_, ok := boot.ParseMACDashed(s)
+	return ok
 }
 
 func isHex(s string) bool {

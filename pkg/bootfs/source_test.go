@@ -233,8 +233,8 @@ func TestNewErrors(t *testing.T) {
 func TestNames(t *testing.T) {
 	for name, want := range map[string]bool{"01-52-54-00-12-34-56": true, "10.70.0.23": true, "01-52-54-00-12-34": false,
 		"02-52-54-00-12-34-56": false, "dc-a6-32-01-36-c2": false, "fe80::1": false, "pxelinux.cfg": false} {
-		if got := isClientDirName(name); got != want {
-			t.Errorf("isClientDirName(%q) = %v", name, got)
+		if got := boot.IsClientDir(name); got != want {
+			t.Errorf("boot.IsClientDir(%q) = %v", name, got)
 		}
 	}
 	s := &Source{piFixed: []string{"pis"}}

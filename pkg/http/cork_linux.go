@@ -2,17 +2,10 @@ package httpd
 
 import "golang.org/x/sys/unix"
 
-// TCP_CORK around file bodies (respwriter.go).
-//
-// Without it every sendfile round pushes its tail at once as a short segment, so a body
-// reaches the client as many partial segments; with it the kernel sends only full segments
-// until uncork pushes the last one. nginx does the same with `tcp_nopush on` beside
-// sendfile. Measured on loopback (docs/bench/http.md): the client's CPU per 4 MiB response
-// fell by ~45 % and the throughput rose; on a LAN it means fewer packets for the client to
-// take in.
-
-// corkHook lets tests watch cork and uncork; nil outside tests.
-var corkHook func(on bool)
+// TCP_CORK around file bodies (respwriter.go): without it every sendfile round pushes its
+// tail at once as a short segment, and the client pays per segment; with it the kernel sends
+// only full segments until uncork pushes the last one, as nginx's `tcp_nopush on` does.
+// Figures and commands: docs/bench/http.md.
 
 // The setsockopt callbacks are plain functions: a body costs two calls and no allocation
 // for them.
@@ -25,9 +18,6 @@ func (s *connSock) cork() {
 		return
 	}
 	_ = s.rc.Control(corkOn)
-	if corkHook != nil {
-		corkHook(true)
-	}
 }
 
 // uncork sends what is held at once and lets later writes (the next response's headers,
@@ -35,9 +25,6 @@ func (s *connSock) cork() {
 func (s *connSock) uncork() {
 	if s == nil {
 		return
-	}
-	if corkHook != nil {
-		corkHook(false) // before the push: a client holding the whole body implies it ran
 	}
 	_ = s.rc.Control(corkOff)
 }

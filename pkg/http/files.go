@@ -25,12 +25,25 @@ func (s *Server) serveFiles(w *respWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "bad path")
 		return
 	}
-	root, name := s.rootFor(name)
-	if isScript(name) {
-		s.serveScript(w, r, root, name)
+	var q *requester // looked up only for private files and scripts
+	who := func() *requester {
+		if q == nil {
+			rq := s.requester(r)
+			q = &rq
+		}
+		return q
+	}
+	if mayRead, private := privateOwner(name); private && !mayRead(who()) {
+		s.log.Info("http: refused another client's file", "client", r.RemoteAddr, "path", name)
+		httpError(w, http.StatusNotFound, "")
 		return
 	}
-	s.serveFile(w, r, root, name)
+	root, name := s.rootFor(name)
+	if isScript(name) {
+		s.serveScript(w, r, root, name, who())
+		return
+	}
+	s.serveFile(w, r, root, name, who)
 }
 
 // rootFor maps the Raspberry Pi HTTP path to its directory; all other names stay in Root.
@@ -49,7 +62,7 @@ func (s *Server) rootFor(name string) (*os.Root, string) {
 	return s.root, path.Join(s.piDir, rest)
 }
 
-func (s *Server) serveFile(w *respWriter, r *http.Request, root *os.Root, name string) {
+func (s *Server) serveFile(w *respWriter, r *http.Request, root *os.Root, name string, who func() *requester) {
 	f, err := root.Open(name)
 	if err != nil {
 		s.openError(w, r, name, err)
@@ -72,14 +85,14 @@ func (s *Server) serveFile(w *respWriter, r *http.Request, root *os.Root, name s
 		idx := path.Join(name, "index.html")
 		if fi, err := root.Stat(idx); err == nil && fi.Mode().IsRegular() {
 			f.Close()
-			s.serveFile(w, r, root, idx)
+			s.serveFile(w, r, root, idx, who)
 			return
 		}
 		if !s.cfg.ListDirs {
 			httpError(w, http.StatusNotFound, "")
 			return
 		}
-		s.listDir(w, r, f)
+		s.listDir(w, r, f, name, who)
 		return
 	}
 	if !st.Mode().IsRegular() {
@@ -107,12 +120,17 @@ func (s *Server) openError(w *respWriter, r *http.Request, name string, err erro
 	httpError(w, http.StatusForbidden, "")
 }
 
-func (s *Server) listDir(w *respWriter, r *http.Request, d *os.File) {
+// listDir lists d (name, relative to its root), leaving out other clients' private files.
+func (s *Server) listDir(w *respWriter, r *http.Request, d *os.File, name string, who func() *requester) {
 	const maxEntries = 10000
 	ents, err := d.ReadDir(maxEntries)
 	if err != nil && len(ents) == 0 {
 		ents = nil
 	}
+	ents = slices.DeleteFunc(ents, func(e fs.DirEntry) bool {
+		mayRead, private := privateOwner(path.Join(name, e.Name()))
+		return private && !mayRead(who())
+	})
 	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	var b strings.Builder
 	title := html.EscapeString(r.URL.Path)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pxe-edge/pxe-edge/internal/testutil"
 )
 
 // fakeClients is a Clients the tests fill by hand.
@@ -101,27 +103,21 @@ func startServer(t testing.TB, cfg Config) (*Server, string, *logBuffer) {
 // return nil within 10 s.
 func serve(t testing.TB, s *Server, ln net.Listener) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Serve did not return within 10 s of cancel")
-		}
-	})
+	testutil.Serve(t, 10*time.Second, func(ctx context.Context) error { return s.Serve(ctx, ln) })
 }
 
 // rawRequest sends a literal request (no client-side path cleaning) and returns the parsed
 // response with its body read.
 func rawRequest(t testing.TB, addr, request string) (*http.Response, []byte) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	return rawRequestFrom(t, addr, request, nil)
+}
+
+// rawRequestFrom is rawRequest from the local address local (nil: any).
+func rawRequestFrom(t testing.TB, addr, request string, local net.Addr) (*http.Response, []byte) {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: local}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

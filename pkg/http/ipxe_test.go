@@ -3,7 +3,6 @@
 package httpd
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"strconv"
@@ -29,7 +28,7 @@ func TestIPXEFetchesRenderedScripts(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{
 		"boot.ipxe": "#!ipxe\necho pxe-edge rendered for {{.IP}}\nchain {{.BaseURL}}/boot.ipxe?mac=${mac:hexhyp}&platform=${platform}&buildarch=${buildarch}&step=2\n",
-		// The per-MAC override wins for boot.ipxe once the MAC is known (from the query).
+		// The per-MAC override wins for boot.ipxe once the MAC is known (from the trusted query).
 		"hosts/52-54-00-50-05-01.ipxe":      "#!ipxe\necho override {{.MACHyp}} {{.Platform}} {{.BuildArch}}\nchain {{.BaseURL}}/done-{{.MACHex}}-{{.Platform}}-{{.BuildArch}}.txt\n",
 		"done-525400500501-pcbios-i386.txt": "#!ipxe\nshell\n",
 	})
@@ -45,14 +44,13 @@ func TestIPXEFetchesRenderedScripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	s, err := New(Config{Root: dir, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	// No lease table here (as in proxy mode): the override is chosen by iPXE's ?mac=, which
+	// needs the TrustQueryMAC opt-in.
+	s, err := New(Config{Root: dir, TrustQueryMAC: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { _ = s.Serve(ctx, ln); close(served) }()
-	defer func() { cancel(); <-served }()
+	serve(t, s, ln)
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 
 	qemu := ns.Start("qemu-system-x86_64", "-accel", "tcg", "-m", "128", "-display", "none",

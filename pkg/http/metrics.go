@@ -23,12 +23,14 @@ func (g *int64Gauge) load() int64 { return g.v.Load() }
 
 // statusCodes is the fixed label set of pxe_edge_http_requests_total; other codes count
 // as "other" so a scanner cannot grow the series without bound.
-var statusCodes = []int{200, 206, 301, 304, 400, 403, 404, 405, 412, 416, 500, 503}
+var statusCodes = []int{200, 206, 301, 304, 400, 403, 404, 405, 412, 416, 421, 500, 503}
 
 type httpMetrics struct {
-	requests        [13]atomic.Uint64 // statusCodes order, last = other
+	requests        [14]atomic.Uint64 // statusCodes order, last = other
 	bytes           atomic.Uint64
 	connsActive     int64Gauge
+	connsPerClient  atomic.Uint64 // refused at the per-client cap
+	connsIdleClosed atomic.Uint64 // idle keep-alives closed to make room
 	transfersActive int64Gauge
 }
 
@@ -39,6 +41,16 @@ func (m *httpMetrics) request(code int, n int64) {
 	}
 	m.requests[i].Add(1)
 	m.bytes.Add(uint64(max(n, 0)))
+}
+
+// refused counts the connection limiter's decisions (limit.go).
+func (m *httpMetrics) refused(reason string) {
+	switch reason {
+	case "per_client":
+		m.connsPerClient.Add(1)
+	case "idle_closed":
+		m.connsIdleClosed.Add(1)
+	}
 }
 
 func (m *httpMetrics) connState(_ net.Conn, st http.ConnState) {
@@ -144,6 +156,9 @@ func (s *Server) writeMetrics() []byte {
 	p.sample("pxe_edge_http_response_bytes_total", s.met.bytes.Load())
 	p.head("pxe_edge_http_connections_active", "gauge", "Open HTTP connections.")
 	p.sample("pxe_edge_http_connections_active", s.met.connsActive.load())
+	p.head("pxe_edge_http_connections_limited_total", "counter", "HTTP connections refused at the per-client cap, and idle keep-alives closed to make room.")
+	p.sample("pxe_edge_http_connections_limited_total", s.met.connsPerClient.Load(), "action", "refused_per_client")
+	p.sample("pxe_edge_http_connections_limited_total", s.met.connsIdleClosed.Load(), "action", "idle_closed")
 	p.head("pxe_edge_http_transfers_active", "gauge", "HTTP downloads in progress (files above the progress threshold).")
 	p.sample("pxe_edge_http_transfers_active", s.met.transfersActive.load())
 	p.head("pxe_edge_http_transfers_total", "counter", "HTTP downloads above the progress threshold finished, by result.")

@@ -12,31 +12,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/pxe-edge/pxe-edge/pkg/boot"
+	"github.com/pxe-edge/pxe-edge/pkg/script"
 )
 
 // maxScript bounds a script template; iPXE scripts are a few KiB.
 const maxScript = 1 << 20
-
-// ScriptData is what a script template sees. Unknown facts are empty strings (or 0).
-type ScriptData struct {
-	MAC       string // "52:54:00:12:34:56"
-	MACHyp    string // "52-54-00-12-34-56", iPXE ${mac:hexhyp}
-	MACHex    string // "525400123456"
-	IP        string // the client's address as this server sees it
-	Arch      uint16 // option 93
-	ArchName  string
-	Platform  string // "pcbios", "efi"
-	BuildArch string // "i386", "x86_64", "arm64"
-	Hostname  string
-	UUID      string
-	Kind      string
-	// Reservation holds the static lease entry's fields; {{.Reservation.key}} is "" when
-	// absent.
-	Reservation map[string]string
-	Server      string // address the client reached this server on (or Config.ServerIP)
-	Port        int    // HTTP port the client used
-	BaseURL     string // "http://Server:Port" (port omitted when 80)
-}
 
 func isScript(name string) bool {
 	return strings.HasSuffix(name, ".ipxe") || strings.HasSuffix(name, ".ipxe.tmpl")
@@ -47,35 +29,43 @@ var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
 // scriptData gathers the facts for r: the daemon's first, then what the client put in the
 // query string (iPXE can send ?mac=${mac:hexhyp}&buildarch=${buildarch}&platform=${platform}),
 // which only fills gaps — in proxy mode the daemon may not know the client's address.
-func (s *Server) scriptData(r *http.Request) ScriptData {
-	var d ScriptData
-	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
-	ip := ap.Addr().Unmap()
-	d.IP = ip.String()
-	if s.cfg.Clients != nil {
-		if ci, ok := s.cfg.Clients.Client(ip); ok {
-			d.MAC, d.Arch, d.ArchName = ci.MAC, ci.Arch, ci.ArchName
-			d.Platform, d.BuildArch, d.Hostname = ci.Platform, ci.BuildArch, ci.Hostname
-			d.UUID, d.Kind, d.Reservation = ci.UUID, ci.Kind, ci.Reservation
-		}
+func (s *Server) scriptData(r *http.Request, q *requester) script.Data {
+	var d script.Data
+	d.IP = q.ip.String()
+	if q.known {
+		ci := q.info
+		d.MAC, d.Arch, d.ArchName = ci.MAC, ci.Arch, ci.ArchName
+		d.Platform, d.BuildArch, d.Hostname = ci.Platform, ci.BuildArch, ci.Hostname
+		d.UUID, d.Kind, d.Reservation = ci.UUID, ci.Kind, ci.Reservation
 	}
-	q := r.URL.Query()
+	query := r.URL.Query()
 	if d.MAC == "" {
-		if hw, err := net.ParseMAC(q.Get("mac")); err == nil && len(hw) == 6 {
-			d.MAC = hw.String()
-		}
+		// A fact the client states about itself: shown to the template, but it selects no
+		// private file unless it is the requester's identity (private.go).
+		d.MAC = query.Get("mac")
 	}
-	if v := q.Get("platform"); d.Platform == "" && tokenRE.MatchString(v) {
+	if v := query.Get("platform"); d.Platform == "" && tokenRE.MatchString(v) {
 		d.Platform = v
 	}
-	if v := q.Get("buildarch"); d.BuildArch == "" && tokenRE.MatchString(v) {
+	if v := query.Get("buildarch"); d.BuildArch == "" && tokenRE.MatchString(v) {
 		d.BuildArch = v
 	}
-	if hw, err := net.ParseMAC(d.MAC); err == nil {
-		d.MAC = hw.String()
-		d.MACHyp = strings.ReplaceAll(d.MAC, ":", "-")
-		d.MACHex = strings.ReplaceAll(d.MAC, ":", "")
+	if mac, ok := parseMAC6(d.MAC); ok {
+		d.MAC = net.HardwareAddr(mac[:]).String()
+		d.MACHyp = boot.MACDashed(mac)
+		d.MACHex = strings.ReplaceAll(d.MACHyp, "-", "")
+	} else {
+		d.MAC = ""
 	}
+	// What the client told DHCP reaches the script as text: a hostname "x\nshell" or
+	// "x initrd=evil" would be an iPXE command or a kernel argument. Keep only what such
+	// facts are made of.
+	d.Hostname = scriptFact(d.Hostname, 253)
+	d.Platform = scriptFact(d.Platform, 32)
+	d.BuildArch = scriptFact(d.BuildArch, 32)
+	d.ArchName = scriptFact(d.ArchName, 32)
+	d.UUID = scriptFact(d.UUID, 36)
+	d.Kind = scriptFact(d.Kind, 32)
 	// The server address the client used is right by construction; --http-server-ip
 	// overrides it (NAT, or a name clients must use).
 	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
@@ -96,6 +86,37 @@ func (s *Server) scriptData(r *http.Request) ScriptData {
 	return d
 }
 
+// scriptFact returns s with every byte but ASCII letters, digits, '-', '.' and '_' dropped,
+// cut to max bytes: no space, quote, '$', '{', newline or control byte can reach a
+// script or a kernel command line through a client-controlled fact. Reservation fields are
+// the operator's own file and are not filtered.
+func scriptFact(s string, max int) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if !factByte(s[i]) {
+			clean = false
+			break
+		}
+	}
+	if !clean {
+		b := make([]byte, 0, len(s))
+		for i := 0; i < len(s); i++ {
+			if factByte(s[i]) {
+				b = append(b, s[i])
+			}
+		}
+		s = string(b)
+	}
+	if len(s) > max {
+		s = s[:max]
+	}
+	return s
+}
+
+func factByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_'
+}
+
 func addrString(a net.Addr) string {
 	if a == nil {
 		return ""
@@ -105,12 +126,14 @@ func addrString(a net.Addr) string {
 
 // serveScript renders name (or its .tmpl twin, or for boot.ipxe the client's
 // hosts/<mac-hexhyp>.ipxe override) into a buffer, so a template error becomes a clean 500
-// instead of half a script that iPXE would run.
-func (s *Server) serveScript(w *respWriter, r *http.Request, root *os.Root, name string) {
-	d := s.scriptData(r)
+// instead of half a script that iPXE would run. The override is chosen by the requester's
+// own MAC (private.go), never by a ?mac= the daemon cannot vouch for.
+func (s *Server) serveScript(w *respWriter, r *http.Request, root *os.Root, name string, q *requester) {
+	d := s.scriptData(r, q)
 	var cands []string
-	if name == "boot.ipxe" && d.MACHyp != "" {
-		cands = append(cands, "hosts/"+d.MACHyp+".ipxe", "hosts/"+d.MACHyp+".ipxe.tmpl")
+	if name == "boot.ipxe" && q.hasMAC {
+		h := "hosts/" + boot.MACDashed(q.mac)
+		cands = append(cands, h+".ipxe", h+".ipxe.tmpl")
 	}
 	cands = append(cands, name)
 	if !strings.HasSuffix(name, ".tmpl") {
@@ -138,9 +161,9 @@ func (s *Server) serveScript(w *respWriter, r *http.Request, root *os.Root, name
 		return
 	}
 	var out []byte
-	t, err := parseScript(path.Base(used), string(src))
+	t, err := script.Parse(path.Base(used), string(src))
 	if err == nil {
-		out, err = t.render(d)
+		out, err = t.Render(d)
 	}
 	if err != nil {
 		s.log.Error("http: script template failed", "client", r.RemoteAddr, "template", used, "err", err)

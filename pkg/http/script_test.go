@@ -25,7 +25,9 @@ func TestScripts(t *testing.T) {
 			Hostname: "node1", Reservation: map[string]string{"rack": "r7"},
 		},
 	}}
-	s, addr, logs := startServer(t, Config{Root: dir, Clients: clients})
+	// TrustQueryMAC: the unknown client below picks its override by ?mac= (proxy mode's
+	// opt-in; TestPrivateFiles covers the default).
+	s, addr, logs := startServer(t, Config{Root: dir, Clients: clients, TrustQueryMAC: true})
 	req := func(method, path string) (int, string, string) {
 		resp, body := rawRequest(t, addr, method+" "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		if resp.StatusCode != 304 && resp.Header.Get("Content-Length") == "" {

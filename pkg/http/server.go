@@ -30,12 +30,21 @@ type Config struct {
 	// Status enables the dashboard (/), /api/status, /api/events and /metrics. The command
 	// sets it from --http-status (default true); --http-status=false leaves only files.
 	Status bool
+	// StatusHosts are extra names the status routes answer to (e.g. the box's DNS name).
+	// Without them only the addresses the server is reached on and localhost names are
+	// accepted in the Host header, which keeps DNS-rebinding pages out (host.go).
+	StatusHosts []string
 	// ListDirs enables HTML directory listings; without it a directory is a 404 unless it
 	// holds index.html.
 	ListDirs bool
-	// MaxConns caps concurrent connections (default 64). Further connections wait in the
-	// kernel's accept queue until one closes.
+	// MaxConns caps concurrent connections (default 64). When all are taken, keep-alive
+	// connections idle between requests are closed, oldest first, to make room; otherwise
+	// further connections wait in the kernel's accept queue until one closes.
 	MaxConns int
+	// MaxConnsPerClient caps the connections from one remote address (default 8). A client
+	// at its cap gives up its oldest idle connection; when none is idle its new connection
+	// is answered 503 and closed. A cap of MaxConns or more is no cap.
+	MaxConnsPerClient int
 	// ReadHeaderTimeout bounds reading a request's headers (default 10 s).
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes keep-alive connections idle this long (default 60 s).
@@ -62,6 +71,15 @@ type Config struct {
 	// Events receives TransferStarted/Progress/Done/Failed for downloads and feeds the
 	// dashboard. It may be nil: then the dashboard shows only the daemon status.
 	Events *events.Bus
+	// TrustQueryMAC lets a client the daemon has no lease for (proxy mode, another DHCP
+	// server) identify itself with ?mac=: its hosts/<mac>.ipxe is then rendered and its
+	// 01-<mac>/ directory served. Anyone on the network can claim any MAC this way, so it
+	// is off by default; leave it off where per-host files hold secrets (private.go). A
+	// client with a lease is always its leased MAC.
+	TrustQueryMAC bool
+	// Mounts are read-only handlers served under URL prefixes beside Root (mount.go), e.g.
+	// the image catalogue at /images/. The first matching prefix wins.
+	Mounts []Mount
 	// Clients gives per-client facts and the daemon status. It may be nil: scripts then
 	// see only the request's IP (and facts the client put in the query string).
 	Clients Clients
@@ -70,6 +88,7 @@ type Config struct {
 // Defaults.
 const (
 	DefaultMaxConns          = 64
+	DefaultMaxConnsPerClient = 8
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 60 * time.Second
 	DefaultWriteStallTimeout = 60 * time.Second
@@ -104,6 +123,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	if cfg.MaxConnsPerClient <= 0 {
+		cfg.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
+	cfg.MaxConnsPerClient = min(cfg.MaxConnsPerClient, cfg.MaxConns)
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
@@ -125,6 +148,9 @@ func New(cfg Config) (*Server, error) {
 	cfg.PiPath = strings.Trim(cfg.PiPath, "/")
 	if p, err := cleanPath(cfg.PiPath); err != nil || p == "." {
 		return nil, fmt.Errorf("httpd: Config.PiPath %q: not a plain relative path", cfg.PiPath)
+	}
+	if err := checkMounts(cfg.Mounts); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -183,20 +209,26 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // what is left. It returns nil after a shutdown caused by ctx, else the accept error.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.Close()
+	lim := newLimitListener(ln, s.cfg.MaxConns, s.cfg.MaxConnsPerClient)
+	lim.refused = s.met.refused
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		ConnState:         s.met.connState,
+		ErrorLog:          newErrorLog(s.log),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			s.met.connState(c, st)
+			lim.connState(c, st)
+		},
 	}
 	// File bodies are corked (cork_linux.go) and download progress asks the socket what
 	// the client acknowledged (transfer.go): both reach the connection through the context.
 	hs.ConnContext = withConn
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(newLimitListener(ln, s.cfg.MaxConns)) }()
-	s.log.Info("http: serving", "addr", ln.Addr().String(), "root", s.cfg.Root, "status", s.cfg.Status, "max_conns", s.cfg.MaxConns)
+	go func() { errc <- hs.Serve(lim) }()
+	s.log.Info("http: serving", "addr", ln.Addr().String(), "root", s.cfg.Root, "status", s.cfg.Status,
+		"max_conns", s.cfg.MaxConns, "max_conns_per_client", s.cfg.MaxConnsPerClient)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("httpd: serve: %w", err)

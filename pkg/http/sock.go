@@ -27,8 +27,12 @@ type connKey struct{}
 // that is not TCP gets none, and its responses go out uncorked with progress counted as
 // bytes handed over.
 func withConn(ctx context.Context, c net.Conn) context.Context {
-	if u, ok := c.(interface{ NetConn() net.Conn }); ok {
-		c = u.NetConn() // the limiting listener's wrapper
+	for i := 0; i < 4; i++ { // the limiting listener's wrapper, and any around it
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
 	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {

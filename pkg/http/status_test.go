@@ -37,7 +37,7 @@ func fetchStatus(t *testing.T, addr string) statusJSON {
 // no UnmarshalText, so "recent" is decoded on its own).
 func fetchStatusRecent(t *testing.T, addr string) (statusJSON, int) {
 	t.Helper()
-	resp, body := rawRequest(t, addr, "GET /api/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, body := rawRequest(t, addr, "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("status: %d %s", resp.StatusCode, body)
 	}
@@ -117,7 +117,7 @@ func TestStatusFromEvents(t *testing.T) {
 	}
 
 	// Metrics agree with what happened.
-	resp, body := rawRequest(t, addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, body := rawRequest(t, addr, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
 	if resp.StatusCode != 200 {
 		t.Fatalf("metrics %d", resp.StatusCode)
 	}
@@ -273,7 +273,7 @@ func TestEventStream(t *testing.T) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+	io.WriteString(c, "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.Header.Get("Content-Type") != "text/event-stream" {

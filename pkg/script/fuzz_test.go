@@ -1,4 +1,4 @@
-package httpd
+package script
 
 import (
 	"errors"
@@ -28,10 +28,10 @@ func FuzzScriptTemplate(f *testing.F) {
 		if len(src) > 4096 {
 			return
 		}
-		for _, d := range []ScriptData{tmplFull, tmplEmpty} {
-			st, perr := parseScript("f.ipxe", src)
+		for _, d := range []Data{tmplFull, tmplEmpty} {
+			st, perr := Parse("f.ipxe", src)
 			if perr != nil {
-				if errors.Is(perr, errTemplateUnsupported) {
+				if errors.Is(perr, ErrUnsupported) {
 					return
 				}
 				if _, werr := oracle("f.ipxe", src, d); werr == nil || werr.Error() != perr.Error() {
@@ -43,7 +43,7 @@ func FuzzScriptTemplate(f *testing.F) {
 			if len(out) > tmplMaxOutput {
 				t.Fatalf("%q: %d bytes of output", src, len(out))
 			}
-			if err != nil && (errors.Is(err, errTemplateLimit) || errors.Is(err, errTemplateUnsupported)) {
+			if err != nil && (errors.Is(err, ErrLimit) || errors.Is(err, ErrUnsupported)) {
 				return // text/template would do the unbounded work
 			}
 			want, werr := oracle("f.ipxe", src, d)

@@ -1,4 +1,4 @@
-package httpd
+package script
 
 import (
 	"bytes"
@@ -7,15 +7,6 @@ import (
 	"strings"
 	"text/template/parse"
 )
-
-// Script templates keep text/template's syntax and semantics but not its executor:
-// text/template's Execute calls reflect.Value.MethodByName, which makes the linker keep every
-// exported method of every reachable type (about 2 MB of the arm64 binary, docs/bench/size.md).
-// The parser (text/template/parse) does not, so templates are parsed with it and the tree is
-// walked here over plain values: ScriptData, string, the integer types, bool, float64,
-// complex128, map[string]string and []string. Everything text/template does with those values
-// is reproduced (tmpl_test.go compares both on the same templates); what is left out
-// ({{template}}, {{define}}, {{block}}, call, html, js) is refused at parse time by name.
 
 // Limits on one render: templates come from an SD card that anyone with the card can edit,
 // and one request must not cost unbounded CPU or memory.
@@ -42,28 +33,30 @@ var tmplFuncs = map[string]any{
 // are refused.
 var tmplUnsupported = map[string]any{"call": true, "html": true, "js": true}
 
-// errTemplateLimit is wrapped by render errors caused by a limit (output size, loop
-// iterations, work), as opposed to an error in the template itself.
-var errTemplateLimit = errors.New("template limit exceeded")
+// ErrLimit is wrapped by Render errors caused by a limit (output size, loop iterations,
+// work), as opposed to an error in the template itself.
+var ErrLimit = errors.New("template limit exceeded")
 
-// errTemplateUnsupported is wrapped by parse errors for constructs this evaluator refuses.
-var errTemplateUnsupported = errors.New("not supported in pxe-edge scripts")
+// ErrUnsupported is wrapped by Parse errors for constructs this evaluator refuses.
+var ErrUnsupported = errors.New("not supported in pxe-edge scripts")
 
-// scriptTemplate is a parsed script.
-type scriptTemplate struct {
+// Template is a parsed script. It is immutable: one Template may render for many requests
+// at once.
+type Template struct {
 	name string
 	tree *parse.Tree
 }
 
-// parseScript parses src with text/template's syntax and refuses what render cannot do.
-func parseScript(name, src string) (*scriptTemplate, error) {
+// Parse parses src with text/template's syntax (name appears in error messages) and refuses
+// what Render cannot do, naming the construct (errors wrap ErrUnsupported).
+func Parse(name, src string) (*Template, error) {
 	trees, err := parse.Parse(name, src, "", "", tmplFuncs, tmplUnsupported)
 	if err != nil {
 		return nil, err
 	}
 	for n := range trees {
 		if n != name {
-			return nil, fmt.Errorf("template: %s: {{define %q}} (or {{block}}): %w", name, n, errTemplateUnsupported)
+			return nil, fmt.Errorf("template: %s: {{define %q}} (or {{block}}): %w", name, n, ErrUnsupported)
 		}
 	}
 	t := trees[name]
@@ -73,7 +66,7 @@ func parseScript(name, src string) (*scriptTemplate, error) {
 	if err := checkNode(t, t.Root); err != nil {
 		return nil, err
 	}
-	return &scriptTemplate{name: name, tree: t}, nil
+	return &Template{name: name, tree: t}, nil
 }
 
 // checkNode walks the tree for constructs render refuses, so they fail before any request.
@@ -83,7 +76,7 @@ func checkNode(t *parse.Tree, n parse.Node) error {
 	}
 	unsupported := func(what string) error {
 		loc, _ := t.ErrorContext(n)
-		return fmt.Errorf("template: %s: %s: %w", loc, what, errTemplateUnsupported)
+		return fmt.Errorf("template: %s: %s: %w", loc, what, ErrUnsupported)
 	}
 	switch n := n.(type) {
 	case *parse.ListNode:
@@ -140,9 +133,12 @@ func checkBranch(t *parse.Tree, b *parse.BranchNode) error {
 	return nil
 }
 
-// render executes the template with data as dot into a new buffer. On error nothing of the
-// partial output is returned.
-func (st *scriptTemplate) render(data any) (out []byte, err error) {
+// Render executes the template with d as dot and returns the whole output. On error nothing
+// of a partial output is returned: a script is sent whole or not at all.
+func (st *Template) Render(d Data) ([]byte, error) { return st.render(d) }
+
+// render executes the template with data as dot into a new buffer.
+func (st *Template) render(data any) (out []byte, err error) {
 	s := &tmplState{tree: st.tree, name: st.name}
 	s.vars = append(s.vars, tmplVar{"$", data})
 	defer func() {
@@ -199,7 +195,7 @@ func (s *tmplState) fail(err error) {
 }
 
 func (s *tmplState) limit(what string) {
-	s.fail(fmt.Errorf("%w: %s", errTemplateLimit, what))
+	s.fail(fmt.Errorf("%w: %s", ErrLimit, what))
 }
 
 // step charges one unit of work.
@@ -290,7 +286,7 @@ func (s *tmplState) walk(dot any, node parse.Node) {
 	case *parse.TextNode:
 		s.write(string(node.Text))
 	default:
-		s.fail(fmt.Errorf("%s: %w", node, errTemplateUnsupported))
+		s.fail(fmt.Errorf("%s: %w", node, ErrUnsupported))
 	}
 }
 
@@ -513,7 +509,7 @@ func (s *tmplState) evalField(name string, recv any, hasArgs bool) any {
 	case nil:
 		// text/template with missingkey=zero: a field of nothing is nothing.
 		return nil
-	case ScriptData:
+	case Data:
 		v, ok := r.templateField(name)
 		if ok {
 			if hasArgs {

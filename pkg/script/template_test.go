@@ -1,9 +1,10 @@
-package httpd
+package script
 
 import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -11,26 +12,26 @@ import (
 	"text/template"
 )
 
-// text/template is the oracle here: tests may use it, the binary does not (tmpl.go).
+// text/template is the oracle here: tests may use it, the binary does not (doc.go).
 
 var (
-	tmplFull = ScriptData{
+	tmplFull = Data{
 		MAC: "52:54:00:12:34:56", MACHyp: "52-54-00-12-34-56", MACHex: "525400123456",
 		IP: "10.50.0.23", Arch: 7, ArchName: "x64-uefi", Platform: "efi", BuildArch: "x86_64",
 		Hostname: "node1", UUID: "9f2a0c1e-4a57-4d2b-8f3e-0a1b2c3d4e5f", Kind: "ipxe-script",
 		Reservation: map[string]string{"rack": "r7", "role": "worker", "kernel": "vmlinuz-6.1", "empty": "", "%x": "100%"},
 		Server:      "10.50.0.1", Port: 8080, BaseURL: "http://10.50.0.1:8080",
 	}
-	tmplEmpty = ScriptData{IP: "127.0.0.1", Server: "127.0.0.1", Port: 80, BaseURL: "http://127.0.0.1"}
-	tmplBIOS  = ScriptData{
+	tmplEmpty = Data{IP: "127.0.0.1", Server: "127.0.0.1", Port: 80, BaseURL: "http://127.0.0.1"}
+	tmplBIOS  = Data{
 		MAC: "52:54:00:00:00:02", MACHyp: "52-54-00-00-00-02", MACHex: "525400000002", IP: "10.50.0.24",
 		Arch: 0, ArchName: "x86-bios", Platform: "pcbios", BuildArch: "i386",
 		Reservation: map[string]string{}, Server: "fd00::1", Port: 80, BaseURL: "http://[fd00::1]",
 	}
-	tmplData = []ScriptData{tmplFull, tmplEmpty, tmplBIOS}
+	tmplData = []Data{tmplFull, tmplEmpty, tmplBIOS}
 )
 
-// oracle renders src with text/template as script.go did before tmpl.go.
+// oracle renders src with text/template as pkg/http did before this package.
 func oracle(name, src string, data any) (string, error) {
 	t, err := template.New(name).Option("missingkey=zero").Parse(src)
 	if err != nil {
@@ -42,7 +43,7 @@ func oracle(name, src string, data any) (string, error) {
 }
 
 func ours(name, src string, data any) (string, error) {
-	t, err := parseScript(name, src)
+	t, err := Parse(name, src)
 	if err != nil {
 		return "", err
 	}
@@ -52,12 +53,12 @@ func ours(name, src string, data any) (string, error) {
 
 // compareTemplate fails t unless both evaluators agree on src and data: same output, or both
 // an error. Constructs refused as unsupported are not compared.
-func compareTemplate(t *testing.T, name, src string, data ScriptData) (string, error) {
+func compareTemplate(t *testing.T, name, src string, data Data) (string, error) {
 	t.Helper()
 	want, werr := oracle(name, src, data)
 	got, gerr := ours(name, src, data)
 	switch {
-	case gerr != nil && errors.Is(gerr, errTemplateUnsupported):
+	case gerr != nil && errors.Is(gerr, ErrUnsupported):
 		// Refused by name (TestTemplateErrors); text/template may well accept it.
 	case werr != nil && gerr == nil:
 		t.Errorf("%q: text/template fails (%v), ours renders %q", src, werr, got)
@@ -149,7 +150,7 @@ func TestTemplateMatchesTextTemplate(t *testing.T) {
 	for _, src := range tmplCases {
 		for _, d := range tmplData {
 			_, err := compareTemplate(t, "case.ipxe", src, d)
-			if err != nil && errors.Is(err, errTemplateLimit) {
+			if err != nil && errors.Is(err, ErrLimit) {
 				t.Errorf("%q: limit hit: %v", src, err)
 			}
 			if err != nil {
@@ -204,7 +205,7 @@ func TestTemplateErrors(t *testing.T) {
 		src, want   string
 		unsupported bool
 	}{
-		{"x\n{{.Nope}}", "template: e.ipxe:2:2: executing \"e.ipxe\" at <.Nope>: can't evaluate field Nope in type httpd.ScriptData", false},
+		{"x\n{{.Nope}}", "template: e.ipxe:2:2: executing \"e.ipxe\" at <.Nope>: can't evaluate field Nope in type script.Data", false},
 		{"{{.MAC.x}}", "can't evaluate field x in type string", false},
 		{"{{if}}", "template: e.ipxe:1: missing value for if", false},
 		{"{{nope 1}}", `function "nope" not defined`, false},
@@ -221,7 +222,7 @@ func TestTemplateErrors(t *testing.T) {
 			t.Errorf("%q: error %v, want it to contain %q", c.src, err, c.want)
 			continue
 		}
-		if got := errors.Is(err, errTemplateUnsupported); got != c.unsupported {
+		if got := errors.Is(err, ErrUnsupported); got != c.unsupported {
 			t.Errorf("%q: unsupported = %v, want %v (%v)", c.src, got, c.unsupported, err)
 		}
 	}
@@ -240,7 +241,7 @@ func TestTemplateLimits(t *testing.T) {
 		"{{" + strings.Repeat("(", 1200) + "1" + strings.Repeat(")", 1200) + "}}",
 	} {
 		out, err := ours("l.ipxe", src, tmplFull)
-		if err == nil || !errors.Is(err, errTemplateLimit) || out != "" {
+		if err == nil || !errors.Is(err, ErrLimit) || out != "" {
 			t.Errorf("%.60q: %d bytes, err %v; want a limit error and no output", src, len(out), err)
 		}
 	}
@@ -251,7 +252,7 @@ func TestTemplateLimits(t *testing.T) {
 	}
 }
 
-// TestScriptDataFields: the evaluator sees every ScriptData field, with its value and type,
+// TestScriptDataFields: the evaluator sees every Data field, with its value and type,
 // as text/template does through reflection.
 func TestScriptDataFields(t *testing.T) {
 	v := reflect.ValueOf(tmplFull)
@@ -293,4 +294,18 @@ func BenchmarkTemplateRender(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestNoTextTemplate: the package exists to keep text/template's executor out of the binary
+// (doc.go); neither it nor pkg/http may pull it in again.
+func TestNoTextTemplate(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".", "../http").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p == "text/template" || p == "html/template" {
+			t.Errorf("%s is linked in", p)
+		}
+	}
 }

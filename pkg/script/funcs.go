@@ -1,4 +1,4 @@
-package httpd
+package script
 
 import (
 	"errors"
@@ -31,7 +31,7 @@ func (s *tmplState) evalFunction(dot any, node *parse.IdentifierNode, cmd parse.
 	name := node.Ident
 	ar, ok := tmplArity[name]
 	if !ok {
-		s.fail(fmt.Errorf("function %q: %w", name, errTemplateUnsupported))
+		s.fail(fmt.Errorf("function %q: %w", name, ErrUnsupported))
 	}
 	if args != nil {
 		args = args[1:] // args[0] is the function's own name
@@ -155,7 +155,7 @@ func (s *tmplState) call(name string, a []any) (any, error) {
 	case "urlquery":
 		return s.produce(url.QueryEscape(tmplArgsString(a))), nil
 	}
-	return nil, fmt.Errorf("%s: %w", name, errTemplateUnsupported)
+	return nil, fmt.Errorf("%s: %w", name, ErrUnsupported)
 }
 
 func (s *tmplState) produce(str string) string {
@@ -185,7 +185,7 @@ func tmplTruth(v any) (truth, ok bool) {
 	switch v := v.(type) {
 	case nil:
 		return false, true
-	case ScriptData:
+	case Data:
 		return true, true
 	case map[string]string:
 		return len(v) > 0, true
@@ -294,7 +294,7 @@ func compositeKind(v any) int {
 	case []string:
 		return 2
 	}
-	return 3 // ScriptData: a struct
+	return 3 // Data: a struct
 }
 
 func tmplEq(a1 any, rest ...any) (bool, error) {
