@@ -97,19 +97,22 @@ type Config struct {
 	NBDPort        int    // NBD_PORT, --nbd-port
 
 	// Boot policy, HTTP and TFTP tuning (ours).
-	IPXERA          bool          // IPXE_RA, --ipxe-ra/--no-ipxe-ra: answer iPXE clients' IPv6 router solicitations (ends iPXE's IPv6 wait)
-	UsePi           bool          // USE_PI, --pi/--no-pi: recognise Raspberry Pis (off: they are treated as BIOS PXE clients)
-	PiMenu          string        // PI_MENU, --pi-menu: option 43 menu text: auto, plain or three-spaces
-	PiTFTPPrefix    string        // PI_TFTP_PREFIX, --pi-tftp-prefix: the Pis' EEPROM TFTP_PREFIX: "" serial, "mac", or a fixed string
-	PiHTTPPath      string        // PI_HTTP_PATH, --pi-http-path: URL prefix of the Pi 4/5 HTTP boot (EEPROM HTTP_PATH)
-	UBootFile       string        // UBOOT_FILE, --uboot-file: boot file U-Boot gets ("" = pxelinux.0)
-	UBootConfigFile string        // UBOOT_CONFIG_FILE, --uboot-config-file: option 209 for U-Boot ("" = not sent)
-	HTTPBootPath    string        // HTTP_BOOT_PATH, --http-boot-path: path or URL UEFI HTTP boot clients get ("" = iPXE EFI)
-	HTTPMaxConns    int           // HTTP_MAX_CONNS, --http-max-conns: concurrent HTTP connections
-	HTTPListDirs    bool          // HTTP_LIST_DIRS, --http-list-dirs: HTML directory listings
-	TFTPTimeout     time.Duration // TFTP_TIMEOUT, --tftp-timeout: first retransmission timeout
-	TFTPRetries     int           // TFTP_RETRIES, --tftp-retries: retransmissions before a transfer is abandoned
-	TFTPIdleTimeout time.Duration // TFTP_IDLE_TIMEOUT, --tftp-idle-timeout: drop a transfer without progress this long
+	IPXERA            bool          // IPXE_RA, --ipxe-ra/--no-ipxe-ra: answer iPXE clients' IPv6 router solicitations (ends iPXE's IPv6 wait)
+	UsePi             bool          // USE_PI, --pi/--no-pi: recognise Raspberry Pis (off: they are treated as BIOS PXE clients)
+	PiMenu            string        // PI_MENU, --pi-menu: option 43 menu text: auto, plain or three-spaces
+	PiTFTPPrefix      string        // PI_TFTP_PREFIX, --pi-tftp-prefix: the Pis' EEPROM TFTP_PREFIX: "" serial, "mac", or a fixed string
+	PiHTTPPath        string        // PI_HTTP_PATH, --pi-http-path: URL prefix of the Pi 4/5 HTTP boot (EEPROM HTTP_PATH)
+	UBootFile         string        // UBOOT_FILE, --uboot-file: boot file U-Boot gets ("" = pxelinux.0)
+	UBootConfigFile   string        // UBOOT_CONFIG_FILE, --uboot-config-file: option 209 for U-Boot ("" = not sent)
+	HTTPBootPath      string        // HTTP_BOOT_PATH, --http-boot-path: path or URL UEFI HTTP boot clients get ("" = iPXE EFI)
+	HTTPMaxConns      int           // HTTP_MAX_CONNS, --http-max-conns: concurrent HTTP connections
+	HTTPMaxPerClient  int           // HTTP_MAX_CONNS_PER_CLIENT, --http-max-conns-per-client: connections one address may hold
+	HTTPTrustQueryMAC bool          // HTTP_TRUST_QUERY_MAC, --http-trust-query-mac: ?mac= names a client without a lease
+	HTTPStatusHosts   string        // HTTP_STATUS_HOSTS, --http-status-hosts: extra Host names the dashboard answers, comma-separated
+	HTTPListDirs      bool          // HTTP_LIST_DIRS, --http-list-dirs: HTML directory listings
+	TFTPTimeout       time.Duration // TFTP_TIMEOUT, --tftp-timeout: first retransmission timeout
+	TFTPRetries       int           // TFTP_RETRIES, --tftp-retries: retransmissions before a transfer is abandoned
+	TFTPIdleTimeout   time.Duration // TFTP_IDLE_TIMEOUT, --tftp-idle-timeout: drop a transfer without progress this long
 
 	// Ours.
 	Iface        string // IFACE, --iface: the boot-network interface; "" = first wired one with a carrier
@@ -153,6 +156,7 @@ func Defaults() *Config {
 		PiMenu:            "auto",
 		PiHTTPPath:        "net_install",
 		HTTPMaxConns:      64,
+		HTTPMaxPerClient:  8,
 		TFTPTimeout:       time.Second,
 		TFTPRetries:       5,
 		TFTPIdleTimeout:   60 * time.Second,

@@ -30,6 +30,9 @@ func (c *Config) Validate() error {
 	if c.TFTPWindowsizeMax < 1 || c.TFTPWindowsizeMax > 65535 {
 		bad("%s: %d; RFC 7440 allows 1-65535", byKey["TFTP_WINDOWSIZE_MAX"].flagName(), c.TFTPWindowsizeMax)
 	}
+	if c.HTTPMaxPerClient < 1 || c.HTTPMaxPerClient > 10000 {
+		bad("%s: %d connections; use 1-10000", byKey["HTTP_MAX_CONNS_PER_CLIENT"].flagName(), c.HTTPMaxPerClient)
+	}
 	if c.HTTPMaxConns < 1 || c.HTTPMaxConns > 10000 {
 		bad("%s: %d connections; use 1-10000", byKey["HTTP_MAX_CONNS"].flagName(), c.HTTPMaxConns)
 	}

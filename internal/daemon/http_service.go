@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 
 	httpd "github.com/pxe-edge/pxe-edge/pkg/http"
 )
@@ -53,16 +54,30 @@ func (d *Daemon) httpConfig(addr string) httpd.Config {
 		adv = a
 	}
 	return httpd.Config{
-		Root:     d.cfg.NetbootDir,
-		Addr:     addr,
-		ServerIP: adv,
-		Status:   d.cfg.HTTPStatus,
-		ListDirs: d.cfg.HTTPListDirs,
-		MaxConns: d.cfg.HTTPMaxConns,
-		PiPath:   d.cfg.PiHTTPPath,
-		Version:  d.opts.Version,
-		Logger:   d.logs.For("http"),
-		Events:   d.bus,
-		Clients:  clientsView{d},
+		Root:              d.cfg.NetbootDir,
+		Addr:              addr,
+		ServerIP:          adv,
+		Status:            d.cfg.HTTPStatus,
+		ListDirs:          d.cfg.HTTPListDirs,
+		MaxConns:          d.cfg.HTTPMaxConns,
+		MaxConnsPerClient: d.cfg.HTTPMaxPerClient,
+		TrustQueryMAC:     d.cfg.HTTPTrustQueryMAC,
+		StatusHosts:       splitList(d.cfg.HTTPStatusHosts),
+		PiPath:            d.cfg.PiHTTPPath,
+		Version:           d.opts.Version,
+		Logger:            d.logs.For("http"),
+		Events:            d.bus,
+		Clients:           clientsView{d},
 	}
+}
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var l []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			l = append(l, f)
+		}
+	}
+	return l
 }
