@@ -371,9 +371,10 @@ func TestRandomFaultsModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	fs := newFaulty()
 	errnos := []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO}
+	frng := rand.New(rand.NewPCG(5, 6)) // used under fs.mu, from the writer goroutine too
 	faults := func(op, name string) error {
-		if rng.IntN(8) == 0 {
-			return errnos[rng.IntN(len(errnos))]
+		if frng.IntN(8) == 0 {
+			return errnos[frng.IntN(len(errnos))]
 		}
 		return nil
 	}
