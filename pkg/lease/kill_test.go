@@ -140,10 +140,12 @@ func TestKill9DuringChurn(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	rounds := killRoundsWanted(t)
 	logs := make([]*killLog, rounds)
+	commits := 0
 	for r := range rounds {
 		logs[r] = newKillLog()
 		want := 20 + rng.IntN(600) // kill after this many acknowledged commits
 		runKilledChild(t, dir, r, want, logs[r], false)
+		commits += logs[r].commits
 		t.Logf("round %d: killed after %d acknowledged commits (target %d)", r, logs[r].commits, want)
 
 		s, rep, err := Open(dir, Options{})
@@ -157,6 +159,9 @@ func TestKill9DuringChurn(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if !t.Failed() {
+		t.Logf("%d kill -9 rounds: %d acknowledged commits, 0 acknowledged leases lost", rounds, commits)
 	}
 }
 

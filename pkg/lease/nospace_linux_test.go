@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -14,24 +16,51 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// These tests fill a real filesystem: a tmpfs small enough to fill in a moment, mounted on
-// a temporary directory (root only; outside CI they skip without root, under CI=true they
-// fail). tmpfs refuses a write that needs a new page with ENOSPC, as ext4 does a write that
-// needs a new block.
+// These tests fill a real filesystem: by default a tmpfs small enough to fill in a moment,
+// mounted on a temporary directory; with PXE_EDGE_LEASE_FS=ext4 (bench/reliability-lease.sh)
+// an ext4 image on a loop device, the filesystem of an SD card's root partition. Root only:
+// outside CI they skip without it, under CI=true they fail. Both refuse a write that needs
+// a new page or block with ENOSPC.
+
+const leaseFSEnv = "PXE_EDGE_LEASE_FS"
+
+func fsName() string {
+	if k := os.Getenv(leaseFSEnv); k != "" {
+		return k
+	}
+	return "tmpfs"
+}
 
 func smallDisk(t *testing.T, size int) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") != "" {
-			t.Fatal("needs root to mount a small tmpfs (CI=true: not skipping)")
+			t.Fatal("needs root to mount a small filesystem (CI=true: not skipping)")
 		}
-		t.Skip("needs root to mount a small tmpfs")
+		t.Skip("needs root to mount a small filesystem")
 	}
 	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("size=%d,mode=0755", size)); err != nil {
-		t.Fatalf("mount tmpfs on %s: %v", dir, err)
+	switch kind := os.Getenv(leaseFSEnv); kind {
+	case "", "tmpfs":
+		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("size=%d,mode=0755", size)); err != nil {
+			t.Fatalf("mount tmpfs on %s: %v", dir, err)
+		}
+		t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) }) // before TempDir's RemoveAll
+	case "ext4":
+		// The journal and metadata of ext4 take about a third of a tiny image.
+		img := filepath.Join(t.TempDir(), "disk.img")
+		run := func(name string, args ...string) {
+			if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+				t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+			}
+		}
+		run("truncate", "-s", strconv.Itoa(max(2*size, 4<<20)), img)
+		run("mkfs.ext4", "-q", "-F", "-m", "0", img) // -m 0: root gets no reserved blocks
+		run("mount", "-t", "ext4", "-o", "loop,nosuid,nodev", img, dir)
+		t.Cleanup(func() { exec.Command("umount", dir).Run() }) // frees the loop device too
+	default:
+		t.Fatalf("%s=%q: want tmpfs or ext4", leaseFSEnv, kind)
 	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) }) // before TempDir's RemoveAll
 	return dir
 }
 
@@ -232,8 +261,8 @@ func TestNoSpaceCycles(t *testing.T) {
 		t.Errorf("reopen damaged: %+v", rep)
 	}
 	checkModel(t, "final reopen", s2, &m)
-	t.Logf("%d cycles: %d commits acknowledged (each refused one retried until it was), %d refused on ENOSPC, 0 lost; slowest return to service %v",
-		cycles, next, refusedN, worst.Round(time.Millisecond))
+	t.Logf("%s: %d cycles: %d commits acknowledged (each refused one retried until it was), %d refused on ENOSPC, 0 lost; slowest return to service %v",
+		fsName(), cycles, next, refusedN, worst.Round(time.Millisecond))
 }
 
 // TestOpenFullDiskTornTail: a restart on a full disk whose journal ends in a torn line
@@ -384,6 +413,9 @@ func TestKill9DuringChurnNoSpace(t *testing.T) {
 	if refused == 0 {
 		t.Error("no commit was refused: the disk never filled under the churn")
 	}
-	t.Logf("%d kill -9 rounds (seed %d): %d acknowledged commits, %d refused on ENOSPC, %d reopens on a full disk (%d degraded), 0 acknowledged leases lost",
-		rounds, seed, commits, refused, fullOpens, degradedOpens)
+	if t.Failed() {
+		return
+	}
+	t.Logf("%s: %d kill -9 rounds (seed %d): %d acknowledged commits, %d refused on ENOSPC, %d reopens on a full disk (%d degraded), 0 acknowledged leases lost",
+		fsName(), rounds, seed, commits, refused, fullOpens, degradedOpens)
 }

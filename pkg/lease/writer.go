@@ -228,19 +228,22 @@ func (s *Store) retryWrite(why flushReason) {
 		return
 	}
 	s.mu.Lock()
+	since, refused := s.since, s.refused
 	if err != nil {
 		// The snapshot holds the batch; only the new journal is missing.
 		s.stats.Failures++
 		s.degrade(err)
 	} else {
 		s.stats.Recoveries++
-		s.opts.Logger.Info("lease store: writing again", "degraded_for", time.Since(s.since).Round(time.Millisecond), "refused", s.refused)
 		s.fault, s.since, s.retryAt, s.refused = nil, time.Time{}, time.Time{}, 0
 	}
 	b := p.b
 	s.recycle(&p)
 	s.mu.Unlock()
 	close(b.done)
+	if err == nil {
+		s.opts.Logger.Info("lease store: writing again", "degraded_for", time.Since(since).Round(time.Millisecond), "refused", refused)
+	}
 }
 
 // encodeSnapshot renders the table, sorted by address so snapshots diff nicely; the caller
