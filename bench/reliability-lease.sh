@@ -41,7 +41,16 @@ for fs in $FS; do
 done
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# The tests unmount what they mount; a test killed by `timeout` cannot, so anything still
+# mounted under this script's own directory is unmounted on exit.
+cleanup() {
+	awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r |
+		while read -r m; do umount "$m" || umount -l "$m"; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir "$work/tmp"
+export TMPDIR="$work/tmp"
 go test -c -o "$work/lease.test" ./pkg/lease
 
 run() { # name timeout env... -- test-regexp
@@ -67,5 +76,5 @@ for fs in $FS; do
 	run "kill-nospace-$fs.log" 3600 PXE_EDGE_LEASE_FS="$fs" PXE_EDGE_LEASE_KILL_ROUNDS="$ROUNDS" -- \
 		'^TestKill9DuringChurnNoSpace$'
 done
-echo "## disk (${TMPDIR:-/tmp})"
+echo "## disk ($(df --output=fstype "$TMPDIR" | tail -1) under $TMPDIR)"
 run kill-disk.log 3600 PXE_EDGE_LEASE_KILL_ROUNDS="$ROUNDS" -- '^TestKill9DuringChurn$'

@@ -371,11 +371,13 @@ func TestKill9DuringChurnNoSpace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
 	}
-	disk := smallDisk(t, 512<<10)
+	rounds := killRoundsWanted(t)
+	// Room for every round's leases (up to 160, each kept) three times over: snapshot, its
+	// replacement being written, and the journal; the churn fills the rest.
+	disk := smallDisk(t, 512<<10+rounds*64<<10)
 	dir := filepath.Join(disk, "state")
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 10))
-	rounds := killRoundsWanted(t)
 	logs := make([]*killLog, rounds)
 	var commits, refused, fullOpens, degradedOpens int
 	for r := range rounds {
