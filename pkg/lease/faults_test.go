@@ -439,3 +439,81 @@ func TestRandomFaultsModel(t *testing.T) {
 	}
 	t.Logf("%d acknowledged, %d refused", acked, refused)
 }
+
+// TestConcurrentFaults: committers on several goroutines while random storage operations
+// fail, so refusals also hit records queued behind a failing batch. Each MAC must end on
+// its last acknowledged address, in memory and after a reopen; a MAC never acknowledged
+// must be absent.
+func TestConcurrentFaults(t *testing.T) {
+	const workers, macs, addrs, iters = 6, 10, 50, 400
+	dir := scratchDir(t)
+	fs := newFaulty()
+	frng := rand.New(rand.NewPCG(7, 8)) // used under fs.mu
+	fs.set(func(op, name string) error {
+		if (op == "write" || op == "sync") && frng.IntN(10) == 0 {
+			return syscall.ENOSPC
+		}
+		return nil
+	})
+	s, _ := mustOpen(t, dir, Options{storage: fs, CompactAfter: 40, RetryInterval: 2 * time.Millisecond})
+	id := func(g, k int) int { return g*100 + k }
+	var acked [workers][macs]int
+	var refused [workers]int
+	var wg sync.WaitGroup
+	for g := range workers {
+		for j := range macs {
+			acked[g][j] = -1
+		}
+		wg.Go(func() {
+			for i := range iters {
+				l := Lease{MAC: mac(id(g, i%macs)), IP: ip(id(g, i%addrs)), Expiry: t0, State: Bound}
+				err := s.Commit(bg, l)
+				switch {
+				case err == nil:
+					acked[g][i%macs] = i
+				case errors.Is(err, ErrNoSpace):
+					refused[g]++
+					time.Sleep(time.Duration(i%3) * time.Millisecond)
+				default:
+					t.Errorf("Commit = %v", err)
+					return
+				}
+				if i%7 == 0 {
+					s.Touch(mac(id(g, (i+1)%macs)), t0.Add(time.Hour))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	check := func(what string, s *Store) {
+		t.Helper()
+		for g := range workers {
+			for j := range macs {
+				l, ok := s.Get(mac(id(g, j)))
+				i := acked[g][j]
+				switch {
+				case i < 0 && ok:
+					t.Errorf("%s: %v never acknowledged but holds %v", what, l.MAC, l.IP)
+				case i >= 0 && !ok:
+					t.Errorf("%s: acknowledged lease of %v lost", what, mac(id(g, j)))
+				case i >= 0 && l.IP != ip(id(g, i%addrs)):
+					t.Errorf("%s: %v holds %v, last acknowledged %v", what, l.MAC, l.IP, ip(id(g, i%addrs)))
+				}
+			}
+		}
+	}
+	check("memory", s)
+	fs.set(nil)
+	mustClose(t, s)
+	s, _ = mustOpen(t, dir, Options{})
+	defer mustClose(t, s)
+	check("reopened", s)
+	total := 0
+	for _, r := range refused {
+		total += r
+	}
+	if total == 0 {
+		t.Error("no commit refused: the faults did not bite")
+	}
+	t.Logf("%d commits, %d refused", workers*iters, total)
+}
