@@ -42,6 +42,37 @@
 //
 // [Open] never fails because a file is damaged: it loads every valid record, reports what
 // it skipped in a [LoadReport], keeps a copy of the damaged file as *.damaged, and writes a
-// clean snapshot. It fails only on I/O errors it cannot get past (directory not writable,
-// another process holding the store).
+// clean snapshot. It fails only when it cannot create the directory or its lock file, cannot
+// read the files, or another process holds the store.
+//
+// # A full disk
+//
+// A write or sync that fails (ENOSPC, EDQUOT, EIO, …) refuses its whole batch and anything
+// queued behind it: their records are taken back out of memory (an undo log kept per batch),
+// the journal is truncated to the size of its last successful sync, and every waiting caller
+// gets an error wrapping [ErrFailed], and [ErrNoSpace] when the disk or quota is full.
+// Nothing acknowledged is lost: it was synced before it was acknowledged, and the truncation
+// only cuts what was not. The store is then degraded ([Store.Health]):
+//
+//   - commits are refused at once, without touching the disk, until the next retry is due
+//     (Options.RetryInterval/16 after the failure, doubling up to RetryInterval, 5 s);
+//   - the next retry (taken by a commit that arrives after it is due, or by the store itself
+//     when none does) never appends to the old journal: after a failed fdatasync the kernel
+//     may have dropped the unwritten pages and marked them clean, so what the journal holds
+//     past the last good sync is unknown. It writes the whole table as a new snapshot
+//     (temporary file, fsync, rename, fsync of the directory) and starts a new journal, the
+//     way compaction does. That needs room for one snapshot; until there is, the store stays
+//     degraded. When it succeeds, commits are durable again; no reopen is needed;
+//   - reads (Get, ByIP, All, Expired) serve every acknowledged lease, and [Store.Touch]
+//     keeps renewing known leases in memory. Those new expiries reach the disk with the
+//     snapshot that ends the degraded period; a crash before that rolls them back, as a
+//     power cut does with any touch.
+//
+// [Open] on a disk where it cannot write (a full disk and a journal ending in a torn line
+// both need a rewrite) loads every valid record and returns a store that is degraded from
+// the start: it serves reads and renewals, refuses commits, and writes nothing until a retry
+// succeeds. Two double faults are not covered: if the truncation after a failed write fails
+// as well, or a retry's snapshot is renamed into place but the directory sync after it
+// fails, the refused records stay on disk until the next successful retry replaces them,
+// and a crash before that reloads them, as it would a commit that was in flight.
 package lease

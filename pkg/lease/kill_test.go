@@ -3,6 +3,7 @@ package lease
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -22,13 +23,47 @@ import (
 // mid-churn, reopens the store and checks that every printed lease is there, on its address.
 
 const (
-	killEnvDir   = "PXE_EDGE_LEASE_KILL_DIR"
-	killEnvRound = "PXE_EDGE_LEASE_KILL_ROUND"
-	killWorkers  = 4
-	killMACs     = 40  // MACs per worker; each is recommitted every killMACs iterations
-	killAddrs    = 200 // addresses per worker; > killMACs+1 so live leases never collide
-	killRounds   = 6
+	killEnvDir     = "PXE_EDGE_LEASE_KILL_DIR"
+	killEnvRound   = "PXE_EDGE_LEASE_KILL_ROUND"
+	killEnvNoSpace = "PXE_EDGE_LEASE_KILL_NOSPACE" // the child expects refusals for a full disk
+	killEnvRounds  = "PXE_EDGE_LEASE_KILL_ROUNDS"  // rounds per test (bench/reliability-lease.sh: 100)
+	killWorkers    = 4
+	killMACs       = 40  // MACs per worker; each is recommitted every killMACs iterations
+	killAddrs      = 200 // addresses per worker; > killMACs+1 so live leases never collide
+	killRounds     = 6
 )
+
+// killRoundsWanted is killRounds unless the environment asks for more.
+func killRoundsWanted(t *testing.T) int {
+	if v := os.Getenv(killEnvRounds); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			t.Fatalf("%s=%q", killEnvRounds, v)
+		}
+		return n
+	}
+	return killRounds
+}
+
+// killLog is what the parent read from one child: per worker, the last iteration printed
+// (acknowledged or refused) and, per MAC, the last acknowledged one (-1: none).
+type killLog struct {
+	last    [killWorkers]int
+	acked   [killWorkers][killMACs]int
+	commits int // acknowledged
+	refused int
+}
+
+func newKillLog() *killLog {
+	var l killLog
+	for g := range killWorkers {
+		l.last[g] = -1
+		for j := range killMACs {
+			l.acked[g][j] = -1
+		}
+	}
+	return &l
+}
 
 func killMAC(round, g, j int) net.HardwareAddr {
 	return net.HardwareAddr{0x52, 0x54, byte(round), byte(g), 0, byte(j)}
@@ -49,7 +84,9 @@ func TestKillChild(t *testing.T) {
 	// as slow as an SD card's keeps records queued long enough that a store acknowledging
 	// before its write would be caught.
 	slowSync := func(f *os.File) error { time.Sleep(2 * time.Millisecond); return datasync(f) }
-	s, _, err := Open(dir, Options{CompactAfter: 64, FlushInterval: 5 * time.Millisecond, MaxPendingTouches: 8, Sync: slowSync})
+	noSpace := os.Getenv(killEnvNoSpace) != ""
+	s, _, err := Open(dir, Options{CompactAfter: 64, FlushInterval: 5 * time.Millisecond, MaxPendingTouches: 8, Sync: slowSync,
+		RetryInterval: 20 * time.Millisecond})
 	if err != nil {
 		fmt.Println("OPEN-ERROR", err)
 		os.Exit(3)
@@ -63,13 +100,19 @@ func TestKillChild(t *testing.T) {
 			for i := 0; ; i++ {
 				l := Lease{MAC: killMAC(round, g, i%killMACs), IP: killIP(round, g, i), Expiry: time.Now().Add(time.Hour),
 					Hostname: "churn-" + strconv.Itoa(i), State: Bound}
-				if err := s.Commit(context.Background(), l); err != nil {
+				err := s.Commit(context.Background(), l)
+				if err != nil && (!noSpace || !errors.Is(err, ErrNoSpace)) {
 					fmt.Println("COMMIT-ERROR", err)
 					os.Exit(3)
 				}
 				// One write(2) per line: a pipe write this small is atomic, so the parent
 				// never sees half a line from a killed child.
-				line = fmt.Appendf(line[:0], "C %d %d\n", g, i)
+				if err != nil {
+					line = fmt.Appendf(line[:0], "F %d %d\n", g, i)
+					time.Sleep(time.Millisecond) // a DHCP client waits before it retries
+				} else {
+					line = fmt.Appendf(line[:0], "C %d %d\n", g, i)
+				}
 				out.Lock()
 				os.Stdout.Write(line)
 				out.Unlock()
@@ -95,15 +138,15 @@ func TestKill9DuringChurn(t *testing.T) {
 	}
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
-	// last[round][g] = highest iteration printed by worker g; -1 when none.
-	var last [killRounds][killWorkers]int
-	for r := range killRounds {
-		for g := range killWorkers {
-			last[r][g] = -1
-		}
+	rounds := killRoundsWanted(t)
+	logs := make([]*killLog, rounds)
+	commits := 0
+	for r := range rounds {
+		logs[r] = newKillLog()
 		want := 20 + rng.IntN(600) // kill after this many acknowledged commits
-		n := runKilledChild(t, dir, r, want, &last[r])
-		t.Logf("round %d: killed after %d acknowledged commits (target %d)", r, n, want)
+		runKilledChild(t, dir, r, want, logs[r], false)
+		commits += logs[r].commits
+		t.Logf("round %d: killed after %d acknowledged commits (target %d)", r, logs[r].commits, want)
 
 		s, rep, err := Open(dir, Options{})
 		if err != nil {
@@ -111,20 +154,26 @@ func TestKill9DuringChurn(t *testing.T) {
 		}
 		t.Logf("round %d: reopened: %d leases, torn tail %v, problems %v", r, rep.Leases, rep.TornTail, rep.Problems)
 		for rr := 0; rr <= r; rr++ {
-			checkKilled(t, s, rr, &last[rr])
+			checkKilled(t, s, rr, logs[rr])
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if !t.Failed() {
+		t.Logf("%d kill -9 rounds: %d acknowledged commits, 0 acknowledged leases lost", rounds, commits)
+	}
 }
 
-// runKilledChild starts the child for round r, SIGKILLs it once want commits were printed
-// (or after 5 s), and records the printed iterations. It returns how many were printed.
-func runKilledChild(t *testing.T, dir string, r, want int, last *[killWorkers]int) int {
+// runKilledChild starts the child for round r, SIGKILLs it once want commits were
+// acknowledged (or after 5 s), and records what it printed in log.
+func runKilledChild(t *testing.T, dir string, r, want int, log *killLog, noSpace bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), killEnvDir+"="+dir, killEnvRound+"="+strconv.Itoa(r))
+	if noSpace {
+		cmd.Env = append(cmd.Env, killEnvNoSpace+"=1")
+	}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -139,23 +188,28 @@ func runKilledChild(t *testing.T, dir string, r, want int, last *[killWorkers]in
 	timer := time.AfterFunc(5*time.Second, kill)
 	defer timer.Stop()
 
-	n := 0
 	var errLine string
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
+		var what byte
 		var g, i int
-		if _, err := fmt.Sscanf(sc.Text(), "C %d %d", &g, &i); err != nil {
+		if _, err := fmt.Sscanf(sc.Text(), "%c %d %d", &what, &g, &i); err != nil || (what != 'C' && what != 'F') || g < 0 || g >= killWorkers {
 			if errLine == "" && len(sc.Text()) > 0 && sc.Text()[0] != '=' {
 				errLine = sc.Text()
 			}
 			continue
 		}
-		if i != last[g]+1 {
-			t.Errorf("round %d worker %d: printed %d after %d", r, g, i, last[g])
+		if i != log.last[g]+1 {
+			t.Errorf("round %d worker %d: printed %d after %d", r, g, i, log.last[g])
 		}
-		last[g] = i
-		n++
-		if n == want {
+		log.last[g] = i
+		if what == 'F' {
+			log.refused++
+			continue
+		}
+		log.acked[g][i%killMACs] = i
+		log.commits++
+		if log.commits == want {
 			kill()
 		}
 	}
@@ -165,22 +219,24 @@ func runKilledChild(t *testing.T, dir string, r, want int, last *[killWorkers]in
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("round %d: child did not die by SIGKILL: %v %q", r, err, errLine)
 	}
-	return n
 }
 
-// checkKilled verifies round r's leases: each MAC's lease is the last one printed for it,
-// or the one its worker had in flight when killed (durable but not yet printed).
-func checkKilled(t *testing.T, s *Store, r int, last *[killWorkers]int) {
+// checkKilled verifies round r's leases: each MAC's lease is the last one acknowledged for
+// it, or the one its worker had in flight when killed (durable but not yet printed); never
+// one that was refused.
+func checkKilled(t *testing.T, s *Store, r int, log *killLog) {
 	t.Helper()
 	for g := range killWorkers {
-		inflight := last[g] + 1
+		inflight := log.last[g] + 1
 		for j := range killMACs {
-			// Highest printed iteration for MAC j.
-			i := last[g] - ((last[g]-j)%killMACs+killMACs)%killMACs
-			if i < 0 {
-				continue // never acknowledged
-			}
+			i := log.acked[g][j]
 			l, ok := s.Get(killMAC(r, g, j))
+			if i < 0 {
+				if ok && !(inflight%killMACs == j && l.IP == killIP(r, g, inflight)) {
+					t.Errorf("round %d: %v never acknowledged but holds %v", r, l.MAC, l.IP)
+				}
+				continue
+			}
 			if !ok {
 				t.Errorf("round %d: acknowledged lease of %v (iteration %d) lost", r, killMAC(r, g, j), i)
 				continue

@@ -50,10 +50,14 @@ var (
 	ErrInvalid  = errors.New("lease: invalid lease")
 	ErrNotFound = errors.New("lease: no such lease")
 	ErrClosed   = errors.New("lease: store closed")
-	// ErrFailed wraps a write or sync failure. After one the store refuses changes: the
-	// kernel may already have dropped the unsynced pages, so retrying cannot promise
-	// durability. Reopen the store to recover.
+	// ErrFailed wraps every write or sync failure: the change was not made (it is taken back
+	// from memory before the call returns) and nothing acknowledged earlier is lost. The store
+	// is then degraded: it refuses commits until a retry (with backoff, on its own or on a
+	// later commit) has rewritten its files; see [Store.Health].
 	ErrFailed = errors.New("lease: store failed")
+	// ErrNoSpace is wrapped together with ErrFailed when the failure was a full filesystem
+	// or quota (ENOSPC, EDQUOT): the store recovers once space is freed.
+	ErrNoSpace = errors.New("lease: no space left in the state directory")
 	// ErrLocked means another process has the state directory open.
 	ErrLocked = errors.New("lease: state directory in use by another process")
 )
@@ -71,8 +75,16 @@ type Options struct {
 	// Sync makes a file's written data durable. Default: fdatasync on Linux, fsync elsewhere.
 	// Tests use it to count or fail syncs.
 	Sync func(*os.File) error
-	// Logger receives warnings (damaged files, compaction failures). Default: discard.
+	// RetryInterval is the longest wait between two attempts to rewrite the files after a
+	// write failed; the first retry comes after RetryInterval/16 and the wait doubles.
+	// Default 5 s.
+	RetryInterval time.Duration
+	// Logger receives warnings (damaged files, compaction failures, write failures and
+	// recovery). Default: discard.
 	Logger *slog.Logger
+
+	// storage changes the files; nil means the operating system (tests inject faults).
+	storage storage
 }
 
 func (o *Options) fill() {
@@ -87,6 +99,12 @@ func (o *Options) fill() {
 	}
 	if o.Sync == nil {
 		o.Sync = datasync
+	}
+	if o.RetryInterval <= 0 {
+		o.RetryInterval = 5 * time.Second
+	}
+	if o.storage == nil {
+		o.storage = osStorage{syncFile: o.Sync}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -115,4 +133,18 @@ type Stats struct {
 	Syncs       uint64 // fdatasync/fsync calls on journal, snapshot and directory
 	Compactions uint64 // snapshots written
 	Bytes       uint64 // bytes appended to the journal
+	Failures    uint64 // failed writes: journal appends, compactions and recovery attempts
+	Refused     uint64 // durable changes that returned ErrFailed (failed with a write or refused while degraded)
+	Recoveries  uint64 // degraded periods ended by a successful rewrite
+}
+
+// Health says whether the store can make changes durable now. While Degraded, commits
+// return an error wrapping ErrFailed (and ErrNoSpace when the disk or quota is full), reads
+// and Touch keep working from memory, and the store retries on its own.
+type Health struct {
+	Degraded  bool      // the last write failed and no retry has succeeded since
+	Err       error     // the failure (wraps ErrFailed, maybe ErrNoSpace); nil when healthy
+	Since     time.Time // when the degraded period began; zero when healthy
+	NextRetry time.Time // earliest next attempt; commits before it are refused at once
+	Refused   uint64    // durable changes refused in this degraded period
 }

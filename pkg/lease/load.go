@@ -50,11 +50,20 @@ func (s *Store) load(rep *LoadReport) error {
 		return err
 	}
 	if snap.exists && j.exists && !snap.damaged && !j.damaged && j.reuse {
-		f, err := os.OpenFile(jPath, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			return err
+		s.gen, s.jrecs = j.gen, j.records
+		f, err := s.opts.storage.openFile(jPath, os.O_WRONLY|os.O_APPEND, 0)
+		var fi os.FileInfo
+		if err == nil {
+			if fi, err = f.Stat(); err != nil {
+				f.Close()
+			}
 		}
-		s.journal, s.gen, s.jrecs = f, j.gen, j.records
+		if err != nil {
+			// Readable but not writable: serve what was read and retry the write later.
+			s.degrade(writeError("journal "+jPath, err))
+			return nil
+		}
+		s.journal, s.joff = f, fi.Size()
 		return nil
 	}
 
@@ -65,27 +74,13 @@ func (s *Store) load(rep *LoadReport) error {
 	if j.damaged {
 		s.preserve(jPath, rep)
 	}
-	gen := max(snap.gen, j.gen)
-	f, renamed, err := s.writeAtomic(snapName, s.encodeSnapshot(gen))
-	if f != nil {
-		f.Close()
+	s.gen = max(snap.gen, j.gen)
+	if _, _, err := s.rotate(s.encodeSnapshot(s.gen)); err != nil {
+		// A full disk must not keep the leases that are readable from being served: run
+		// degraded (reads and renewals from memory, no new leases) until a retry can write.
+		// Until then the files stay as they are and load the same way again.
+		s.degrade(err)
 	}
-	if err != nil && !renamed {
-		return fmt.Errorf("lease: writing snapshot: %w", err)
-	}
-	s.countSyncs(2, true)
-	s.gen = gen
-	jf, err2 := s.newJournal(gen + 1)
-	if err == nil {
-		err = err2
-	}
-	if err != nil {
-		if jf != nil {
-			jf.Close()
-		}
-		return fmt.Errorf("lease: starting journal: %w", err)
-	}
-	s.journal, s.gen, s.jrecs = jf, gen+1, 0
 	return nil
 }
 

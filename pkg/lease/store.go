@@ -31,20 +31,29 @@ type Store struct {
 	npend  int    // records in pend
 	ntouch int    // of which touches
 	cur    *batch // what the records in pend will be written with
-	err    error  // sticky ErrFailed
+	undo   []undo // takes the lease/del records in pend back out of tab if their write fails
 	closed bool
 	stats  Stats
+
+	// Degraded state: fault is the last write failure, nil when the store is healthy.
+	fault   error
+	since   time.Time     // start of the degraded period
+	retryAt time.Time     // commits before it are refused without touching the disk
+	backoff time.Duration // current wait between attempts
+	refused uint64        // changes refused in this degraded period
 
 	kick chan struct{} // wakes the writer; capacity 1
 	quit chan struct{} // closed by Close
 	done chan struct{} // closed when the writer has exited
 
 	// owned by the writer goroutine (and Open before it starts)
-	journal *os.File
-	gen     uint64 // generation of the current journal
-	jrecs   int    // records in the current journal
-	spare   []byte
-	lock    *os.File
+	journal   *os.File // nil while degraded: the next write is a new snapshot and journal
+	joff      int64    // journal size at the last successful sync
+	gen       uint64   // generation of the current journal
+	jrecs     int      // records in the current journal
+	spare     []byte
+	spareUndo []undo
+	lock      *os.File
 }
 
 // batch is one journal write: everyone whose record is in it waits on done.
@@ -56,8 +65,10 @@ type batch struct {
 func newBatch() *batch { return &batch{done: make(chan struct{})} }
 
 // Open loads the store in dir, creating the directory if needed. Damaged files do not make
-// it fail: what could not be read is described in the report (and logged). The store is
-// locked against other processes until Close.
+// it fail: what could not be read is described in the report (and logged). Nor does a
+// directory it cannot write to (a full disk): the store then opens degraded (see Health),
+// serving what it read, and writes nothing until a retry succeeds. The store is locked
+// against other processes until Close.
 func Open(dir string, opts Options) (*Store, LoadReport, error) {
 	opts.fill()
 	var rep LoadReport
@@ -86,6 +97,11 @@ func Open(dir string, opts Options) (*Store, LoadReport, error) {
 	if rep.Damaged() {
 		opts.Logger.Warn("lease store: damaged state loaded", "dir", dir, "leases", rep.Leases,
 			"skipped", rep.Skipped, "torn_tail", rep.TornTail, "problems", rep.Problems, "kept", rep.Preserved)
+	}
+	if s.fault != nil {
+		s.stats.Failures++
+		opts.Logger.Error("lease store: cannot write the state directory; serving the leases read, refusing new ones until a retry succeeds",
+			"dir", dir, "leases", rep.Leases, "err", s.fault)
 	}
 	go s.writer()
 	return s, rep, nil
@@ -164,9 +180,11 @@ func (s *Store) Expired(now time.Time) iter.Seq[Lease] {
 }
 
 // Commit stores l and returns once it is durable on disk. It replaces any lease on l.IP and,
-// unless l is Declined, any other lease of l.MAC. Readers see the change at once. Expiry is
-// kept to the second. If ctx ends first Commit returns its error; the record may still
-// become durable.
+// unless l is Declined, any other lease of l.MAC. Readers see the change at once; if the
+// write fails it is taken back before Commit returns an error wrapping ErrFailed (and
+// ErrNoSpace for a full disk), and while the store is degraded Commit returns such an error
+// without writing until the next retry is due. Expiry is kept to the second. If ctx ends
+// first Commit returns its error; the record may still become durable.
 func (s *Store) Commit(ctx context.Context, l Lease) error {
 	if err := validLease(&l); err != nil {
 		return err
@@ -218,16 +236,19 @@ func (s *Store) Delete(ctx context.Context, ip netip.Addr) error {
 
 // Touch sets the expiry of the client's lease without waiting for the disk: the record is
 // written with the next commit batch, or within Options.FlushInterval, or once
-// Options.MaxPendingTouches are waiting. Use it for renewals that change nothing else.
+// Options.MaxPendingTouches are waiting. Use it for renewals that change nothing else. It
+// works while the store is degraded too: the new expiry is kept in memory and written with
+// the snapshot that ends the degraded period (or lost in a crash before that, which rolls
+// the expiry back as a power cut would).
 func (s *Store) Touch(mac net.HardwareAddr, expiry time.Time) error {
 	expiry = roundTime(expiry)
 	if !expiry.IsZero() && (expiry.Year() < 1 || expiry.Year() > 9999) {
 		return fmt.Errorf("%w: expiry %v out of range", ErrInvalid, expiry)
 	}
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
+	if s.closed {
 		s.mu.Unlock()
-		return err
+		return ErrClosed
 	}
 	ip, ok := s.tab.byMAC[string(mac)]
 	if !ok {
@@ -255,11 +276,31 @@ func (s *Store) Stats() Stats {
 	return s.stats
 }
 
+// Health says whether commits can be made durable now, and if not since when and why. The
+// DHCP server uses it to log (rate-limited) and export a metric.
+func (s *Store) Health() Health {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.fault == nil {
+		return Health{}
+	}
+	return Health{Degraded: true, Err: s.fault, Since: s.since, NextRetry: s.retryAt, Refused: s.refused}
+}
+
+// Degraded reports whether the store refuses commits because its last write failed, and
+// that failure.
+func (s *Store) Degraded() (bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.fault != nil, s.fault
+}
+
 // Dir returns the state directory.
 func (s *Store) Dir() string { return s.dir }
 
-// Close writes and syncs everything pending (touches included), stops the writer and
-// releases the directory lock. It returns the store's failure, if any.
+// Close writes and syncs everything pending (touches included; a degraded store tries once
+// more to write its table), stops the writer and releases the directory lock. It returns
+// the store's failure if it is still degraded.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -277,17 +318,10 @@ func (s *Store) Close() error {
 	s.lock.Close()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.err != nil {
-		return s.err
+	if s.fault != nil {
+		return s.fault
 	}
 	return err
-}
-
-func (s *Store) usable() error {
-	if s.closed {
-		return ErrClosed
-	}
-	return s.err
 }
 
 // durable queues r, applies it to the table and waits for its batch to be synced.
@@ -296,10 +330,18 @@ func (s *Store) durable(ctx context.Context, r *record) error {
 		return err
 	}
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if s.fault != nil && time.Now().Before(s.retryAt) {
+		err := s.fault
+		s.stats.Refused++
+		s.refused++
 		s.mu.Unlock()
 		return err
 	}
+	s.undo = s.tab.save(s.undo, r)
 	s.tab.apply(r)
 	s.pend = appendRecord(s.pend, r)
 	s.npend++

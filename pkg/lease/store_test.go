@@ -237,7 +237,9 @@ func TestGroupCommit(t *testing.T) {
 	t.Logf("%d commits in %d batches", commits, batches)
 }
 
-func TestSyncFailureIsSticky(t *testing.T) {
+// TestSyncFailureRecovers: a failed fdatasync refuses the batch, keeps what was
+// acknowledged and ends by itself once syncs work again, without a reopen.
+func TestSyncFailureRecovers(t *testing.T) {
 	var fail bool
 	var mu sync.Mutex
 	sync := func(f *os.File) error {
@@ -248,31 +250,44 @@ func TestSyncFailureIsSticky(t *testing.T) {
 		}
 		return datasync(f)
 	}
-	s, _ := mustOpen(t, t.TempDir(), Options{Sync: sync})
+	s, _ := mustOpen(t, t.TempDir(), Options{Sync: sync, RetryInterval: time.Hour})
 	mustCommit(t, s, bound(1, 1))
 	mu.Lock()
 	fail = true
 	mu.Unlock()
-	if err := s.Commit(bg, bound(2, 2)); !errors.Is(err, ErrFailed) {
-		t.Fatalf("Commit with failing sync = %v, want ErrFailed", err)
+	if err := s.Commit(bg, bound(2, 2)); !errors.Is(err, ErrFailed) || errors.Is(err, ErrNoSpace) {
+		t.Fatalf("Commit with failing sync = %v, want ErrFailed but not ErrNoSpace", err)
+	}
+	if _, ok := s.Get(mac(2)); ok {
+		t.Error("refused lease visible")
 	}
 	mu.Lock()
 	fail = false
 	mu.Unlock()
+	// The first retry is RetryInterval/16 away: until then commits are refused at once.
 	if err := s.Commit(bg, bound(3, 3)); !errors.Is(err, ErrFailed) {
-		t.Errorf("Commit after a failed sync = %v, want ErrFailed (sticky)", err)
+		t.Errorf("Commit during the backoff = %v, want ErrFailed", err)
 	}
-	if err := s.Touch(mac(1), t0); !errors.Is(err, ErrFailed) {
-		t.Errorf("Touch after a failed sync = %v, want ErrFailed", err)
+	if err := s.Touch(mac(1), t0.Add(time.Hour)); err != nil {
+		t.Errorf("Touch while degraded = %v, want nil (kept in memory)", err)
 	}
-	if err := s.Close(); !errors.Is(err, ErrFailed) {
-		t.Errorf("Close = %v, want ErrFailed", err)
+	if h := s.Health(); !h.Degraded || h.Refused != 2 || h.Since.IsZero() {
+		t.Errorf("Health = %+v, want degraded with 2 refused", h)
 	}
-	// Reopening recovers.
-	s, _ = mustOpen(t, s.Dir(), Options{})
+	// Close tries once more, and the syncs work now.
+	if err := s.Close(); err != nil {
+		t.Errorf("Close = %v, want nil (its retry succeeds)", err)
+	}
+	s, rep := mustOpen(t, s.Dir(), Options{})
 	defer mustClose(t, s)
-	if _, ok := s.Get(mac(1)); !ok {
-		t.Error("lease committed before the failure lost")
+	if rep.Damaged() {
+		t.Errorf("reopen after recovery damaged: %+v", rep)
+	}
+	if l, ok := s.Get(mac(1)); !ok || !l.Expiry.Equal(t0.Add(time.Hour)) {
+		t.Errorf("lease 1 = %+v %v, want the touched expiry", l, ok)
+	}
+	if s.Len() != 1 {
+		t.Errorf("Len = %d, want 1:\n%s", s.Len(), dump(s.All()))
 	}
 }
 

@@ -106,3 +106,40 @@ func (t *table) remove(ip uint32) {
 		delete(t.byMAC, e.mac)
 	}
 }
+
+// undo puts one address back as it was before a record changed it. A lease or del record
+// changes at most two addresses: its own and, when a MAC moves, the one it held before.
+type undo struct {
+	ip   uint32
+	prev entry
+	had  bool
+}
+
+// save appends to u what it takes to undo r (a lease or del record) and returns it; call it
+// just before apply(r). Touches need no undo: the store keeps them when it takes a failed
+// batch back (see Store.takeBack).
+func (t *table) save(u []undo, r *record) []undo {
+	ip := u32(r.lease.IP)
+	e, ok := t.byIP[ip]
+	u = append(u, undo{ip: ip, prev: e, had: ok})
+	if r.op == opLease && r.lease.State != Declined {
+		if old, ok := t.byMAC[string(r.lease.MAC)]; ok && old != ip {
+			u = append(u, undo{ip: old, prev: t.byIP[old], had: true})
+		}
+	}
+	return u
+}
+
+// revert undoes u, newest first, leaving the table as it was before the first saved record.
+func (t *table) revert(u []undo) {
+	for i := len(u) - 1; i >= 0; i-- {
+		x := &u[i]
+		t.remove(x.ip)
+		if x.had {
+			t.byIP[x.ip] = x.prev
+			if x.prev.state != Declined {
+				t.byMAC[x.prev.mac] = x.ip
+			}
+		}
+	}
+}
