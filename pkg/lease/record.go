@@ -442,5 +442,3 @@ func parseHex(b []byte) ([]byte, error) {
 	}
 	return out, nil
 }
-
-func crcOf(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }

@@ -3,6 +3,7 @@ package lease
 import (
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"strings"
 	"testing"
 )
@@ -107,3 +108,6 @@ func crcLine(body string) string {
 	}
 	return string(b)
 }
+
+// crcOf is a record body's checksum as the codec writes it.
+func crcOf(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
