@@ -30,5 +30,11 @@ func (v clientsView) Status() httpd.DaemonStatus {
 	if svc := d.dhcpSvc(); svc != nil {
 		svc.status(&st)
 	}
+	if d.nbd != nil {
+		st.NBDOn = true
+		for _, c := range d.nbd.Clients() {
+			st.NBD = append(st.NBD, httpd.NBDClient(c))
+		}
+	}
 	return st
 }

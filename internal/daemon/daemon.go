@@ -18,6 +18,7 @@ import (
 
 	"github.com/pxe-edge/pxe-edge/internal/config"
 	"github.com/pxe-edge/pxe-edge/pkg/events"
+	"github.com/pxe-edge/pxe-edge/pkg/nbd"
 	"github.com/pxe-edge/pxe-edge/pkg/netif"
 	"github.com/pxe-edge/pxe-edge/pkg/tftp"
 )
@@ -45,6 +46,8 @@ type Daemon struct {
 	iface  *netif.Iface // nil when no interface is managed
 
 	svcs []service // in start order; set by Run
+	// nbd is the NBD server once its service started (before HTTP, which reports it).
+	nbd *nbd.Server
 	// dhcp is nil until the DHCP service starts, and when DHCP is off; the file servers,
 	// which start first, read it from their request goroutines.
 	dhcp atomic.Pointer[dhcpService]

@@ -233,3 +233,15 @@ func binary(t *testing.T) string {
 	}
 	return netlab.Binary(t)
 }
+
+// getURL fetches url with curl from ns and returns the body; any failure fails the test.
+func getURL(t *testing.T, ns *netlab.NS, url string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := ns.Run(ctx, "curl", "-sf", "--max-time", "5", url)
+	if err != nil {
+		t.Fatalf("curl %s: %v\n%s", url, err, out)
+	}
+	return string(out)
+}

@@ -55,7 +55,7 @@ func (s *nbdService) Start(ctx context.Context) error {
 		srv.Close()
 		return fmt.Errorf("NBD: listen on %s: %w", addr, err)
 	}
-	s.srv = srv
+	s.srv, d.nbd = srv, srv
 	d.log.Info("NBD listening", "addr", addr, "image", c.NBDBlockDevice, "write", c.NBDWrite, "cow", c.NBDCow, "cow_in_mem", c.NBDCowInMem, "copy_to_ram", c.NBDCopyToRAM)
 	s.run.start(ctx, func(ctx context.Context) {
 		if err := srv.Serve(ctx, ln); err != nil {

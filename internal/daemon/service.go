@@ -20,8 +20,8 @@ type service interface {
 	Stop(ctx context.Context)
 }
 
-// services lists what this configuration runs, in start order. The file servers come first
-// and DHCP after them, so that a client is offered a boot only once its files can be fetched
+// services lists what this configuration runs, in start order. The file and block servers
+// come first (NBD before HTTP, whose status pages report it) and DHCP after them, so that a client is offered a boot only once its files can be fetched
 // (and, stopping in reverse, DHCP goes quiet before the file servers drain); the link
 // supervisor comes last because it resumes DHCP on carrier.
 func (d *Daemon) services() []service {
@@ -29,11 +29,11 @@ func (d *Daemon) services() []service {
 	if d.cfg.UseTFTP {
 		l = append(l, &tftpService{d: d})
 	}
-	if d.cfg.UseHTTP {
-		l = append(l, &httpService{d: d})
-	}
 	if d.cfg.NBDBlockDevice != "" {
 		l = append(l, &nbdService{d: d})
+	}
+	if d.cfg.UseHTTP {
+		l = append(l, &httpService{d: d})
 	}
 	if d.dhcpOn() {
 		l = append(l, &dhcpUnit{d: d})

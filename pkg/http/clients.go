@@ -47,6 +47,20 @@ type DaemonStatus struct {
 	// DHCPReceived counts DHCP messages received, by message type ("DISCOVER",
 	// "REQUEST", "INFORM", "RELEASE", "DECLINE"). Replies are counted from the event bus.
 	DHCPReceived map[string]uint64
+	// NBD lists the clients attached to the NBD server; NBDOn says whether one runs.
+	NBD   []NBDClient
+	NBDOn bool
+}
+
+// NBDClient is one client attached to the NBD server, as the dashboard shows it.
+type NBDClient struct {
+	Remote       netip.AddrPort `json:"remote"`
+	MAC          string         `json:"mac,omitempty"`
+	Export       string         `json:"export"`
+	BytesRead    int64          `json:"bytes_read"`
+	BytesWritten int64          `json:"bytes_written"`
+	OverlayBytes int64          `json:"overlay_bytes"` // the client's copy-on-write data
+	Since        time.Time      `json:"since"`
 }
 
 // Lease is one row of the lease table as the dashboard shows it.

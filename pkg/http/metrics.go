@@ -165,6 +165,10 @@ func (s *Server) writeMetrics() []byte {
 	p.sample("pxe_edge_http_transfers_total", c.httpDone, "result", "done")
 	p.sample("pxe_edge_http_transfers_total", c.httpFailed, "result", "failed")
 
+	if d.NBDOn {
+		writeNBDMetrics(&p, d.NBD)
+	}
+
 	p.head("pxe_edge_events_dropped_total", "counter", "Events subscribers missed because their buffer was full (metrics derived from events undercount by this much at most).")
 	p.sample("pxe_edge_events_dropped_total", s.cfg.Events.Dropped())
 	return p.b.Bytes()
@@ -182,5 +186,44 @@ func (s *Server) serveMetrics(w *respWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
+	}
+}
+
+// writeNBDMetrics exports the attached NBD clients per export: their number and what they
+// have read, written and hold in overlays. They are gauges: a client that leaves takes its
+// bytes with it.
+func writeNBDMetrics(p *promWriter, cl []NBDClient) {
+	type sum struct{ clients, read, written, overlay int64 }
+	by := map[string]*sum{}
+	var names []string
+	for _, c := range cl {
+		e := by[c.Export]
+		if e == nil {
+			e = &sum{}
+			by[c.Export] = e
+			names = append(names, c.Export)
+		}
+		e.clients++
+		e.read += c.BytesRead
+		e.written += c.BytesWritten
+		e.overlay += c.OverlayBytes
+	}
+	slices.Sort(names)
+	for _, m := range []struct {
+		name, help string
+		v          func(*sum) int64
+	}{
+		{"pxe_edge_nbd_clients", "NBD clients attached, by export.", func(e *sum) int64 { return e.clients }},
+		{"pxe_edge_nbd_read_bytes", "Bytes read by the attached NBD clients, by export.", func(e *sum) int64 { return e.read }},
+		{"pxe_edge_nbd_written_bytes", "Bytes written by the attached NBD clients, by export.", func(e *sum) int64 { return e.written }},
+		{"pxe_edge_nbd_overlay_bytes", "Copy-on-write data held for the attached NBD clients, by export.", func(e *sum) int64 { return e.overlay }},
+	} {
+		p.head(m.name, "gauge", m.help)
+		if len(names) == 0 {
+			p.sample(m.name, 0, "export", "")
+		}
+		for _, n := range names {
+			p.sample(m.name, m.v(by[n]), "export", n)
+		}
 	}
 }

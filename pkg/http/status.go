@@ -23,8 +23,10 @@ type statusJSON struct {
 	Leases []Lease `json:"leases"`
 	// DHCPReceived counts the DHCP messages the server received, by type ("DISCOVER",
 	// "REQUEST", …); absent when no DHCP server runs.
-	DHCPReceived  map[string]uint64 `json:"dhcp_received,omitempty"`
-	EventsDropped uint64            `json:"events_dropped"`
+	DHCPReceived map[string]uint64 `json:"dhcp_received,omitempty"`
+	// NBD lists the attached NBD clients; absent when no NBD server runs.
+	NBD           []NBDClient `json:"nbd,omitempty"`
+	EventsDropped uint64      `json:"events_dropped"`
 	snapshot
 }
 
@@ -40,6 +42,12 @@ func (s *Server) status(withRecent bool) statusJSON {
 		}
 		if len(d.DHCPReceived) > 0 {
 			st.DHCPReceived = d.DHCPReceived
+		}
+		if d.NBDOn {
+			st.NBD = d.NBD
+			if st.NBD == nil {
+				st.NBD = []NBDClient{} // present and empty: a server runs with no client
+			}
 		}
 	} else if c := s.track.counters(); c.modeSeen || c.link {
 		// Without the daemon's view, fall back to what the bus said.
