@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 
 	httpd "github.com/pxe-edge/pxe-edge/pkg/http"
@@ -53,7 +54,13 @@ func (d *Daemon) httpConfig(addr string) httpd.Config {
 	if a := d.cfg.HTTPServerIP; a.IsValid() && !a.IsUnspecified() {
 		adv = a
 	}
+	var nbdExport *httpd.NBDExport
+	if d.cfg.NBDBlockDevice != "" {
+		ip, _ := netip.ParseAddr(d.cfg.NBDServerIP)
+		nbdExport = &httpd.NBDExport{Server: ip, Port: d.cfg.NBDPort, Export: filepath.Base(d.cfg.NBDBlockDevice)}
+	}
 	return httpd.Config{
+		NBD:               nbdExport,
 		Root:              d.cfg.NetbootDir,
 		Addr:              addr,
 		ServerIP:          adv,

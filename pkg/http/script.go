@@ -83,7 +83,33 @@ func (s *Server) scriptData(r *http.Request, q *requester) script.Data {
 	if d.Port != 80 && d.Port != 0 {
 		d.BaseURL += ":" + strconv.Itoa(d.Port)
 	}
+	if n := s.cfg.NBD; n != nil {
+		d.NBD = n.facts(d.Server)
+	}
 	return d
+}
+
+// NBDExport is the NBD root scripts can name: a server's address (invalid: the address the
+// client reached HTTP on), port and export name.
+type NBDExport struct {
+	Server netip.Addr
+	Port   int
+	Export string
+}
+
+// facts are {{.NBD.*}} for a client that reached HTTP at server.
+func (n *NBDExport) facts(server string) map[string]string {
+	if n.Server.IsValid() && !n.Server.IsUnspecified() {
+		server = n.Server.String()
+	}
+	hostPort := net.JoinHostPort(server, strconv.Itoa(n.Port))
+	return map[string]string{
+		"server": server,
+		"port":   strconv.Itoa(n.Port),
+		"export": n.Export,
+		"root":   hostPort + "/" + n.Export,
+		"url":    "nbd://" + hostPort + "/" + n.Export,
+	}
 }
 
 // scriptFact returns s with every byte but ASCII letters, digits, '-', '.' and '_' dropped,

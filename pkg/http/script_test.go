@@ -99,6 +99,27 @@ func TestScriptServerIP(t *testing.T) {
 	}
 }
 
+// {{.NBD.*}} names the NBD root at the address the client reached HTTP on, unless the NBD
+// server has an address of its own; without an NBD server the facts are empty.
+func TestScriptNBD(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"boot.ipxe": "nbdroot={{.NBD.root}} {{.NBD.url}} {{.NBD.export}}"})
+	for _, c := range []struct {
+		nbd  *NBDExport
+		want string
+	}{
+		{nil, "nbdroot=  "},
+		{&NBDExport{Port: 10809, Export: "root.img"}, "nbdroot=127.0.0.1:10809/root.img nbd://127.0.0.1:10809/root.img root.img"},
+		{&NBDExport{Server: netip.MustParseAddr("10.50.0.9"), Port: 10810, Export: "r"}, "nbdroot=10.50.0.9:10810/r nbd://10.50.0.9:10810/r r"},
+	} {
+		_, addr, _ := startServer(t, Config{Root: dir, NBD: c.nbd})
+		_, body := rawRequest(t, addr, "GET /boot.ipxe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if string(body) != c.want {
+			t.Errorf("%+v: %q, want %q", c.nbd, body, c.want)
+		}
+	}
+}
+
 // TestScriptRefusals: a template that hits a work limit or uses a construct the evaluator
 // refuses is a clean 500 with the reason in the log, never a partial script.
 func TestScriptRefusals(t *testing.T) {

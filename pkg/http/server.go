@@ -30,6 +30,8 @@ type Config struct {
 	// Status enables the dashboard (/), /api/status, /api/events and /metrics. The command
 	// sets it from --http-status (default true); --http-status=false leaves only files.
 	Status bool
+	// NBD, when set, is the NBD export per-client scripts can name ({{.NBD.root}} …).
+	NBD *NBDExport
 	// StatusHosts are extra names the status routes answer to (e.g. the box's DNS name).
 	// Without them only the addresses the server is reached on and localhost names are
 	// accepted in the Host header, which keeps DNS-rebinding pages out (host.go).

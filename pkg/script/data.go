@@ -18,9 +18,13 @@ type Data struct {
 	// Reservation holds the static lease entry's fields; {{.Reservation.key}} is "" when
 	// absent.
 	Reservation map[string]string
-	Server      string // address the client reached this server on (or Config.ServerIP)
-	Port        int    // HTTP port the client used
-	BaseURL     string // "http://Server:Port" (port omitted when 80)
+	// NBD names the NBD root the box serves: "server", "port", "export", "root" (Debian's
+	// nbdroot= form server:port/export) and "url" (nbd://server:port/export); empty
+	// strings when no NBD server runs.
+	NBD     map[string]string
+	Server  string // address the client reached this server on (or Config.ServerIP)
+	Port    int    // HTTP port the client used
+	BaseURL string // "http://Server:Port" (port omitted when 80)
 }
 
 // templateField is {{.Name}} for the evaluator (template.go), which does not use
@@ -51,6 +55,8 @@ func (d Data) templateField(name string) (any, bool) {
 		return d.Kind, true
 	case "Reservation":
 		return d.Reservation, true
+	case "NBD":
+		return d.NBD, true
 	case "Server":
 		return d.Server, true
 	case "Port":
