@@ -72,8 +72,7 @@ func startNBDServer(t *testing.T, e *env, image string) nbdServer {
 		// pxe-edge's default export serves --nbd FILE under its base name (and "").
 		return nbdServer{backend: backend, port: nbdPort, export: filepath.Base(image), perClient: true,
 			image: image, base: true,
-			serverFlags: []string{"--nbd", image, "--nbd-write", "--nbd-cow", "--nbd-server", e.ServerIP(),
-				"--nbd-port", fmt.Sprint(nbdPort)}}
+			serverFlags: []string{"--nbd", image, "--nbd-write", "--nbd-cow", "--nbd-port", fmt.Sprint(nbdPort)}}
 	default:
 		t.Fatalf("%s=%q: use qemu-nbd or pxe-edge", nbdBackendEnv, backend)
 		return nbdServer{}
@@ -246,6 +245,11 @@ func TestDisklessPXE(t *testing.T) {
 		g.wait("pxe-edge: diskless boot", guestTimeout)
 		took := expectBoot(t, g, mac1, boot)
 		t.Logf("boot %d of %s (iPXE ROM → HTTP → NBD via %s): marker after %v", boot, mac1, d.nbd.backend, took.Round(100*time.Millisecond))
+	}
+	for _, path := range []string{"/boot.ipxe", "/hosts/" + strings.ReplaceAll(mac1, ":", "-") + ".ipxe", "/diskless/vmlinuz", "/diskless/initrd.gz"} {
+		if !strings.Contains(e.pxe.Output(), "path="+path+" status=200") {
+			t.Errorf("pxe-edge did not serve %s over HTTP:\n%s", path, e.pxe.Output())
+		}
 	}
 	if !d.nbd.perClient {
 		checkImage(t, d, "2")
