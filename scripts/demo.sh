@@ -357,6 +357,8 @@ while IFS= read -r l; do
   [ "$(field mac "$l")" = "$MAC" ] || [ "${kind#transfer}" != "$kind" ] || continue
   ts=$(epoch "$(field time "$l")")
   first_boot "$ts" || continue
+  # HTTP transfers are listed (and counted) from pxe-edge's request log below.
+  case $kind in transfer-*) [ "$(field proto "$l")" != http ] || continue ;; esac
   case $kind in
     dhcp)
       ip=$(field client "$l"); ip=${ip%:*}
