@@ -207,19 +207,57 @@ cat >"$ir/init" <<'EOF'
 # pxe-edge diskless initramfs (scripts/diskless-assets.sh, docs/diskless.md): network by DHCP,
 # root over NBD from nbdroot=, then switch_root to the root's /sbin/init. Any failure prints
 # PXE-EDGE-DISKLESS-FAIL and powers off, so that nothing waits for a guest that cannot boot.
+say() { echo "pxe-edge-diskless: $*"; }
+fail() {
+  echo "PXE-EDGE-DISKLESS-FAIL $*"
+  [ $$ = 1 ] || exit 1 # only the guest's init may power anything off
+  sleep 1
+  poweroff -f
+}
+arg() { for w in $(cat /proc/cmdline); do case $w in "$1="*) echo "${w#*=}"; return ;; esac; done; }
+
+# parse_nbdroot SPEC: sets server, port and export from nbdroot='s value: SERVER,PORT,EXPORT
+# or SERVER,EXPORT (Debian's forms), SERVER:PORT/EXPORT (dracut's), nbd:SERVER:PORT:EXPORT
+# (a DHCP root path), or "dhcp": the root path (option 17) from the lease, in any of these
+# forms. The port defaults to 10809, the export to "", an empty server to the DHCP server.
+parse_nbdroot() {
+  local spec=$1 rest hp
+  if [ "$spec" = dhcp ]; then
+    spec=$DHCP_ROOTPATH
+    [ -n "$spec" ] || fail "nbdroot=dhcp but the DHCP server sent no root path (option 17)"
+  fi
+  spec=${spec#nbd:}
+  case $spec in
+    *,*) server=${spec%%,*}; rest=${spec#*,}
+         case $rest in
+           *,*) port=${rest%%,*}; export=${rest#*,} ;;
+           *[!0-9]*) port=""; export=$rest ;;
+           *) port=$rest; export="" ;;
+         esac ;;
+    */*) hp=${spec%%/*}; export=${spec#*/}; server=${hp%%:*}; port=${hp#*:}; [ "$port" != "$hp" ] || port="" ;;
+    *:*:*) server=${spec%%:*}; rest=${spec#*:}; port=${rest%%:*}; export=${rest#*:} ;;
+    *:*) server=${spec%%:*}; port=${spec#*:}; export="" ;;
+    *) server=$spec; port=""; export="" ;;
+  esac
+  case $port in ''|*[!0-9]*) port=10809 ;; esac
+  [ -n "$server" ] || server=$DHCP_SERVER
+}
+
+# Outside the guest (tests/e2e/diskless_test.go runs this file with busybox sh):
+#   init --parse-nbdroot SPEC DHCP_SERVER DHCP_ROOTPATH
+if [ $$ != 1 ] && [ "${1:-}" = --parse-nbdroot ]; then
+  DHCP_SERVER=${3:-} DHCP_ROOTPATH=${4:-}
+  parse_nbdroot "$2"
+  echo "server=$server port=$port export=$export"
+  exit 0
+fi
+
 export PATH=/bin:/sbin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
-say() { echo "pxe-edge-diskless: $*"; }
-fail() {
-  echo "PXE-EDGE-DISKLESS-FAIL $*"
-  sleep 1
-  poweroff -f
-}
-arg() { for w in $(cat /proc/cmdline); do case $w in "$1="*) echo "${w#*=}"; return ;; esac; done; }
 
 say "initramfs on $(uname -r)"
 for m in $(cat /etc/modules); do insmod "/lib/modules/$m.ko" 2>/dev/null || true; done
@@ -247,25 +285,9 @@ udhcpc -i "$iface" -f -q -n -t 8 -T 2 -s /etc/udhcpc.script -O rootpath ||
   fail "no DHCP lease on $iface mac=$mac"
 . /run/dhcp.env
 
-# nbdroot=SERVER,PORT,EXPORT (Debian's form), SERVER:PORT/EXPORT (dracut's), or dhcp: the
-# DHCP root path (option 17) as nbd:SERVER:PORT:EXPORT (or any of the above).
 spec=$(arg nbdroot)
 [ -n "$spec" ] || fail "no nbdroot= on the kernel command line"
-if [ "$spec" = dhcp ]; then
-  spec=${DHCP_ROOTPATH#nbd:}
-  [ -n "$spec" ] || fail "nbdroot=dhcp but the DHCP server sent no root path (option 17)"
-fi
-case $spec in
-  *,*) server=${spec%%,*}; rest=${spec#*,}
-       case $rest in *,*) port=${rest%%,*}; export=${rest#*,} ;; *) port=$rest; export="" ;; esac ;;
-  */*) hp=${spec%%/*}; export=${spec#*/}; server=${hp%%:*}; port=${hp#*:}; [ "$port" != "$hp" ] || port="" ;;
-  *:*:*) server=${spec%%:*}; rest=${spec#*:}; port=${rest%%:*}; export=${rest#*:} ;;
-  *:*) server=${spec%%:*}; port=${spec#*:}; export="" ;;
-  *) server=$spec; port=""; export="" ;;
-esac
-case $port in ''|*[!0-9]*) port=10809 ;; esac
-# An empty server (nbdroot=,10809,root) means the DHCP server itself.
-[ -n "$server" ] || server=$DHCP_SERVER
+parse_nbdroot "$spec"
 say "ip=$DHCP_IP; root nbd://$server:$port/$export"
 n=0
 until nbd-client "$server" "$port" /dev/nbd0 -N "$export"; do

@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"bufio"
+	"compress/gzip"
 	"context"
 	"fmt"
-	"net"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -66,7 +69,7 @@ func startNBDServer(t *testing.T, e *env, image string) nbdServer {
 		// its connection, and its stale socket must not block the next one.
 		e.srv.Start("qemu-nbd", "--format=raw", "--export-name=root", "--persistent", "--shared=8",
 			"--bind="+e.ServerIP(), fmt.Sprintf("--port=%d", nbdPort), image)
-		waitTCP(t, e.srv, fmt.Sprintf("%s:%d", e.ServerIP(), nbdPort), 20*time.Second)
+		waitListen(t, e.srv, nbdPort, 20*time.Second)
 		return nbdServer{backend: backend, port: nbdPort, export: "root", image: image}
 	case "pxe-edge":
 		// pxe-edge's default export serves --nbd FILE under its base name (and "").
@@ -79,23 +82,19 @@ func startNBDServer(t *testing.T, e *env, image string) nbdServer {
 	}
 }
 
-// waitTCP waits (bounded) until addr accepts a TCP connection from inside ns.
-func waitTCP(t *testing.T, ns *netlab.NS, addr string, timeout time.Duration) {
+// waitListen waits (bounded) until a TCP socket in ns listens on port. It asks ss rather
+// than connecting, which a server would log as a failed negotiation.
+func waitListen(t *testing.T, ns *netlab.NS, port int, timeout time.Duration) {
 	t.Helper()
+	netlab.RequireCommands(t, "ss")
 	deadline := time.Now().Add(timeout)
 	for {
-		err := ns.Do(func() error {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-			}
-			return err
-		})
-		if err == nil {
+		out, err := ns.Run(context.Background(), "ss", "-Hltn", fmt.Sprintf("sport = :%d", port))
+		if err == nil && strings.TrimSpace(string(out)) != "" {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not accept connections within %v: %v", addr, timeout, err)
+			t.Fatalf("nothing listens on port %d within %v (%v)", port, timeout, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -285,4 +284,84 @@ kernel ../diskless/vmlinuz console=ttyS0 panic=5 BOOTIF=01-${netX/mac:hexhyp} nb
 initrd ../diskless/initrd.gz
 boot
 `, d.nbd.port, d.nbd.export)
+}
+
+// The initramfs's nbdroot= parser, run from the built initramfs itself with busybox sh on the
+// host: every documented form, defaults, and root paths from DHCP option 17.
+func TestDisklessNBDRootSyntax(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the diskless assets (downloads Debian packages once)")
+	}
+	netlab.RequireCommands(t, "busybox")
+	dir := disklessAssets(t)
+	init := filepath.Join(t.TempDir(), "init")
+	writeFile(t, init, initramfsFile(t, filepath.Join(dir, "initrd.gz"), "init"))
+	for _, c := range []struct{ spec, rootPath, want string }{
+		{"10.0.0.1,10809,root", "", "server=10.0.0.1 port=10809 export=root"},
+		{"10.0.0.1,10810", "", "server=10.0.0.1 port=10810 export="},
+		{"10.0.0.1,root", "", "server=10.0.0.1 port=10809 export=root"},
+		{"10.0.0.1", "", "server=10.0.0.1 port=10809 export="},
+		{",10809,root", "", "server=10.9.9.9 port=10809 export=root"},
+		{"10.0.0.1:10811/root.ext4", "", "server=10.0.0.1 port=10811 export=root.ext4"},
+		{"10.0.0.1/root", "", "server=10.0.0.1 port=10809 export=root"},
+		{"10.0.0.1:10812", "", "server=10.0.0.1 port=10812 export="},
+		{"nbd:10.0.0.1:10813:root", "", "server=10.0.0.1 port=10813 export=root"},
+		{"dhcp", "nbd:10.1.1.1:10814:rp", "server=10.1.1.1 port=10814 export=rp"},
+		{"dhcp", "10.1.1.2,10815,rp", "server=10.1.1.2 port=10815 export=rp"},
+		{"dhcp", "", "PXE-EDGE-DISKLESS-FAIL nbdroot=dhcp but the DHCP server sent no root path (option 17)"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, _ := exec.CommandContext(ctx, "busybox", "sh", init, "--parse-nbdroot", c.spec, "10.9.9.9", c.rootPath).CombinedOutput()
+		cancel()
+		if got := strings.TrimSpace(string(out)); got != c.want {
+			t.Errorf("nbdroot=%s (root path %q): %q, want %q", c.spec, c.rootPath, got, c.want)
+		}
+	}
+}
+
+// initramfsFile returns the contents of name in a gzip-compressed newc cpio archive.
+func initramfsFile(t *testing.T, archive, name string) []byte {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(zr)
+	var hdr [110]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			t.Fatalf("%s: no %s: %v", archive, name, err)
+		}
+		if string(hdr[:6]) != "070701" {
+			t.Fatalf("%s: not a newc cpio archive", archive)
+		}
+		field := func(i int) int {
+			v, err := strconv.ParseUint(string(hdr[6+8*i:14+8*i]), 16, 32)
+			if err != nil {
+				t.Fatalf("%s: bad cpio header: %v", archive, err)
+			}
+			return int(v)
+		}
+		size, nameSize := field(6), field(11)
+		nb := make([]byte, (110+nameSize+3)&^3-110)
+		if _, err := io.ReadFull(r, nb); err != nil {
+			t.Fatal(err)
+		}
+		n := strings.TrimPrefix(string(nb[:nameSize-1]), "./")
+		if n == "TRAILER!!!" {
+			t.Fatalf("%s: no %s", archive, name)
+		}
+		data := make([]byte, (size+3)&^3)
+		if _, err := io.ReadFull(r, data); err != nil {
+			t.Fatal(err)
+		}
+		if n == name {
+			return data[:size]
+		}
+	}
 }
