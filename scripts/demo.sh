@@ -420,7 +420,9 @@ if [ $mode = diskless ]; then
   [ "$DISKLESS_NBD" = pxe-edge ] ||
     printf '  another MAC  not booted: the qemu-nbd stand-in shares one image (DISKLESS_NBD=pxe-edge for per-MAC overlays)\n'
 fi
-printf '  guest ran for %s s; whole demo %s s\n' "$(elapsed "$t_guest" "$t_end")" "$(elapsed "$t_start" "$(date +%s.%N)")"
+ran="guest ran for"
+[ $mode != diskless ] || ran="${#boots[@]} boots in"
+printf '  %s %s s; whole demo %s s\n' "$ran" "$(elapsed "$t_guest" "$t_end")" "$(elapsed "$t_start" "$(date +%s.%N)")"
 if [ $mode = diskless ]; then
   case $result in
     ok) say "OK: the diskless guest PXE-booted from pxe-edge, took its root over NBD, and each boot saw the writes of the boots before" ;;
