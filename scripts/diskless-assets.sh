@@ -342,15 +342,19 @@ mkfs.ext4 -q -F -T default -L pxe-edge-root -E root_owner=0:0 -d "$rt" "$work/ro
   die "mkfs.ext4 -d failed (e2fsprogs ≥ 1.43 needed for -d)"
 
 # --- into the cache, stamp last --------------------------------------------------------------
+# Each file is renamed into place, so a reader (or a second run at the same time) never sees
+# half a file.
 rm -f "$cache/STAMP"
-install -m 0644 "$kx/boot/vmlinuz-$kver" "$cache/vmlinuz.tmp" && mv "$cache/vmlinuz.tmp" "$cache/vmlinuz"
-install -m 0644 "$work/initrd.gz" "$cache/initrd.gz.tmp" && mv "$cache/initrd.gz.tmp" "$cache/initrd.gz"
-install -m 0644 "$work/root.ext4" "$cache/root.ext4.tmp" && mv "$cache/root.ext4.tmp" "$cache/root.ext4"
+install -m 0644 "$kx/boot/vmlinuz-$kver" "$cache/.vmlinuz.$$" && mv "$cache/.vmlinuz.$$" "$cache/vmlinuz"
+install -m 0644 "$work/initrd.gz" "$cache/.initrd.gz.$$" && mv "$cache/.initrd.gz.$$" "$cache/initrd.gz"
+install -m 0644 "$work/root.ext4" "$cache/.root.ext4.$$" && mv "$cache/.root.ext4.$$" "$cache/root.ext4"
 {
   echo "kernel $kpkg ($kver)"
   echo "modules ${order[*]}"
   for p in busybox-static nbd-client $libs; do echo "package $(basename "$(ls "$work"/deb/"${p}"_*.deb | head -n1)")"; done
-} >"$cache/SOURCE"
-echo "$stamp" >"$cache/STAMP"
+} >"$cache/.SOURCE.$$"
+mv "$cache/.SOURCE.$$" "$cache/SOURCE"
+echo "$stamp" >"$cache/.STAMP.$$"
+mv "$cache/.STAMP.$$" "$cache/STAMP"
 log "kernel $kver, initrd $(du -k "$cache/initrd.gz" | cut -f1) KiB, root $root_size → $cache"
 echo "$cache"
