@@ -24,8 +24,9 @@ import (
 // docs/diskless.md describes them.
 
 // nbdBackendEnv selects the NBD server the diskless tests use: "qemu-nbd" (the default, a
-// stand-in from Debian's qemu-utils) or "pxe-edge" (pxe-edge's own --nbd, per-client
-// copy-on-write overlays keyed by MAC).
+// stand-in from Debian's qemu-utils serving one shared image), "qemu-storage-daemon" (a
+// stand-in with one qcow2 overlay and export per MAC, which the tests know in advance), or
+// "pxe-edge" (pxe-edge's own --nbd, per-client copy-on-write overlays keyed by MAC).
 const nbdBackendEnv = "PXE_EDGE_DISKLESS_NBD"
 
 // nbdPort is the NBD port of every backend (the IANA port, PyPXE's default).
@@ -42,6 +43,8 @@ type nbdServer struct {
 	backend string
 	port    int
 	export  string
+	// exportPerMAC: the export is export + "-" + the client's MAC in hexhyp form.
+	exportPerMAC bool
 	// serverFlags go on pxe-edge's command line (the pxe-edge backend serves NBD itself).
 	serverFlags []string
 	// perClient: each client MAC gets its own copy-on-write view of the image, so a second
@@ -53,10 +56,10 @@ type nbdServer struct {
 }
 
 // startNBDServer serves image (a private copy of root.ext4) to guests on e's bridge, on
-// e.ServerIP(), with the backend $PXE_EDGE_DISKLESS_NBD names. It is the one place that
-// knows which NBD server runs: the stand-in is started here; for pxe-edge the returned
-// serverFlags must be given to e.startServer, which starts it.
-func startNBDServer(t *testing.T, e *env, image string) nbdServer {
+// e.ServerIP(), with the backend $PXE_EDGE_DISKLESS_NBD names; macs are the clients the test
+// will boot. It is the one place that knows which NBD server runs: a stand-in is started
+// here; for pxe-edge the returned serverFlags must be given to e.startServer, which starts it.
+func startNBDServer(t *testing.T, e *env, image string, macs ...string) nbdServer {
 	t.Helper()
 	backend := os.Getenv(nbdBackendEnv)
 	if backend == "" {
@@ -71,13 +74,34 @@ func startNBDServer(t *testing.T, e *env, image string) nbdServer {
 			"--bind="+e.ServerIP(), fmt.Sprintf("--port=%d", nbdPort), image)
 		waitListen(t, e.srv, nbdPort, 20*time.Second)
 		return nbdServer{backend: backend, port: nbdPort, export: "root", image: image}
+	case "qemu-storage-daemon":
+		netlab.RequireCommands(t, "qemu-storage-daemon", "qemu-img")
+		argv := []string{"qemu-storage-daemon", "--nbd-server",
+			fmt.Sprintf("addr.type=inet,addr.host=%s,addr.port=%d,max-connections=16", e.ServerIP(), nbdPort)}
+		for i, mac := range macs {
+			// The base stays read-only under each overlay, as pxe-edge's --nbd-cow keeps it.
+			overlay := filepath.Join(filepath.Dir(image), hexhyp(mac)+".qcow2")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", image, overlay).CombinedOutput()
+			cancel()
+			if err != nil {
+				t.Fatalf("qemu-img create %s: %v\n%s", overlay, err, out)
+			}
+			argv = append(argv,
+				"--blockdev", fmt.Sprintf("driver=qcow2,node-name=n%d,file.driver=file,file.filename=%s", i, overlay),
+				"--export", fmt.Sprintf("type=nbd,id=e%d,node-name=n%d,name=root-%s,writable=on", i, i, hexhyp(mac)))
+		}
+		e.srv.Start(argv...)
+		waitListen(t, e.srv, nbdPort, 20*time.Second)
+		return nbdServer{backend: backend, port: nbdPort, export: "root", exportPerMAC: true, perClient: true,
+			image: image, base: true}
 	case "pxe-edge":
 		// pxe-edge's default export serves --nbd FILE under its base name (and "").
 		return nbdServer{backend: backend, port: nbdPort, export: filepath.Base(image), perClient: true,
 			image: image, base: true,
 			serverFlags: []string{"--nbd", image, "--nbd-write", "--nbd-cow", "--nbd-port", fmt.Sprint(nbdPort)}}
 	default:
-		t.Fatalf("%s=%q: use qemu-nbd or pxe-edge", nbdBackendEnv, backend)
+		t.Fatalf("%s=%q: use qemu-nbd, qemu-storage-daemon or pxe-edge", nbdBackendEnv, backend)
 		return nbdServer{}
 	}
 }
@@ -127,14 +151,17 @@ func disklessAssets(t *testing.T) string {
 }
 
 // setupDiskless builds the assets and starts the NBD server on a private copy of the root
-// image (the cached one stays pristine).
-func setupDiskless(t *testing.T, e *env) *diskless {
+// image (the cached one stays pristine) for the clients macs.
+func setupDiskless(t *testing.T, e *env, macs ...string) *diskless {
 	t.Helper()
 	dir := disklessAssets(t)
 	image := filepath.Join(t.TempDir(), "root.ext4")
 	copyFile(t, filepath.Join(dir, "root.ext4"), image)
-	return &diskless{dir: dir, nbd: startNBDServer(t, e, image)}
+	return &diskless{dir: dir, nbd: startNBDServer(t, e, image, macs...)}
 }
+
+// hexhyp is a MAC in iPXE's ${mac:hexhyp} form (52-54-00-…).
+func hexhyp(mac string) string { return strings.ReplaceAll(mac, ":", "-") }
 
 func copyFile(t *testing.T, src, dst string) {
 	t.Helper()
@@ -145,13 +172,21 @@ func copyFile(t *testing.T, src, dst string) {
 	writeFile(t, dst, b)
 }
 
-// nbdroot is the kernel parameter naming the root on server: Debian's form
-// (nbdroot=SERVER,PORT,EXPORT) or, with dracut set, dracut's (nbdroot=SERVER:PORT/EXPORT).
-func (d *diskless) nbdroot(server string, dracut bool) string {
-	if dracut {
-		return fmt.Sprintf("nbdroot=%s:%d/%s", server, d.nbd.port, d.nbd.export)
+// exportFor is the export name client mac uses.
+func (n nbdServer) exportFor(mac string) string {
+	if n.exportPerMAC {
+		return n.export + "-" + hexhyp(mac)
 	}
-	return fmt.Sprintf("nbdroot=%s,%d,%s", server, d.nbd.port, d.nbd.export)
+	return n.export
+}
+
+// nbdroot is the kernel parameter naming mac's root on server: Debian's form
+// (nbdroot=SERVER,PORT,EXPORT) or, with dracut set, dracut's (nbdroot=SERVER:PORT/EXPORT).
+func (d *diskless) nbdroot(server, mac string, dracut bool) string {
+	if dracut {
+		return fmt.Sprintf("nbdroot=%s:%d/%s", server, d.nbd.port, d.nbd.exportFor(mac))
+	}
+	return fmt.Sprintf("nbdroot=%s,%d,%s", server, d.nbd.port, d.nbd.exportFor(mac))
 }
 
 var disklessOK = regexp.MustCompile(`PXE-EDGE-DISKLESS-OK boots=(\d+) mac=(\S+) ip=(\S+)`)
@@ -215,12 +250,12 @@ func disklessGuest(t *testing.T, d *diskless, tap, mac, nbdroot string) []string
 // first boot names its root in Debian's nbdroot= form, the second in dracut's.
 func TestDisklessKernelNBD(t *testing.T) {
 	e := newEnv(t, 30)
-	d := setupDiskless(t, e)
+	const mac = "52:54:00:70:30:10"
+	d := setupDiskless(t, e, mac)
 	e.startServer(append([]string{"--dhcp"}, d.nbd.serverFlags...)...)
 	tap := e.tap()
-	const mac = "52:54:00:70:30:10"
 	for boot := 1; boot <= 2; boot++ {
-		g := e.startGuest(fmt.Sprintf("diskless-kernel-%d", boot), disklessGuest(t, d, tap, mac, d.nbdroot(e.ServerIP(), boot == 2))...)
+		g := e.startGuest(fmt.Sprintf("diskless-kernel-%d", boot), disklessGuest(t, d, tap, mac, d.nbdroot(e.ServerIP(), mac, boot == 2))...)
 		took := expectBoot(t, g, mac, boot)
 		t.Logf("boot %d (-kernel, NBD via %s): marker after %v", boot, d.nbd.backend, took.Round(100*time.Millisecond))
 	}
@@ -234,12 +269,12 @@ func TestDisklessKernelNBD(t *testing.T) {
 // sees a root of its own (boots=1), which needs per-client overlays (the pxe-edge backend).
 func TestDisklessPXE(t *testing.T) {
 	e := newEnv(t, 31)
-	d := setupDiskless(t, e)
+	const mac1, mac2 = "52:54:00:70:31:10", "52:54:00:70:31:20"
+	d := setupDiskless(t, e, mac1, mac2)
 	copyFile(t, filepath.Join(d.dir, "vmlinuz"), filepath.Join(e.dir, "diskless", "vmlinuz"))
 	copyFile(t, filepath.Join(d.dir, "initrd.gz"), filepath.Join(e.dir, "diskless", "initrd.gz"))
-	const mac1, mac2 = "52:54:00:70:31:10", "52:54:00:70:31:20"
 	for _, mac := range []string{mac1, mac2} {
-		writeFile(t, filepath.Join(e.dir, "hosts", strings.ReplaceAll(mac, ":", "-")+".ipxe"), []byte(disklessHostScript(d)))
+		writeFile(t, filepath.Join(e.dir, "hosts", hexhyp(mac)+".ipxe"), []byte(disklessHostScript(d, mac)))
 	}
 	e.startServer(append([]string{"--dhcp", "--ipxe", "--http", "--http-port", "80"}, d.nbd.serverFlags...)...)
 
@@ -264,7 +299,7 @@ func TestDisklessPXE(t *testing.T) {
 	t.Run("other MAC sees its own root", func(t *testing.T) {
 		if !d.nbd.perClient {
 			t.Skipf("the %s stand-in serves one shared image to every client; a second MAC seeing "+
-				"boots=1 needs per-client overlays (%s=pxe-edge)", d.nbd.backend, nbdBackendEnv)
+				"boots=1 needs per-client overlays (%s=pxe-edge, or the qemu-storage-daemon stand-in)", d.nbd.backend, nbdBackendEnv)
 		}
 		se := *e
 		se.t = t
@@ -277,13 +312,13 @@ func TestDisklessPXE(t *testing.T) {
 
 // disklessHostScript is the per-host iPXE script: kernel and initramfs from the netboot root
 // over HTTP, the root over NBD from the server that answered DHCP.
-func disklessHostScript(d *diskless) string {
+func disklessHostScript(d *diskless, mac string) string {
 	return fmt.Sprintf(`#!ipxe
 echo pxe-edge: diskless boot for ${netX/mac}
 kernel ../diskless/vmlinuz console=ttyS0 panic=5 BOOTIF=01-${netX/mac:hexhyp} nbdroot=${next-server},%d,%s
 initrd ../diskless/initrd.gz
 boot
-`, d.nbd.port, d.nbd.export)
+`, d.nbd.port, d.nbd.exportFor(mac))
 }
 
 // The initramfs's nbdroot= parser, run from the built initramfs itself with busybox sh on the
