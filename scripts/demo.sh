@@ -9,9 +9,10 @@
 #
 # ARCH=diskless builds its guest with scripts/diskless-assets.sh (Debian packages, cached in
 # /var/cache/pxe-edge/diskless) and serves the root image with the NBD server DISKLESS_NBD
-# names: qemu-nbd (default, a stand-in from qemu-utils: one image shared by every client) or
-# pxe-edge (pxe-edge's own --nbd with per-MAC copy-on-write overlays; then a second guest with
-# another MAC boots too and must see a fresh root). DISKLESS_BOOTS (default 2) boots of the
+# names: qemu-nbd (default, a stand-in from qemu-utils: one image shared by every client),
+# qemu-storage-daemon (a stand-in with one qcow2 overlay and export per MAC, set up in advance)
+# or pxe-edge (pxe-edge's own --nbd with per-MAC copy-on-write overlays). With per-MAC
+# overlays a second guest with another MAC boots too and must see a fresh root. DISKLESS_BOOTS (default 2) boots of the
 # first guest. docs/diskless.md has the details.
 #
 # What it does: installs the Debian packages it lacks (scripts/install-deps.sh demo), builds
@@ -63,9 +64,9 @@ case $mode in
   diskless)
     need_pkgs="qemu-system-x86 ipxe-qemu ipxe cpio e2fsprogs" need_files="/usr/lib/ipxe/qemu/efi-virtio.rom"
     case $DISKLESS_NBD in
-      qemu-nbd) need_pkgs+=" qemu-utils" ;;
+      qemu-nbd|qemu-storage-daemon) need_pkgs+=" qemu-utils" ;;
       pxe-edge) ;;
-      *) die "DISKLESS_NBD=$DISKLESS_NBD: use qemu-nbd or pxe-edge" ;;
+      *) die "DISKLESS_NBD=$DISKLESS_NBD: use qemu-nbd, qemu-storage-daemon or pxe-edge" ;;
     esac ;;
 esac
 say "checking Debian packages"
@@ -154,13 +155,18 @@ if [ $mode = diskless ]; then
   cp "$assets/vmlinuz" "$assets/initrd.gz" "$serve/diskless/"
   # A private copy: the cached root image stays pristine for the next run.
   cp "$assets/root.ext4" "$tmp/root.ext4"
+  per_mac=0
   case $DISKLESS_NBD in
     qemu-nbd) nbd_export=root nbd_what="qemu-nbd (stand-in, one image shared by all clients)" ;;
+    qemu-storage-daemon)
+      per_mac=1 nbd_what="qemu-storage-daemon (stand-in, a qcow2 overlay and export per MAC)" ;;
     pxe-edge)
-      nbd_export=root.ext4 nbd_what="pxe-edge --nbd (copy-on-write overlay per MAC)"
+      per_mac=1 nbd_export=root.ext4 nbd_what="pxe-edge --nbd (copy-on-write overlay per MAC)"
       nbd_args=(--nbd "$tmp/root.ext4" --nbd-write --nbd-cow --nbd-port "$NBD_PORT") ;;
   esac
   for m in $MAC $MAC2; do
+    # The per-MAC stand-in can only tell clients apart by export name.
+    [ "$DISKLESS_NBD" != qemu-storage-daemon ] || nbd_export=root-${m//:/-}
     cat >"$serve/hosts/${m//:/-}.ipxe" <<EOT
 #!ipxe
 echo pxe-edge: diskless boot for \${netX/mac}
@@ -214,10 +220,22 @@ for _ in $(seq 100); do
 done
 grep -q 'DHCP answering' "$tmp/pxe-edge.log" || die "pxe-edge did not start serving within 20 s"
 
-if [ $mode = diskless ] && [ "$DISKLESS_NBD" = qemu-nbd ]; then
-  # The stand-in NBD server, on the address pxe-edge has just put on eth0. --persistent: serve
-  # every boot; --shared: a powered-off guest never closes its connection.
-  nbd_cmd=(qemu-nbd --format=raw --export-name=root --persistent --shared=8 --bind="$SERVER" --port="$NBD_PORT" "$tmp/root.ext4")
+if [ $mode = diskless ] && [ "$DISKLESS_NBD" != pxe-edge ]; then
+  # The stand-in NBD server, on the address pxe-edge has just put on eth0.
+  if [ "$DISKLESS_NBD" = qemu-nbd ]; then
+    # --persistent: serve every boot; --shared: a powered-off guest never closes its connection.
+    nbd_cmd=(qemu-nbd --format=raw --export-name=root --persistent --shared=8 --bind="$SERVER" --port="$NBD_PORT" "$tmp/root.ext4")
+  else
+    # One qcow2 overlay per MAC over the read-only base, each its own export.
+    nbd_cmd=(qemu-storage-daemon --nbd-server "addr.type=inet,addr.host=$SERVER,addr.port=$NBD_PORT,max-connections=16")
+    i=0
+    for m in $MAC $MAC2; do
+      qemu-img create -q -f qcow2 -F raw -b "$tmp/root.ext4" "$tmp/${m//:/-}.qcow2"
+      nbd_cmd+=(--blockdev "driver=qcow2,node-name=n$i,file.driver=file,file.filename=$tmp/${m//:/-}.qcow2"
+        --export "type=nbd,id=e$i,node-name=n$i,name=root-${m//:/-},writable=on")
+      i=$((i + 1))
+    done
+  fi
   say "starting the NBD stand-in: ${nbd_cmd[*]}"
   ip netns exec "$ns_srv" "${nbd_cmd[@]}" > >(prefix $'\033[35m[nbd]\033[0m' "$tmp/nbd.log") 2>&1 &
   pids+=($!)
@@ -225,7 +243,7 @@ if [ $mode = diskless ] && [ "$DISKLESS_NBD" = qemu-nbd ]; then
     [ -n "$(ip netns exec "$ns_srv" ss -Hltn "sport = :$NBD_PORT" 2>/dev/null)" ] && break
     sleep 0.1
   done
-  [ -n "$(ip netns exec "$ns_srv" ss -Hltn "sport = :$NBD_PORT")" ] || die "qemu-nbd did not listen on $SERVER:$NBD_PORT within 10 s"
+  [ -n "$(ip netns exec "$ns_srv" ss -Hltn "sport = :$NBD_PORT")" ] || die "$DISKLESS_NBD did not listen on $SERVER:$NBD_PORT within 10 s"
 fi
 
 # The event stream (DHCP offers/acks, leases, transfers) from the status API, kept for the
@@ -325,7 +343,7 @@ if [ $mode = diskless ]; then
     boots+=("$MAC $i $(seen "$tmp/console.$i.log") $(elapsed "$t_run" "$t_end") $result")
     i=$((i + 1))
   done
-  if [ $result = ok ] && [ "$DISKLESS_NBD" = pxe-edge ]; then
+  if [ $result = ok ] && [ $per_mac = 1 ]; then
     say "another machine ($MAC2): its overlay is its own, so it must see a fresh root"
     run_guest "$MAC2" "$tmp/console.other.log"
     boots+=("$MAC2 1 $(seen "$tmp/console.other.log") $(elapsed "$t_run" "$t_end") $result")
@@ -417,8 +435,20 @@ if [ $mode = diskless ]; then
     set -- $b
     printf '  %-18s %6s %6s %8s  %s\n' "$1" "boots=$2" "boots=${3:-?}" "$4" "$5"
   done
-  [ "$DISKLESS_NBD" = pxe-edge ] ||
-    printf '  another MAC  not booted: the qemu-nbd stand-in shares one image (DISKLESS_NBD=pxe-edge for per-MAC overlays)\n'
+  # What the served image itself holds (debugfs reads the ext4 file directly).
+  img=$(PATH=$PATH:/sbin:/usr/sbin debugfs -R 'cat /diskless-boots' "$tmp/root.ext4" 2>/dev/null | tr -cd '0-9')
+  if [ $per_mac = 1 ]; then
+    if [ -z "$img" ]; then
+      printf '  base image   unchanged: no /diskless-boots in %s (the writes are in the overlays)\n' "$tmp/root.ext4"
+    else
+      printf '  base image   WRITTEN: /diskless-boots = %s\n' "$img"
+      [ $result != ok ] || result=base
+    fi
+  else
+    printf '  root image   /diskless-boots = %s in the one shared image\n' "${img:-none}"
+  fi
+  [ $per_mac = 1 ] ||
+    printf '  another MAC  not booted: the qemu-nbd stand-in shares one image (DISKLESS_NBD=pxe-edge or qemu-storage-daemon for per-MAC overlays)\n'
 fi
 ran="guest ran for"
 [ $mode != diskless ] || ran="${#boots[@]} boots in"
@@ -427,6 +457,7 @@ if [ $mode = diskless ]; then
   case $result in
     ok) say "OK: the diskless guest PXE-booted from pxe-edge, took its root over NBD, and each boot saw the writes of the boots before" ;;
     count) die "a boot saw the wrong count on its root (table above)" ;;
+    base) die "the base image was written: per-MAC overlays must keep it pristine" ;;
     failed) die "the diskless guest reported a failure (console above)" ;;
     exited) die "the guest stopped before its root came up (console above)" ;;
     timeout) die "the guest did not reach its NBD root within $GUEST_TIMEOUT s (console above)" ;;
