@@ -4,6 +4,16 @@
 #   make demo                # x86-64 UEFI guest: firmware PXE → TFTP ipxe.efi → iPXE → HTTP boot.ipxe
 #   make demo ARCH=bios      # x86 BIOS guest: QEMU's iPXE option ROM → HTTP boot.ipxe (quicker)
 #   make demo ARCH=arm64     # arm64 UEFI guest (qemu-system-aarch64 -M virt, AAVMF)
+#   make demo ARCH=diskless  # x86-64 diskless Linux: iPXE ROM → HTTP kernel + initramfs → root
+#                            # over NBD; boots twice, the second boot sees the first's write
+#
+# ARCH=diskless builds its guest with scripts/diskless-assets.sh (Debian packages, cached in
+# /var/cache/pxe-edge/diskless) and serves the root image with the NBD server DISKLESS_NBD
+# names: qemu-nbd (default, a stand-in from qemu-utils: one image shared by every client),
+# qemu-storage-daemon (a stand-in with one qcow2 overlay and export per MAC, set up in advance)
+# or pxe-edge (pxe-edge's own --nbd with per-MAC copy-on-write overlays). With per-MAC
+# overlays a second guest with another MAC boots too and must see a fresh root. DISKLESS_BOOTS (default 2) boots of the
+# first guest. docs/diskless.md has the details.
 #
 # What it does: installs the Debian packages it lacks (scripts/install-deps.sh demo), builds
 # bin/pxe-edge and netboot/ (`make build netboot`), builds a throw-away lab out of network
@@ -25,13 +35,18 @@ case $mode in
   ""|uefi|x86|x86_64|amd64|x86-uefi) mode=uefi ;;
   bios|x86-bios|pcbios) mode=bios ;;
   arm64|aarch64) mode=arm64 ;;
-  *) echo "demo: unknown ARCH=$mode (use nothing, bios or arm64)" >&2; exit 2 ;;
+  diskless|nbd) mode=diskless ;;
+  *) echo "demo: unknown ARCH=$mode (use nothing, bios, arm64 or diskless)" >&2; exit 2 ;;
 esac
 
-GUEST_TIMEOUT=${GUEST_TIMEOUT:-150}   # seconds for the guest to get through boot.ipxe
+GUEST_TIMEOUT=${GUEST_TIMEOUT:-150}   # seconds for the guest to get through boot.ipxe (each boot)
 SUBNET=10.80.0                        # board/demo range (docs/DESIGN.md)
 SERVER=$SUBNET.1
 MAC=52:54:00:80:00:42
+MAC2=52:54:00:80:00:43                # diskless: the second machine (per-MAC overlays only)
+DISKLESS_NBD=${DISKLESS_NBD:-pxe-edge}
+DISKLESS_BOOTS=${DISKLESS_BOOTS:-2}
+NBD_PORT=10809
 
 t_start=$(date +%s.%N)
 say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
@@ -46,6 +61,13 @@ case $mode in
   uefi) need_pkgs="qemu-system-x86 ovmf ipxe" need_files="/usr/share/qemu/OVMF.fd" ;;
   bios) need_pkgs="qemu-system-x86 ipxe-qemu ipxe" need_files="/usr/lib/ipxe/qemu/efi-e1000.rom" ;;
   arm64) need_pkgs="qemu-system-arm qemu-efi-aarch64 ipxe" need_files="/usr/share/AAVMF/AAVMF_CODE.fd" ;;
+  diskless)
+    need_pkgs="qemu-system-x86 ipxe-qemu ipxe cpio e2fsprogs" need_files="/usr/lib/ipxe/qemu/efi-virtio.rom"
+    case $DISKLESS_NBD in
+      qemu-nbd|qemu-storage-daemon) need_pkgs+=" qemu-utils" ;;
+      pxe-edge) ;;
+      *) die "DISKLESS_NBD=$DISKLESS_NBD: use qemu-nbd, qemu-storage-daemon or pxe-edge" ;;
+    esac ;;
 esac
 say "checking Debian packages"
 "$top/scripts/install-deps.sh" demo
@@ -82,6 +104,12 @@ nb_out=$(make -C "$top" --no-print-directory netboot 2>&1) || { echo "$nb_out"; 
 say "built $("$bin" --version) and netboot/ in $(elapsed "$t0" "$(date +%s.%N)") s"
 [ $mode != arm64 ] || [ -f "$netboot/ipxe-arm64.efi" ] ||
   die "netboot/ipxe-arm64.efi missing: arm64 UEFI clients need an arm64 iPXE (IPXE_ARM64_EFI=/path/ipxe.efi make netboot)"
+if [ $mode = diskless ]; then
+  say "diskless guest: kernel, initramfs and root image from Debian packages (scripts/diskless-assets.sh, cached)"
+  t0=$(date +%s.%N)
+  assets=$("$top/scripts/diskless-assets.sh") || die "scripts/diskless-assets.sh failed (messages above)"
+  say "diskless assets in $assets ($(sed -n 's/^kernel //p' "$assets/SOURCE"); $(elapsed "$t0" "$(date +%s.%N)") s)"
+fi
 
 # --- 3. the lab ------------------------------------------------------------------------------
 tmp=$(mktemp -d /tmp/pxe-edge-demo.XXXXXX)
@@ -113,6 +141,41 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo; echo "demo: interrupted"; exit 130' INT TERM HUP
+
+# The directory pxe-edge serves: netboot/ itself, or for the diskless guest a copy with the
+# kernel, the initramfs and a hosts/<mac>.ipxe script per machine that boots them with the root
+# over NBD (the repository's netboot/ stays as it is).
+serve=$netboot
+nbd_args=()
+if [ $mode = diskless ]; then
+  serve=$tmp/netboot
+  mkdir -p "$serve"
+  cp -a "$netboot/." "$serve/"
+  mkdir -p "$serve/diskless" "$serve/hosts"
+  cp "$assets/vmlinuz" "$assets/initrd.gz" "$serve/diskless/"
+  # A private copy: the cached root image stays pristine for the next run.
+  cp "$assets/root.ext4" "$tmp/root.ext4"
+  per_mac=0
+  case $DISKLESS_NBD in
+    qemu-nbd) nbd_export=root nbd_what="qemu-nbd (stand-in, one image shared by all clients)" ;;
+    qemu-storage-daemon)
+      per_mac=1 nbd_what="qemu-storage-daemon (stand-in, a qcow2 overlay and export per MAC)" ;;
+    pxe-edge)
+      per_mac=1 nbd_export=root.ext4 nbd_what="pxe-edge --nbd (copy-on-write overlay per MAC)"
+      nbd_args=(--nbd "$tmp/root.ext4" --nbd-write --nbd-cow --nbd-port "$NBD_PORT") ;;
+  esac
+  for m in $MAC $MAC2; do
+    # The per-MAC stand-in can only tell clients apart by export name.
+    [ "$DISKLESS_NBD" != qemu-storage-daemon ] || nbd_export=root-${m//:/-}
+    cat >"$serve/hosts/${m//:/-}.ipxe" <<EOT
+#!ipxe
+echo pxe-edge: diskless boot for \${netX/mac}
+kernel ../diskless/vmlinuz console=ttyS0 panic=5 BOOTIF=01-\${netX/mac:hexhyp} nbdroot=\${next-server},$NBD_PORT,$nbd_export
+initrd ../diskless/initrd.gz
+boot
+EOT
+  done
+fi
 
 say "lab: namespaces $ns_srv (pxe-edge, eth0) and $ns_sw (bridge br0, tap0 for the guest)"
 ip netns add "$ns_srv"
@@ -146,7 +209,7 @@ prefix() {
 field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2"; }
 mkdir -p "$tmp/state"
 args=(--iface eth0 --dhcp -s "$SERVER" -n 255.255.255.0 -b "$SUBNET.100" -e "$SUBNET.150" -r '' -d ''
-  --http --http-port 80 --ipxe --tftp -a "$netboot" --state-dir "$tmp/state")
+  --http --http-port 80 --ipxe --tftp -a "$serve" --state-dir "$tmp/state" ${nbd_args[@]+"${nbd_args[@]}"})
 say "starting: pxe-edge$(printf ' %q' "${args[@]}")"
 ip netns exec "$ns_srv" "$bin" "${args[@]}" > >(prefix $'\033[36m[pxe-edge]\033[0m' "$tmp/pxe-edge.log") 2>&1 &
 pxe_pid=$!
@@ -157,9 +220,35 @@ for _ in $(seq 100); do
 done
 grep -q 'DHCP answering' "$tmp/pxe-edge.log" || die "pxe-edge did not start serving within 20 s"
 
+if [ $mode = diskless ] && [ "$DISKLESS_NBD" != pxe-edge ]; then
+  # The stand-in NBD server, on the address pxe-edge has just put on eth0.
+  if [ "$DISKLESS_NBD" = qemu-nbd ]; then
+    # --persistent: serve every boot; --shared: a powered-off guest never closes its connection.
+    nbd_cmd=(qemu-nbd --format=raw --export-name=root --persistent --shared=8 --bind="$SERVER" --port="$NBD_PORT" "$tmp/root.ext4")
+  else
+    # One qcow2 overlay per MAC over the read-only base, each its own export.
+    nbd_cmd=(qemu-storage-daemon --nbd-server "addr.type=inet,addr.host=$SERVER,addr.port=$NBD_PORT,max-connections=16")
+    i=0
+    for m in $MAC $MAC2; do
+      qemu-img create -q -f qcow2 -F raw -b "$tmp/root.ext4" "$tmp/${m//:/-}.qcow2"
+      nbd_cmd+=(--blockdev "driver=qcow2,node-name=n$i,file.driver=file,file.filename=$tmp/${m//:/-}.qcow2"
+        --export "type=nbd,id=e$i,node-name=n$i,name=root-${m//:/-},writable=on")
+      i=$((i + 1))
+    done
+  fi
+  say "starting the NBD stand-in: ${nbd_cmd[*]}"
+  ip netns exec "$ns_srv" "${nbd_cmd[@]}" > >(prefix $'\033[35m[nbd]\033[0m' "$tmp/nbd.log") 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    [ -n "$(ip netns exec "$ns_srv" ss -Hltn "sport = :$NBD_PORT" 2>/dev/null)" ] && break
+    sleep 0.1
+  done
+  [ -n "$(ip netns exec "$ns_srv" ss -Hltn "sport = :$NBD_PORT")" ] || die "$DISKLESS_NBD did not listen on $SERVER:$NBD_PORT within 10 s"
+fi
+
 # The event stream (DHCP offers/acks, leases, transfers) from the status API, kept for the
 # summary and shown as it happens. curl ends when pxe-edge stops, and the loop with it.
-ip netns exec "$ns_srv" curl -sN --max-time $((GUEST_TIMEOUT + 30)) "http://$SERVER/api/events" 2>/dev/null |
+ip netns exec "$ns_srv" curl -sN --max-time $((GUEST_TIMEOUT * (DISKLESS_BOOTS + 1) + 60)) "http://$SERVER/api/events" 2>/dev/null |
   while IFS= read -r l; do
     printf '%s\n' "$l" >>"$tmp/events.sse"
     case $l in
@@ -174,48 +263,97 @@ ip netns exec "$ns_srv" curl -sN --max-time $((GUEST_TIMEOUT + 30)) "http://$SER
 pids+=($!)
 
 # --- 5. the guest ----------------------------------------------------------------------------
-case $mode in
-  uefi)
-    what="x86-64 UEFI guest (OVMF, virtio-net with EDK2's own PXE)"
-    qemu=(qemu-system-x86_64 -accel tcg -m 512 -bios /usr/share/qemu/OVMF.fd
-      -device virtio-net-pci,netdev=n0,mac=$MAC,romfile=) ;;
-  bios)
-    what="x86 BIOS guest (SeaBIOS, e1000 with the iPXE option ROM from ipxe-qemu)"
-    qemu=(qemu-system-x86_64 -accel tcg -m 256 -boot n
-      -device e1000,netdev=n0,mac=$MAC,romfile=/usr/lib/ipxe/qemu/efi-e1000.rom) ;;
-  arm64)
-    what="arm64 UEFI guest (qemu-system-aarch64 -M virt, AAVMF, virtio-net)"
-    # AAVMF wants 64 MiB flash images: code read-only, a private copy of the variable store.
-    cp /usr/share/AAVMF/AAVMF_VARS.fd "$tmp/vars.fd"
-    qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57 -m 512
-      -drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd
-      -drive if=pflash,format=raw,file="$tmp/vars.fd"
-      -device virtio-net-pci,netdev=n0,mac=$MAC,romfile=) ;;
-esac
-# TCG, not KVM: /dev/kvm here may be nested, where OVMF and the iPXE ROM die under KVM.
-qemu+=(-nographic -monitor none -no-reboot -pidfile "$tmp/qemu.pid"
-  -netdev tap,id=n0,ifname=tap0,script=no,downscript=no)
-say "booting the $what, MAC $MAC; console follows"
-t_guest=$EPOCHREALTIME
-ip netns exec "$ns_sw" "${qemu[@]}" </dev/null 2>&1 |
-  sed -u -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[()][A-Za-z0-9]//g' -e 's/\x1bc//g' \
-    -e 's/\r/\n/g' -e 's/  \+/ /g' |
-  prefix $'\033[32m[guest]\033[0m' "$tmp/console.log" &
-guest_job=$!
-pids+=($guest_job)
-for _ in $(seq 50); do [ -s "$tmp/qemu.pid" ] && break; sleep 0.1; done
-qemu_pid=$(cat "$tmp/qemu.pid" 2>/dev/null || true)
+# guest_cmd MAC: the QEMU command line of the guest, into the array qemu.
+guest_cmd() {
+  case $mode in
+    uefi)
+      what="x86-64 UEFI guest (OVMF, virtio-net with EDK2's own PXE)"
+      qemu=(qemu-system-x86_64 -accel tcg -m 512 -bios /usr/share/qemu/OVMF.fd
+        -device virtio-net-pci,netdev=n0,mac=$1,romfile=) ;;
+    bios)
+      what="x86 BIOS guest (SeaBIOS, e1000 with the iPXE option ROM from ipxe-qemu)"
+      qemu=(qemu-system-x86_64 -accel tcg -m 256 -boot n
+        -device e1000,netdev=n0,mac=$1,romfile=/usr/lib/ipxe/qemu/efi-e1000.rom) ;;
+    arm64)
+      what="arm64 UEFI guest (qemu-system-aarch64 -M virt, AAVMF, virtio-net)"
+      # AAVMF wants 64 MiB flash images: code read-only, a private copy of the variable store.
+      cp /usr/share/AAVMF/AAVMF_VARS.fd "$tmp/vars.fd"
+      qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57 -m 512
+        -drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd
+        -drive if=pflash,format=raw,file="$tmp/vars.fd"
+        -device virtio-net-pci,netdev=n0,mac=$1,romfile=) ;;
+    diskless)
+      what="x86-64 diskless guest (SeaBIOS, virtio-net with the iPXE ROM; root over NBD from $nbd_what)"
+      qemu=(qemu-system-x86_64 -accel tcg -m 256 -boot n -device virtio-net-pci,netdev=n0,mac=$1) ;;
+  esac
+  # TCG, not KVM: /dev/kvm here may be nested, where OVMF and the iPXE ROM die under KVM.
+  qemu+=(-nographic -monitor none -no-reboot -pidfile "$tmp/qemu.pid"
+    -netdev tap,id=n0,ifname=tap0,script=no,downscript=no)
+}
+# What ends a boot on the console: a success and a failure marker.
+ok_mark='pxe-edge: leaving iPXE' fail_mark='pxe-edge: boot failed'
+if [ $mode = diskless ]; then ok_mark='PXE-EDGE-DISKLESS-OK' fail_mark='PXE-EDGE-DISKLESS-FAIL'; fi
 
-result=timeout
-deadline=$(( $(date +%s) + GUEST_TIMEOUT ))
-while [ "$(date +%s)" -lt $deadline ]; do
-  if grep -q 'pxe-edge: leaving iPXE' "$tmp/console.log" 2>/dev/null; then result=ok; break; fi
-  if grep -q 'pxe-edge: boot failed' "$tmp/console.log" 2>/dev/null; then result=failed; break; fi
-  if [ -n "$qemu_pid" ] && ! kill -0 "$qemu_pid" 2>/dev/null; then result=exited; break; fi
-  sleep 0.5
-done
-t_end=$EPOCHREALTIME
-kill "$qemu_pid" 2>/dev/null || true
+# run_guest MAC CONSOLE: boot the guest once, its console to the terminal and to CONSOLE;
+# sets result (ok, failed, exited, timeout) and t_run/t_end (power-on, end).
+run_guest() {
+  local mac=$1 console=$2 deadline
+  guest_cmd "$mac"
+  rm -f "$tmp/qemu.pid"
+  t_run=$EPOCHREALTIME
+  ip netns exec "$ns_sw" "${qemu[@]}" </dev/null 2>&1 |
+    sed -u -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[()][A-Za-z0-9]//g' -e 's/\x1bc//g' \
+      -e 's/\r/\n/g' -e 's/  \+/ /g' |
+    prefix $'\033[32m[guest]\033[0m' "$console" &
+  pids+=($!)
+  for _ in $(seq 50); do [ -s "$tmp/qemu.pid" ] && break; sleep 0.1; done
+  qemu_pid=$(cat "$tmp/qemu.pid" 2>/dev/null || true)
+  result=timeout
+  deadline=$(( $(date +%s) + GUEST_TIMEOUT ))
+  while [ "$(date +%s)" -lt $deadline ]; do
+    if grep -q -- "$ok_mark" "$console" 2>/dev/null; then result=ok; break; fi
+    if grep -q -e "$fail_mark" -e 'pxe-edge: boot failed' "$console" 2>/dev/null; then result=failed; break; fi
+    if [ -n "$qemu_pid" ] && ! kill -0 "$qemu_pid" 2>/dev/null; then result=exited; break; fi
+    sleep 0.5
+  done
+  t_end=$EPOCHREALTIME
+  # The diskless guest syncs and powers itself off after its marker: let it (bounded).
+  if [ $mode = diskless ] && [ $result = ok ]; then
+    for _ in $(seq 300); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  kill "$qemu_pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.1; done
+  qemu_pid=""
+}
+
+guest_cmd "$MAC"
+say "booting the $what, MAC $MAC; console follows"
+run_guest "$MAC" "$tmp/console.log"
+t_guest=$t_run t_first_end=$t_end
+# The diskless guest again (it must find its own write), and with per-MAC overlays another
+# machine (it must not). Each line: "MAC boots-expected boots-seen seconds result".
+boots=()
+if [ $mode = diskless ]; then
+  seen() { sed -n 's/.*PXE-EDGE-DISKLESS-OK boots=\([0-9]*\).*/\1/p' "$1" | head -n1; }
+  boots+=("$MAC 1 $(seen "$tmp/console.log") $(elapsed "$t_run" "$t_end") $result")
+  i=2
+  while [ $result = ok ] && [ $i -le "$DISKLESS_BOOTS" ]; do
+    say "boot $i of the same machine ($MAC): its root must hold the count of the boots before"
+    run_guest "$MAC" "$tmp/console.$i.log"
+    boots+=("$MAC $i $(seen "$tmp/console.$i.log") $(elapsed "$t_run" "$t_end") $result")
+    i=$((i + 1))
+  done
+  if [ $result = ok ] && [ $per_mac = 1 ]; then
+    say "another machine ($MAC2): its overlay is its own, so it must see a fresh root"
+    run_guest "$MAC2" "$tmp/console.other.log"
+    boots+=("$MAC2 1 $(seen "$tmp/console.other.log") $(elapsed "$t_run" "$t_end") $result")
+  fi
+  for b in "${boots[@]}"; do
+    set -- $b
+    [ "$5" = ok ] || { result=$5; break; }
+    [ "$2" = "$3" ] || { result=count; break; }
+  done
+fi
 # Stop pxe-edge now (SIGTERM: leases flushed, address removed) so its last lines come before
 # the summary.
 kill -TERM "$pxe_pid" 2>/dev/null || true
@@ -224,16 +362,21 @@ sleep 0.3
 
 # --- 6. summary ------------------------------------------------------------------------------
 # Every notable moment as "epoch<TAB>text", from the event stream, pxe-edge's log and the
-# console, sorted into one timeline relative to the guest's power-on.
+# console, sorted into one timeline relative to the guest's power-on (the first boot only).
 tl=$tmp/timeline
 : >"$tl"
 epoch() { date -d "$1" +%s.%N; }
+# first_boot TS: whether TS (epoch seconds) falls within the first boot.
+first_boot() { [ $mode = diskless ] || return 0; awk -v t="$1" -v e="$t_first_end" 'BEGIN { exit !(t <= e + 1) }'; }
 addr="" files=0 bytes=0
 while IFS= read -r l; do
   l=${l#data: }
   kind=$(field kind "$l")
   [ "$(field mac "$l")" = "$MAC" ] || [ "${kind#transfer}" != "$kind" ] || continue
   ts=$(epoch "$(field time "$l")")
+  first_boot "$ts" || continue
+  # HTTP transfers are listed (and counted) from pxe-edge's request log below.
+  case $kind in transfer-*) [ "$(field proto "$l")" != http ] || continue ;; esac
   case $kind in
     dhcp)
       ip=$(field client "$l"); ip=${ip%:*}
@@ -255,6 +398,7 @@ while IFS= read -r l; do
 done < <(grep '^data: {"time"' "$tmp/events.sse" 2>/dev/null || true)
 while IFS= read -r l; do
   ts=$(epoch "$(sed -n 's/.*time=\([^ ]*\).*/\1/p' <<<"$l")")
+  first_boot "$ts" || continue
   path=$(sed -n 's/.* path=\([^ ]*\).*/\1/p' <<<"$l")
   st=$(sed -n 's/.* status=\([0-9]*\).*/\1/p' <<<"$l")
   b=$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$l")
@@ -262,8 +406,11 @@ while IFS= read -r l; do
   printf '%s\tHTTP GET %s: %s, %s bytes\n' "$ts" "$path" "$st" "$b" >>"$tl"
 done < <(grep 'msg=http ' "$tmp/pxe-edge.log" | grep -v ' path=/api/' | cut -f2- || true)
 for m in 'Start PXE over IPv4' 'NBP file downloaded' 'iPXE initialising devices' 'boot.ipxe : ' \
-  'pxe-edge: boot.ipxe reached' 'pxe-edge: menu choice' 'pxe-edge: leaving iPXE' 'pxe-edge: boot failed'; do
-  grep -F -m1 -- "$m" "$tmp/console.log" 2>/dev/null | awk -F'\t' '{ printf "%s\tconsole: %s\n", $1, $2 }' >>"$tl" || true
+  'pxe-edge: boot.ipxe reached' 'pxe-edge: menu choice' 'pxe-edge: leaving iPXE' 'pxe-edge: boot failed' \
+  'pxe-edge: diskless boot for' '] Linux version' 'pxe-edge-diskless: initramfs' 'udhcpc: lease of' \
+  'Connected /dev/nbd0' 'EXT4-fs (nbd0): mounted' 'PXE-EDGE-DISKLESS-' '] reboot: Power down'; do
+  grep -F -m1 -- "$m" "$tmp/console.log" 2>/dev/null |
+    awk -F'\t' '{ x = $2; if (length(x) > 100) x = substr(x, 1, 100) "…"; printf "%s\tconsole: %s\n", $1, x }' >>"$tl" || true
 done
 
 echo
@@ -281,7 +428,42 @@ sort -n "$tl" | while IFS=$'\t' read -r ts text; do
     'BEGIN { if (t - p < 10) n = ""; printf "  %8.1f %+8.1f  %s%s\n", t - g, t - p, x, n }'
   prev=$ts
 done
-printf '  guest ran for %s s; whole demo %s s\n' "$(elapsed "$t_guest" "$t_end")" "$(elapsed "$t_start" "$(date +%s.%N)")"
+if [ $mode = diskless ]; then
+  printf '  NBD server   %s on %s:%s\n' "$nbd_what" "$SERVER" "$NBD_PORT"
+  printf '  %-18s %6s %6s %8s  %s\n' "boot of" "want" "seen" "s" "result"
+  for b in "${boots[@]}"; do
+    set -- $b
+    printf '  %-18s %6s %6s %8s  %s\n' "$1" "boots=$2" "boots=${3:-?}" "$4" "$5"
+  done
+  # What the served image itself holds (debugfs reads the ext4 file directly).
+  img=$(PATH=$PATH:/sbin:/usr/sbin debugfs -R 'cat /diskless-boots' "$tmp/root.ext4" 2>/dev/null | tr -cd '0-9')
+  if [ $per_mac = 1 ]; then
+    if [ -z "$img" ]; then
+      printf '  base image   unchanged: no /diskless-boots in %s (the writes are in the overlays)\n' "$tmp/root.ext4"
+    else
+      printf '  base image   WRITTEN: /diskless-boots = %s\n' "$img"
+      [ $result != ok ] || result=base
+    fi
+  else
+    printf '  root image   /diskless-boots = %s in the one shared image\n' "${img:-none}"
+  fi
+  [ $per_mac = 1 ] ||
+    printf '  another MAC  not booted: the qemu-nbd stand-in shares one image (DISKLESS_NBD=pxe-edge or qemu-storage-daemon for per-MAC overlays)\n'
+fi
+ran="guest ran for"
+[ $mode != diskless ] || ran="${#boots[@]} boots in"
+printf '  %s %s s; whole demo %s s\n' "$ran" "$(elapsed "$t_guest" "$t_end")" "$(elapsed "$t_start" "$(date +%s.%N)")"
+if [ $mode = diskless ]; then
+  case $result in
+    ok) say "OK: the diskless guest PXE-booted from pxe-edge, took its root over NBD, and each boot saw the writes of the boots before" ;;
+    count) die "a boot saw the wrong count on its root (table above)" ;;
+    base) die "the base image was written: per-MAC overlays must keep it pristine" ;;
+    failed) die "the diskless guest reported a failure (console above)" ;;
+    exited) die "the guest stopped before its root came up (console above)" ;;
+    timeout) die "the guest did not reach its NBD root within $GUEST_TIMEOUT s (console above)" ;;
+  esac
+  exit 0
+fi
 case $result in
   ok) say "OK: the guest PXE-booted from pxe-edge and ran netboot/boot.ipxe to its end" ;;
   failed) die "boot.ipxe reported a failure (console above)" ;;
