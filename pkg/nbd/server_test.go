@@ -66,7 +66,17 @@ func TestTransmissionReadOnly(t *testing.T) {
 		}
 		seen[h] = true
 	}
-	rc.send(Request{Type: CmdDisc}, nil)
+	// Short reads pipelined with a DISC behind them: all are answered, then the close.
+	var burst []byte
+	for i := range 3 {
+		burst = AppendRequest(burst, Request{Type: CmdRead, Handle: uint64(500 + i), Offset: uint64(i), Length: 100})
+	}
+	rc.write(AppendRequest(burst, Request{Type: CmdDisc}))
+	for i := range 3 {
+		if h, errno, data := rc.reply(100); h != uint64(500+i) || errno != 0 || !bytes.Equal(data, want[i:i+100]) {
+			t.Fatalf("reply before DISC: handle %d errno %d", h, errno)
+		}
+	}
 	if _, err := rc.br.ReadByte(); err == nil {
 		t.Error("connection still open after DISC")
 	}
