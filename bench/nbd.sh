@@ -290,6 +290,12 @@ for t in ["seq", "rand", "cow"]:
     best = max((med[s] for s in peers if s in med), default=float("nan"))
     print(f"{names[t]:<44}" + "".join(f"{med.get(s, float('nan')):>11.1f}" for s in servers) +
           f"{med.get('pxe-edge', float('nan')) / best:>10.2f}")
+# Run by run (every server once per run, back to back): how far the ratio moves.
+for t in ["seq", "rand", "cow"]:
+    if t in rate and "pxe-edge" in rate[t]:
+        n = min(len(v) for v in rate[t].values())
+        by = [rate[t]["pxe-edge"][i] / max(rate[t][s][i] for s in peers if s in rate[t]) for i in range(n)]
+        print(f"{'  ' + t + ' pxe/best peer by run':<44}" + " ".join(f"{r:.2f}" for r in by))
 if iops:
     med = {s: st.median(v) for s, v in iops.items()}
     best = max((med[s] for s in peers if s in med), default=float("nan"))
