@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/pxe-edge/pxe-edge/pkg/events"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -332,5 +333,28 @@ func TestCowFileLongReads(t *testing.T) {
 		if errno != 0 || !bytes.Equal(data, want[r[0]:r[0]+r[1]]) {
 			t.Errorf("read %d+%d: errno %d or data differs", r[0], r[1], errno)
 		}
+	}
+}
+
+// An attached client is announced on the event bus, and its departure with the bytes moved.
+func TestEvents(t *testing.T) {
+	img, _ := testImage(t, 1<<20)
+	bus := events.NewBus()
+	ch, cancel := bus.Subscribe(16)
+	defer cancel()
+	s, err := New(Config{Default: img, Events: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := dialGo(t, testServer(t, s), "")
+	rc.do(Request{Type: CmdRead, Handle: 1, Length: 1000}, nil)
+	rc.send(Request{Type: CmdDisc}, nil)
+	rc.br.ReadByte()
+	start, done := <-ch, <-ch
+	if start.Kind != events.TransferStarted || start.Proto != "nbd" || start.File != "disk.img" || start.Total != 1<<20 {
+		t.Errorf("start event %+v", start)
+	}
+	if done.Kind != events.TransferDone || done.ID != start.ID || done.Bytes != 1000 {
+		t.Errorf("done event %+v", done)
 	}
 }
