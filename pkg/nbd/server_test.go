@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"github.com/pxe-edge/pxe-edge/pkg/events"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+
+	"github.com/pxe-edge/pxe-edge/pkg/events"
 )
 
 func TestTransmissionReadOnly(t *testing.T) {
