@@ -11,7 +11,7 @@
 # Needs root, iproute2, libnbd-bin (nbdcopy, nbdinfo), fio, nbd-server, nbdkit, qemu-utils,
 # python3, go. Knobs (environment): SIZE_MB (1024) image size, RUNS (3) runs per test and
 # server, RAND_SECS (10) and RAND_DEPTH (16) for random reads, COW_MB (256) data written per
-# COW run, CLIENTS (20) for the memory test, PXE_EDGE (a pxe-edge binary with NBD wired into
+# COW run, CLIENTS (20) for the memory test, TESTS (seq rand rss cow: a subset), PXE_EDGE (a pxe-edge binary with NBD wired into
 # the daemon; default: bench/nbdserve, pkg/nbd alone). The machine is shared and noisy:
 # compare the ratios of one run, not absolute figures across runs.
 set -euo pipefail
@@ -22,6 +22,7 @@ RAND_SECS=${RAND_SECS:-10}
 RAND_DEPTH=${RAND_DEPTH:-16}
 COW_MB=${COW_MB:-256}
 CLIENTS=${CLIENTS:-20}
+TESTS=" ${TESTS:-seq rand rss cow} "
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$PATH:/usr/sbin:/sbin:/usr/local/go/bin
 
@@ -153,6 +154,7 @@ CONF
 		# the server and everything it forks are counted from the start.
 		(echo $BASHPID >"${CG[$s]}/cgroup.procs" && exec ip netns exec "$NS_S" "$@") >"$SCRATCH/$s.log" 2>&1 &
 		PID[$s]=$!
+		disown "$!" # stopped through its cgroup; no job-control notice when killed
 	done
 	for s in "${SERVERS[@]}"; do
 		local ok=
@@ -195,13 +197,16 @@ for run in $(seq "$RUNS"); do
 	for s in $(order "$run"); do
 		# Sequential read of the whole image: nbdcopy's defaults (multi-conn when offered).
 		c0=$(cpu_us "$s"); t0=$(now)
-		if C nbdcopy "${URI[$s]}" null: 2>>"$SCRATCH/client.log"; then
+		if [[ $TESTS != *" seq "* ]]; then
+			:
+		elif C nbdcopy "${URI[$s]}" null: 2>>"$SCRATCH/client.log"; then
 			t1=$(now); c1=$(cpu_us "$s")
 			echo "seq $s $(((SIZE_MB << 20))) $((t1 - t0)) $((c1 - c0))" >>"$RESULTS"
 		else
 			echo "seq $s FAIL" >>"$RESULTS"
 		fi
 		# 4 KiB random reads, RAND_DEPTH in flight on one connection.
+		[[ $TESTS == *" rand "* ]] || continue
 		c0=$(cpu_us "$s")
 		out=$(C fio --name=rand --ioengine=nbd --uri="${URI[$s]}" --rw=randread --bs=4k --iodepth="$RAND_DEPTH" \
 			--runtime="$RAND_SECS" --time_based --output-format=terse --terse-version=3 2>>"$SCRATCH/client.log" | tail -1)
@@ -219,6 +224,7 @@ done
 # Memory with CLIENTS clients at once: each reads 64 KiB blocks at random, 8 in flight, for
 # RAND_SECS; the peak of the summed RSS of the server's processes, sampled every 100 ms.
 for s in $(order 0); do
+	[[ $TESTS == *" rss "* ]] || break
 	peak=0
 	C bash -c "for i in \$(seq $CLIENTS); do fio --name=m\$i --ioengine=nbd --uri='${URI[$s]}' --rw=randread --bs=64k \
 		--iodepth=8 --runtime=$RAND_SECS --time_based --output-format=terse >/dev/null 2>&1 & done; wait" &
@@ -236,6 +242,7 @@ stop_servers
 # Copy-on-write writes: COW_MB of random data into the export through each server's COW
 # mode, servers restarted (overlays emptied) before every run so each starts clean.
 for run in $(seq "$RUNS"); do
+	[[ $TESTS == *" cow "* ]] || break
 	start_servers cow
 	for s in $(order "$run"); do
 		c0=$(cpu_us "$s"); t0=$(now)
@@ -283,6 +290,12 @@ for t in ["seq", "rand", "cow"]:
     best = max((med[s] for s in peers if s in med), default=float("nan"))
     print(f"{names[t]:<44}" + "".join(f"{med.get(s, float('nan')):>11.1f}" for s in servers) +
           f"{med.get('pxe-edge', float('nan')) / best:>10.2f}")
+# Run by run (every server once per run, back to back): how far the ratio moves.
+for t in ["seq", "rand", "cow"]:
+    if t in rate and "pxe-edge" in rate[t]:
+        n = min(len(v) for v in rate[t].values())
+        by = [rate[t]["pxe-edge"][i] / max(rate[t][s][i] for s in peers if s in rate[t]) for i in range(n)]
+        print(f"{'  ' + t + ' pxe/best peer by run':<44}" + " ".join(f"{r:.2f}" for r in by))
 if iops:
     med = {s: st.median(v) for s, v in iops.items()}
     best = max((med[s] for s in peers if s in med), default=float("nan"))

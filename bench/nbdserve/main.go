@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/pxe-edge/pxe-edge/pkg/nbd"
@@ -26,7 +27,17 @@ func main() {
 	toRAM := flag.Bool("copy-to-ram", false, "serve the image from memory")
 	state := flag.String("overlays", "", "overlay directory")
 	debug := flag.Bool("debug", false, "debug logging")
+	cpuprof := flag.String("cpuprofile", "", "write a CPU profile here until the server stops")
 	flag.Parse()
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	level := slog.LevelWarn
 	if *debug {
 		level = slog.LevelDebug
@@ -54,6 +65,7 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

@@ -394,6 +394,9 @@ func TestNBDSettings(t *testing.T) {
 	if !c.NBD() || !c.NBDWrite || !c.NBDCowInMem || c.NBDPort != 10811 {
 		t.Errorf("PyPXE JSON spellings: %+v", c)
 	}
+	if c := mustParse(t, "--no-tftp", "--nbd", img).Config; !c.NBD() || c.UseTFTP {
+		t.Errorf("NBD alone is a service: %+v", c)
+	}
 	if c := mustParse(t, "-a", dir).Config; c.NBD() {
 		t.Errorf("NBD on without --nbd")
 	}

@@ -72,8 +72,8 @@ func (c *Config) Validate() error {
 			bad("%s: %s is not a directory", byKey["NETBOOT_DIR"].flagName(), c.NetbootDir)
 		}
 	}
-	if !c.UseTFTP && !c.UseHTTP && c.Mode() == DHCPOff {
-		bad("--no-tftp (USE_TFTP=false) with no --http and no DHCP leaves nothing to serve; enable a service")
+	if !c.UseTFTP && !c.UseHTTP && c.Mode() == DHCPOff && !c.NBD() {
+		bad("--no-tftp (USE_TFTP=false) with no --http, no DHCP and no --nbd leaves nothing to serve; enable a service")
 	}
 	if c.DHCPWhitelist && c.StaticConfig == "" {
 		bad("%s needs the allowed clients: give --static-config FILE (STATIC_CONFIG)", byKey["DHCP_WHITELIST"].flagName())

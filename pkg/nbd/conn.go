@@ -65,6 +65,11 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		s.log.Warn("nbd: connection refused, at the connection cap", "remote", nc.RemoteAddr().String(), "max", s.cfg.MaxConns)
 		return nil
 	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		// Netboot clients reboot without closing their connection; probing finds the
+		// dead ones in about half a minute so their writer slot and overlay are freed.
+		tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 4})
+	}
 	c := &conn{s: s, nc: nc, since: time.Now(), stopped: make(chan struct{})}
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.remote = ap

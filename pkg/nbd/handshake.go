@@ -23,7 +23,7 @@ func (c *conn) handshake() bool {
 	n, err := io.ReadFull(c.br, hdr[:4])
 	if err != nil {
 		if n == 0 && errors.Is(err, io.EOF) {
-			log.Warn("nbd: client hung up after the newstyle greeting; oldstyle clients are not served (use a fixed newstyle client, e.g. nbd-client without -o)")
+			log.Warn("nbd: client hung up after the newstyle greeting; oldstyle clients are not served, only fixed newstyle ones (nbd-client 3.x, libnbd, qemu)")
 		} else {
 			log.Info("nbd: handshake ended", "err", err)
 		}

@@ -1,20 +1,39 @@
 package nbd
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
-// memOverlay is one client's copy-on-write layer held in memory, capped: a write that would
-// need more than max bytes of new blocks fails whole with errNoSpace (ENOSPC to the client)
-// before anything is changed.
+// memPool is the memory all of a server's in-memory overlays may hold together.
+type memPool struct {
+	used atomic.Int64
+	max  int64
+}
+
+// take reserves n bytes, or reports false when the pool would overflow.
+func (p *memPool) take(n int64) bool {
+	if p.used.Add(n) > p.max {
+		p.used.Add(-n)
+		return false
+	}
+	return true
+}
+
+// memOverlay is one client's copy-on-write layer held in memory, capped per client and by the
+// server's pool: a write that would need more new blocks than either allows fails whole with
+// errNoSpace (ENOSPC to the client) before anything is changed.
 type memOverlay struct {
 	base   *image
 	max    int64
+	pool   *memPool
 	mu     sync.RWMutex
 	blocks map[int64]*[blockSize]byte // nil value: a block the client zeroed
 	used   int64
 }
 
-func newMemOverlay(base *image, max int64) *memOverlay {
-	return &memOverlay{base: base, max: max, blocks: make(map[int64]*[blockSize]byte)}
+func newMemOverlay(base *image, max int64, pool *memPool) *memOverlay {
+	return &memOverlay{base: base, max: max, pool: pool, blocks: make(map[int64]*[blockSize]byte)}
 }
 
 func (o *memOverlay) Size() int64 { return o.base.size }
@@ -66,9 +85,12 @@ func (o *memOverlay) put(p []byte, off, n int64) error {
 			need += blockSize
 		}
 	}
-	if o.used+need > o.max {
+	if o.used+need > o.max || !o.pool.take(need) {
 		return errNoSpace
 	}
+	// Blocks zeroed whole below hand their memory back to the pool.
+	var freed, alloc int64
+	defer func() { o.pool.used.Add(-freed) }()
 	for blk := off / blockSize; blk*blockSize < end; blk++ {
 		bs := blk * blockSize
 		be := min(bs+blockSize, o.base.size)
@@ -77,6 +99,7 @@ func (o *memOverlay) put(p []byte, off, n int64) error {
 		if p == nil && s == bs && e == be {
 			if b != nil {
 				o.used -= blockSize
+				freed += blockSize
 			}
 			o.blocks[blk] = nil
 			continue
@@ -85,11 +108,14 @@ func (o *memOverlay) put(p []byte, off, n int64) error {
 			b = new([blockSize]byte)
 			if !ok {
 				if err := o.base.ReadAt(b[:be-bs], bs); err != nil {
+					// The reservation stays with the blocks already made; give back the rest.
+					freed += need - alloc
 					return err
 				}
 			}
 			o.blocks[blk] = b
 			o.used += blockSize
+			alloc += blockSize
 		}
 		if p == nil {
 			clear(b[s-bs : e-bs])

@@ -116,7 +116,8 @@ func TestFileOverlay(t *testing.T) {
 
 func TestMemOverlay(t *testing.T) {
 	img, base := openTestImage(t, 3*blockSize+100)
-	o := newMemOverlay(img, 2*blockSize)
+	pool := &memPool{max: 1 << 20}
+	o := newMemOverlay(img, 2*blockSize, pool)
 	want := bytes.Clone(base)
 	if err := o.WriteAt([]byte("abc"), blockSize-1); err != nil { // two blocks
 		t.Fatal(err)
@@ -142,5 +143,20 @@ func TestMemOverlay(t *testing.T) {
 	want[3*blockSize] = 'z'
 	if !bytes.Equal(readAll(t, o), want) {
 		t.Error("memory overlay reads differ")
+	}
+	if pool.used.Load() != o.OverlayBytes() {
+		t.Errorf("pool holds %d, overlay %d", pool.used.Load(), o.OverlayBytes())
+	}
+	// The server-wide pool caps overlays that are each within their own cap.
+	small := &memPool{max: 3 * blockSize}
+	a, b := newMemOverlay(img, 2*blockSize, small), newMemOverlay(img, 2*blockSize, small)
+	if err := a.WriteAt(make([]byte, 2*blockSize), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteAt(make([]byte, 2*blockSize), 0); err != errNoSpace {
+		t.Errorf("second overlay past the pool: %v, want errNoSpace", err)
+	}
+	if err := b.WriteAt([]byte("x"), 0); err != nil {
+		t.Errorf("second overlay within the pool: %v", err)
 	}
 }

@@ -123,8 +123,13 @@ func (c *conn) replySendfile(handle uint64, fr fileRanges, off, n int64) {
 		return
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(ioTimeout))
-	c.bw.Write(h[:])
-	if err := c.bw.Flush(); err != nil {
+	if c.bw.Buffered() > 0 {
+		if err := c.bw.Flush(); err != nil {
+			c.fail()
+			return
+		}
+	}
+	if err := sendMore(c.sock, h[:]); err != nil {
 		c.fail()
 		return
 	}

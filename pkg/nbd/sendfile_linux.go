@@ -51,3 +51,29 @@ func sendFile(sock syscall.RawConn, f *os.File, off, n int64) error {
 	}
 	return serr
 }
+
+// sendMore writes b to the socket with MSG_MORE, so the kernel holds it to go out in one
+// segment with the sendfile data that follows.
+func sendMore(sock syscall.RawConn, b []byte) error {
+	var serr error
+	err := sock.Write(func(fd uintptr) bool {
+		for len(b) > 0 {
+			n, err := unix.SendmsgN(int(fd), b, nil, nil, unix.MSG_MORE)
+			switch {
+			case errors.Is(err, unix.EAGAIN):
+				return false
+			case errors.Is(err, unix.EINTR):
+				continue
+			case err != nil:
+				serr = err
+				return true
+			}
+			b = b[n:]
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}

@@ -12,3 +12,5 @@ import (
 func sockOf(nc net.Conn) syscall.RawConn { return nil }
 
 func sendFile(sock syscall.RawConn, f *os.File, off, n int64) error { return errors.ErrUnsupported }
+
+func sendMore(sock syscall.RawConn, b []byte) error { return errors.ErrUnsupported }

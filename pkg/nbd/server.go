@@ -3,6 +3,7 @@ package nbd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -35,6 +36,9 @@ type Config struct {
 	CowInMem bool
 	// CowMemMax caps one client's in-memory overlay; default 64 MiB.
 	CowMemMax int64
+	// CowMemTotal caps all in-memory overlays together (they stay for the server's life so
+	// a rebooting client finds its writes); default half the memory available at New.
+	CowMemTotal int64
 	// CopyToRAM serves the default image from memory (--nbd-copy-to-ram). New fails with
 	// ErrTooBigForRAM when it does not fit in the memory available. With Write and not Cow
 	// the writes go to the memory copy and are lost when the server stops.
@@ -83,6 +87,7 @@ type Server struct {
 	ex   *exports
 	buf  *budget
 	pool bufPool
+	mem  memPool
 
 	quit      chan struct{}
 	closeOnce sync.Once
@@ -128,6 +133,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Cow && !cfg.CowInMem && cfg.OverlayDir == "" {
 		return nil, errors.New("nbd: copy-on-write overlays on disk need an OverlayDir")
 	}
+	if cfg.CowInMem && cfg.CowMemTotal <= 0 {
+		avail, err := memAvailable()
+		if err != nil {
+			return nil, fmt.Errorf("nbd: in-memory overlays: cannot tell the memory available (set CowMemTotal): %w", err)
+		}
+		cfg.CowMemTotal = avail / 2
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -136,10 +148,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg: cfg, log: log, ex: ex, buf: newBudget(cfg.BufferBytes),
 		quit: make(chan struct{}), conns: make(map[*conn]struct{}), overlays: make(map[string]*overlayRef),
-	}, nil
+	}
+	s.mem.max = cfg.CowMemTotal
+	return s, nil
 }
 
 // Serve accepts connections on ln until ctx ends or Close is called, then stops reading new
@@ -298,7 +312,7 @@ func (s *Server) attach(export string, ref *imageRef, key string) (store, func()
 	if o == nil {
 		var st store
 		if s.cfg.CowInMem {
-			st = newMemOverlay(ref.img, s.cfg.CowMemMax)
+			st = newMemOverlay(ref.img, s.cfg.CowMemMax, &s.mem)
 		} else {
 			dir := filepath.Join(s.cfg.OverlayDir, url.PathEscape(export), key)
 			f, err := openFileOverlay(dir, ref.img)

@@ -2,13 +2,18 @@ package nbd
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/pxe-edge/pxe-edge/pkg/events"
 )
 
 func TestTransmissionReadOnly(t *testing.T) {
@@ -66,7 +71,17 @@ func TestTransmissionReadOnly(t *testing.T) {
 		}
 		seen[h] = true
 	}
-	rc.send(Request{Type: CmdDisc}, nil)
+	// Short reads pipelined with a DISC behind them: all are answered, then the close.
+	var burst []byte
+	for i := range 3 {
+		burst = AppendRequest(burst, Request{Type: CmdRead, Handle: uint64(500 + i), Offset: uint64(i), Length: 100})
+	}
+	rc.write(AppendRequest(burst, Request{Type: CmdDisc}))
+	for i := range 3 {
+		if h, errno, data := rc.reply(100); h != uint64(500+i) || errno != 0 || !bytes.Equal(data, want[i:i+100]) {
+			t.Fatalf("reply before DISC: handle %d errno %d", h, errno)
+		}
+	}
 	if _, err := rc.br.ReadByte(); err == nil {
 		t.Error("connection still open after DISC")
 	}
@@ -322,5 +337,83 @@ func TestCowFileLongReads(t *testing.T) {
 		if errno != 0 || !bytes.Equal(data, want[r[0]:r[0]+r[1]]) {
 			t.Errorf("read %d+%d: errno %d or data differs", r[0], r[1], errno)
 		}
+	}
+}
+
+// An attached client is announced on the event bus, and its departure with the bytes moved.
+func TestEvents(t *testing.T) {
+	img, _ := testImage(t, 1<<20)
+	bus := events.NewBus()
+	ch, cancel := bus.Subscribe(16)
+	defer cancel()
+	s, err := New(Config{Default: img, Events: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := dialGo(t, testServer(t, s), "")
+	rc.do(Request{Type: CmdRead, Handle: 1, Length: 1000}, nil)
+	rc.send(Request{Type: CmdDisc}, nil)
+	rc.br.ReadByte()
+	start, done := <-ch, <-ch
+	if start.Kind != events.TransferStarted || start.Proto != "nbd" || start.File != "disk.img" || start.Total != 1<<20 {
+		t.Errorf("start event %+v", start)
+	}
+	if done.Kind != events.TransferDone || done.ID != start.ID || done.Bytes != 1000 {
+		t.Errorf("done event %+v", done)
+	}
+}
+
+// Serve returns nil when its context ends, after answering what was in flight and closing
+// the connections, and a new Server on the same overlay directory sees flushed writes.
+func TestServeShutdown(t *testing.T) {
+	img, want := testImage(t, 8<<20)
+	s, err := New(Config{Default: img, Write: true, OverlayDir: t.TempDir(), Cow: true, Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	rc := dialGo(t, ln.Addr().String(), "")
+	idle := dialGo(t, ln.Addr().String(), "")
+	if errno, _ := rc.do(Request{Type: CmdWrite, Handle: 1, Offset: 0, Length: 4}, []byte("boot")); errno != 0 {
+		t.Fatal(errno)
+	}
+	rc.send(Request{Type: CmdRead, Handle: 2, Offset: 0, Length: 3 << 20}, nil)
+	// Stop once the server has taken the read (it counts the bytes before sending them).
+	for i := 0; ; i++ {
+		if cs := s.Clients(); len(cs) == 2 && cs[0].BytesRead+cs[1].BytesRead >= 3<<20 {
+			break
+		}
+		if i == 1000 {
+			t.Fatal("the read never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if h, errno, data := rc.reply(3 << 20); h != 2 || errno != 0 || string(data[:4]) != "boot" || !bytes.Equal(data[4:], want[4:3<<20]) {
+		t.Errorf("in-flight read at shutdown: handle %d errno %d", h, errno)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve = %v, want nil", err)
+	}
+	if _, err := idle.br.ReadByte(); err == nil {
+		t.Error("idle connection left open")
+	}
+	if len(s.Clients()) != 0 {
+		t.Errorf("clients after shutdown: %+v", s.Clients())
+	}
+	s.Close()
+	s2, err := New(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc = dialGo(t, testServer(t, s2), "")
+	if _, data := rc.do(Request{Type: CmdRead, Handle: 3, Length: 4}, nil); string(data) != "boot" {
+		t.Errorf("write lost across restart: %q", data)
 	}
 }
