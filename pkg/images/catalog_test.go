@@ -11,7 +11,7 @@ import (
 )
 
 // distroISOs builds one ISO per recipe family with the layout the real ISOs have.
-func distroISOs(t *testing.T, dir string) {
+func distroISOs(t testing.TB, dir string) {
 	k := fakeBzImage()
 	buildISO(t, dir, "debian-12-amd64-netinst.iso", isoSpec{vol: "Debian 12.5.0 amd64 n", bios: true, efi: true, files: map[string][]byte{
 		"install.amd/vmlinuz": k, "install.amd/initrd.gz": []byte("initrd"), ".disk/info": []byte("Debian"),
@@ -186,5 +186,26 @@ func TestCatalogRescan(t *testing.T) {
 	c2 := NewCatalog(filepath.Join(dir, "nope"), nil)
 	if err := c2.Rescan(); err != nil || len(c2.Entries()) != 0 {
 		t.Errorf("missing dir: %v %v", err, c2.Entries())
+	}
+}
+
+// TestCatalogHoldsNoDescriptors: scanning opens files only while probing them.
+func TestCatalogHoldsNoDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	distroISOs(t, dir)
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(ents)
+	}
+	before := fds()
+	c := NewCatalog(dir, nil)
+	for range 3 {
+		c.Rescan()
+	}
+	if after := fds(); after > before {
+		t.Errorf("%d descriptors before the scans, %d after", before, after)
 	}
 }
