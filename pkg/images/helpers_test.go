@@ -35,6 +35,9 @@ type isoSpec struct {
 	files map[string][]byte
 	bios  bool // isolinux El Torito entry + isohybrid MBR
 	efi   bool // FAT efiboot.img El Torito entry and EFI/BOOT/BOOTX64.EFI
+	// efiImage, when set, is the loaders of the FAT image instead, and the ISO tree gets no
+	// EFI directory (the image is then the only source of the architecture).
+	efiImage []string
 }
 
 // buildISO makes an ISO with xorriso (Rock Ridge + Joliet) as dir/name.
@@ -55,9 +58,13 @@ func buildISO(t testing.TB, dir, name string, s isoSpec) string {
 		args = append(args, "-isohybrid-mbr", isotest.IsohdpfxMBR, "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat",
 			"-no-emul-boot", "-boot-load-size", "4", "-boot-info-table")
 	}
-	if s.efi {
-		isotest.EFIBootImage(t, filepath.Join(tree, "boot", "efiboot.img"), "BOOTX64.EFI")
-		isotest.Tree(t, tree, map[string][]byte{"EFI/BOOT/BOOTX64.EFI": []byte("MZ")})
+	if s.efi || s.efiImage != nil {
+		if s.efiImage != nil {
+			isotest.EFIBootImage(t, filepath.Join(tree, "boot", "efiboot.img"), s.efiImage...)
+		} else {
+			isotest.EFIBootImage(t, filepath.Join(tree, "boot", "efiboot.img"), "BOOTX64.EFI")
+			isotest.Tree(t, tree, map[string][]byte{"EFI/BOOT/BOOTX64.EFI": []byte("MZ")})
+		}
 		if s.bios {
 			args = append(args, "-eltorito-alt-boot")
 		}

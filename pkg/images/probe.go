@@ -3,6 +3,7 @@ package images
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -41,7 +42,13 @@ func probeISO(e *Entry, full string) {
 	if catErr == nil {
 		bios, efi = cat.Platforms()
 	}
-	efiArchs := efiArchsOf(img)
+	var efiArchs []Arch
+	if efi {
+		efiArchs = efiImageArchs(f, e.Size, cat)
+	}
+	if len(efiArchs) == 0 {
+		efiArchs = efiArchsOf(img)
+	}
 	if efi && len(efiArchs) == 0 {
 		efiArchs = []Arch{ArchX64EFI} // an EFI entry whose loader we cannot see: the common case
 	}
@@ -99,16 +106,47 @@ func bootArchs(bios bool, efi []Arch) []Arch {
 	return append(out, efi...)
 }
 
+// efiImageArchs reads the loaders in \EFI\BOOT of the FAT images the catalogue's UEFI
+// entries point at: what the firmware boots from a CD.
+func efiImageArchs(r io.ReaderAt, isoSize int64, cat *iso9660.BootCatalog) []Arch {
+	var names []string
+	for _, be := range cat.Entries {
+		if !be.Bootable || be.Platform != iso9660.PlatformEFI {
+			continue
+		}
+		off := int64(be.LoadRBA) * iso9660.SectorSize
+		if off <= 0 || off >= isoSize {
+			continue
+		}
+		// The entry's sector count is often 0 or 1 for images above 32 MiB: the FAT's own
+		// size, bounded by the ISO's end, is what counts.
+		n, err := fatLoaders(io.NewSectionReader(r, off, isoSize-off), isoSize-off)
+		if err == nil {
+			names = append(names, n...)
+		}
+	}
+	return loaderArchs(names)
+}
+
 // efiArchsOf reads the removable-media loaders in /EFI/BOOT of the ISO tree.
 func efiArchsOf(img *iso9660.Image) []Arch {
 	ents, err := img.ReadDir("EFI/BOOT")
 	if err != nil {
 		return nil
 	}
-	var out []Arch
+	var names []string
 	for _, f := range ents {
+		names = append(names, f.Name())
+	}
+	return loaderArchs(names)
+}
+
+// loaderArchs maps removable-media loader names to platforms.
+func loaderArchs(names []string) []Arch {
+	var out []Arch
+	for _, n := range names {
 		var a Arch
-		switch strings.ToUpper(f.Name()) {
+		switch strings.ToUpper(n) {
 		case "BOOTX64.EFI":
 			a = ArchX64EFI
 		case "BOOTIA32.EFI":

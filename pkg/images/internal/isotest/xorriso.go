@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/pxe-edge/pxe-edge/internal/netlab"
@@ -50,6 +51,13 @@ func Extract(t testing.TB, iso, dir string) {
 // distributions ship for El Torito UEFI entries. Needs mkfs.vfat and mtools.
 func EFIBootImage(t testing.TB, out string, names ...string) string {
 	t.Helper()
+	return FATImage(t, out, 1440, 12, names...)
+}
+
+// FATImage makes a FAT image of sizeKiB with the given FAT width (12, 16 or 32) holding
+// EFI/BOOT/<name> for each name.
+func FATImage(t testing.TB, out string, sizeKiB, bits int, names ...string) string {
+	t.Helper()
 	netlab.RequireCommands(t, "mkfs.vfat", "mmd", "mcopy")
 	run := func(name string, args ...string) {
 		if b, err := exec.Command(name, args...).CombinedOutput(); err != nil {
@@ -59,7 +67,11 @@ func EFIBootImage(t testing.TB, out string, names ...string) string {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run("mkfs.vfat", "-C", out, "1440")
+	args := []string{"-F", strconv.Itoa(bits), "-C", out, strconv.Itoa(sizeKiB)}
+	if bits == 32 {
+		args = append([]string{"-S", "512", "-s", "1"}, args...)
+	}
+	run("mkfs.vfat", args...)
 	run("mmd", "-i", out, "::/EFI", "::/EFI/BOOT")
 	for _, n := range names {
 		src := filepath.Join(t.TempDir(), n)
