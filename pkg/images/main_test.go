@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -28,6 +29,13 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+func logRequests(l *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.Info("http", "method", r.Method, "path", r.URL.Path, "range", r.Header.Get("Range"))
+		h.ServeHTTP(w, r)
+	})
 }
 
 // tftpHelper serves NETBOOT over TFTP on ADDR:69 with the catalogue of IMAGES overlaid and
@@ -58,6 +66,24 @@ func tftpHelper() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	srv := &tftp.Server{Source: src, Logger: logger}
+	if os.Getenv("HTTP") == "1" {
+		// The catalogue over HTTP and the iPXE menu for an x86-64 UEFI client.
+		ln, err := net.Listen("tcp4", os.Getenv("ADDR")+":80")
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/images/", &Handler{Catalog: cat, Logger: logger})
+		mux.HandleFunc("/menu.ipxe", func(w http.ResponseWriter, r *http.Request) {
+			c := Client{Arch: ArchX64EFI, MAC: os.Getenv("MAC"), ServerURL: "http://" + os.Getenv("ADDR")}
+			d := profiles.Decision{Default: os.Getenv("DEFAULT"), Timeout: timeout, Args: "console=ttyS0"}
+			logger.Info("generated menu.ipxe")
+			w.Write([]byte(IPXEMenu(cat.Entries(), c, d)))
+		})
+		hs := &http.Server{Handler: logRequests(logger, mux)}
+		go hs.Serve(ln)
+		defer hs.Close()
+	}
 	fmt.Println("READY")
 	return srv.Serve(ctx, conn)
 }
