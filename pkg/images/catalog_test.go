@@ -2,12 +2,16 @@ package images
 
 import (
 	"bytes"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pxe-edge/pxe-edge/pkg/profiles"
 )
 
 // distroISOs builds one ISO per recipe family with the layout the real ISOs have.
@@ -207,5 +211,44 @@ func TestCatalogHoldsNoDescriptors(t *testing.T) {
 	}
 	if after := fds(); after > before {
 		t.Errorf("%d descriptors before the scans, %d after", before, after)
+	}
+}
+
+// TestCatalogConcurrent: readers and the handler run while the directory changes and
+// rescans run (go test -race).
+func TestCatalogConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.ipxe"), []byte("#!ipxe\n"), 0o644)
+	c := NewCatalog(dir, nil)
+	c.Rescan()
+	h := &Handler{Catalog: c}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			p := filepath.Join(dir, "b"+strconv.Itoa(i%3)+".ipxe")
+			if i%2 == 0 {
+				os.WriteFile(p, []byte("#!ipxe\n"), 0o644)
+			} else {
+				os.Remove(p)
+			}
+			c.Rescan()
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		for _, e := range c.Entries() {
+			c.Lookup(e.Name)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/images/a.ipxe", nil))
+		if rec.Code != 200 {
+			t.Fatalf("a.ipxe: %d", rec.Code)
+		}
+		_ = IPXEMenu(c.Entries(), Client{Arch: ArchBIOS}, profiles.Decision{})
 	}
 }
