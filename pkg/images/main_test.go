@@ -52,6 +52,11 @@ func tftpHelper() error {
 	timeout, _ := time.ParseDuration(os.Getenv("TIMEOUT"))
 	logger := slog.New(slog.NewTextHandler(os.Stdout, nil))
 	src := &TFTPSource{Catalog: cat, Inner: inner, Generate: func(req *tftp.Request) ([]byte, bool) {
+		if req.Path == "grub/grub.cfg" {
+			c := Client{Arch: ArchX64EFI, ServerURL: "http://" + os.Getenv("ADDR")}
+			logger.Info("generated grub/grub.cfg")
+			return []byte(GRUBMenu(cat.Entries(), c, profiles.Decision{Default: os.Getenv("DEFAULT"), Timeout: timeout, Args: "console=ttyS0"})), true
+		}
 		if req.Path != "pxelinux.cfg/default" {
 			return nil, false
 		}

@@ -18,6 +18,10 @@ type Client struct {
 	// Memdisk is the path of syslinux's memdisk below the server root (HTTP for iPXE, TFTP
 	// for pxelinux); "memdisk" when empty.
 	Memdisk string
+	// GRUBDevice is the GRUB device kernels are read from, e.g. "(http,10.0.0.1:8080)" for
+	// a GRUB built with the http module. Empty: GRUB's $root, the TFTP server it was loaded
+	// from (Debian's grubnetaa64.efi has no http module).
+	GRUBDevice string
 }
 
 func (c *Client) memdisk() string {

@@ -63,7 +63,9 @@ func TestMenusGolden(t *testing.T) {
 	golden(t, "pxelinux-menu.cfg", PXELinuxMenu(ents, bios, menu))
 	golden(t, "pxelinux-straight.cfg", PXELinuxMenu(ents, bios, once))
 	golden(t, "grub-arm64.cfg", GRUBMenu(ents, arm, profiles.Decision{Default: "debian-arm64.iso", Timeout: 3 * time.Second}))
-	golden(t, "grub-x64-straight.cfg", GRUBMenu(ents, efi, once))
+	efiHTTP := efi
+	efiHTTP.GRUBDevice = "(http,10.70.0.1:8080)"
+	golden(t, "grub-x64-straight.cfg", GRUBMenu(ents, efiHTTP, once))
 }
 
 // TestMenuInvariants checks properties the golden files show once, over every client kind.
