@@ -135,3 +135,69 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// TestQEMUSanbootBIOS: an ISO the recipes do not know, with El Torito BIOS (isolinux) and UEFI
+// entries, is offered as sanboot; a BIOS guest's iPXE runs the generated menu and sanboots
+// the ISO over HTTP (Range requests on /images/<iso>); isolinux from the ISO starts and
+// prints its configuration's message.
+func TestQEMUSanbootBIOS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("QEMU test")
+	}
+	const ldlinux = "/usr/lib/syslinux/modules/bios/ldlinux.c32"
+	netlab.RequireCommands(t, "qemu-system-x86_64", "xorriso")
+	netlab.RequireFiles(t, "/usr/lib/ipxe/qemu/efi-virtio.rom", ldlinux)
+	const mac = "52:54:00:14:00:05"
+	ld, err := os.ReadFile(ldlinux)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	buildISO(t, dir, "rescue-cd.iso", isoSpec{vol: "RESCUE", bios: true, efi: true, files: map[string][]byte{
+		"isolinux/ldlinux.c32":  ld,
+		"isolinux/isolinux.cfg": []byte("SAY pxe-edge: isolinux started from sanboot\nPROMPT 1\nTIMEOUT 0\n"),
+	}})
+	cat := NewCatalog(dir, nil)
+	cat.Rescan()
+	if e, _ := cat.Lookup("rescue-cd.iso"); e.Method != MethodSanboot || !e.BootsOn(ArchBIOS) {
+		t.Fatalf("entry %+v", e)
+	}
+	l := netlab.New(t)
+	ns := l.Namespace("san")
+	var ln net.Listener
+	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp4", "127.0.0.1:0"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	srvURL := "http://10.0.2.2:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	var mu sync.Mutex
+	ranges := 0
+	mux := http.NewServeMux()
+	h := &Handler{Catalog: cat}
+	mux.Handle("/images/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") != "" {
+			mu.Lock()
+			ranges++
+			mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("/menu.ipxe", func(w http.ResponseWriter, r *http.Request) {
+		c := Client{Arch: ArchBIOS, MAC: mac, ServerURL: srvURL}
+		w.Write([]byte(IPXEMenu(cat.Entries(), c, profiles.Decision{Default: "rescue-cd.iso", Timeout: 0})))
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	qemu := ns.Start("qemu-system-x86_64", "-accel", "tcg", "-m", "256", "-machine", "graphics=off",
+		"-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot", "-boot", "n",
+		"-netdev", "user,id=n0,bootfile="+srvURL+"/menu.ipxe",
+		"-device", "virtio-net-pci,netdev=n0,mac="+mac)
+	if !qemu.WaitConsole("pxe-edge: isolinux started from sanboot", 180*time.Second) {
+		t.Fatalf("isolinux did not start; console tail:\n%s", tail(netlab.CleanConsole(qemu.Output()), 3000))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if ranges == 0 {
+		t.Error("sanboot made no Range requests")
+	}
+}
