@@ -233,3 +233,41 @@ func names(fs []*File) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestXorrisoDeepRelocation: with deep paths off, xorriso moves directories deeper than
+// eight levels to RR_MOVED and links them back with Rock Ridge CL/PL/RE entries. The reader
+// must hide RR_MOVED's relocated entries and follow CL to the real place.
+func TestXorrisoDeepRelocation(t *testing.T) {
+	dir := t.TempDir()
+	deep := "a/b/c/d/e/f/g/h/i/deepfile"
+	isotest.Tree(t, filepath.Join(dir, "t"), map[string][]byte{deep: []byte("deep content"), "top": []byte("t")})
+	iso := filepath.Join(dir, "deep.iso")
+	isotest.XorrisoNative(t, "-compliance", "deep_paths_off", "-rr_reloc_dir", "RR_MOVED",
+		"-outdev", iso, "-map", filepath.Join(dir, "t"), "/", "-commit")
+	img := openISO(t, iso)
+	if !img.RockRidge() {
+		t.Fatal("no Rock Ridge")
+	}
+	// The plain tree really is relocated (else this test proves nothing).
+	img.rockRidge = false
+	plain, _ := img.ReadDir("")
+	img.rockRidge = true
+	if got := strings.Join(names(plain), ","); !strings.Contains(got, "RR_MOVED") {
+		t.Fatalf("xorriso did not relocate: plain root %s", got)
+	}
+	root, _ := img.ReadDir("")
+	if got := strings.Join(names(root), ","); got != "a,top" {
+		t.Errorf("Rock Ridge root %q, want a,top", got)
+	}
+	f, err := img.Open(deep)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", deep, err)
+	}
+	if b, _ := io.ReadAll(f.Reader()); string(b) != "deep content" {
+		t.Errorf("deep file %q", b)
+	}
+	ents, err := img.ReadDir("a/b/c/d/e/f/g")
+	if err != nil || strings.Join(names(ents), ",") != "h" || !ents[0].IsDir() {
+		t.Errorf("ReadDir at the relocation point: %v %v", names(ents), err)
+	}
+}

@@ -90,3 +90,13 @@ const (
 	IsohdpfxMBR = "/usr/lib/ISOLINUX/isohdpfx.bin"
 	LdLinux     = "/usr/lib/syslinux/modules/bios/ldlinux.c32"
 )
+
+// XorrisoNative runs xorriso with args in its own command language (e.g. -compliance rules
+// the mkisofs emulation does not offer).
+func XorrisoNative(t testing.TB, args ...string) {
+	t.Helper()
+	netlab.RequireCommands(t, "xorriso")
+	if b, err := exec.Command("xorriso", args...).CombinedOutput(); err != nil {
+		t.Fatalf("xorriso %v: %v\n%s", args, err, b)
+	}
+}
