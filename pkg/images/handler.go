@@ -31,7 +31,7 @@ type Handler struct {
 	// Prefix is the URL path the handler is mounted at; "/images/" when empty.
 	Prefix string
 	// OnFetch, when set, is called for a request carrying ?once=<mac> with the MAC and the
-	// entry name, before the body is sent.
+	// entry name, once the file is found and before the body is sent.
 	OnFetch func(mac, entry string)
 	Logger  *slog.Logger
 }
@@ -42,11 +42,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	prefix := h.Prefix
-	if prefix == "" {
-		prefix = "/images/"
-	}
-	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+	rest, ok := strings.CutPrefix(r.URL.Path, h.prefix())
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -61,9 +57,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.NotFound(w, r)
 		return
-	}
-	if mac := r.URL.Query().Get(BootOnceMarker); mac != "" && h.OnFetch != nil {
-		h.OnFetch(mac, name)
 	}
 	full := filepath.Join(h.Catalog.Dir(), name)
 	switch {
@@ -99,6 +92,25 @@ func cleanInner(p string) (string, error) {
 	return strings.Join(out, "/"), nil
 }
 
+// fetched reports a boot-once marker once the requested file has been found, so a request
+// for a missing file consumes nothing.
+func (h *Handler) fetched(r *http.Request) {
+	if h.OnFetch == nil {
+		return
+	}
+	if mac := r.URL.Query().Get(BootOnceMarker); mac != "" {
+		name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, h.prefix()), "/")
+		h.OnFetch(mac, name)
+	}
+}
+
+func (h *Handler) prefix() string {
+	if h.Prefix == "" {
+		return "/images/"
+	}
+	return h.Prefix
+}
+
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) || errors.Is(err, fs.ErrPermission) {
 		http.NotFound(w, r)
@@ -132,6 +144,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, full, name s
 	}
 	w.Header().Set("ETag", etag(st, 0, st.Size()))
 	contentType(w, name)
+	h.fetched(r)
 	http.ServeContent(w, r, "", st.ModTime(), f)
 }
 
@@ -175,6 +188,7 @@ func (h *Handler) serveISO(w http.ResponseWriter, r *http.Request, full, inner s
 		w.Header().Set("ETag", etag(st, file.Extents()[0].Offset, file.Size()))
 	}
 	contentType(w, inner)
+	h.fetched(r)
 	http.ServeContent(w, r, "", newer(st.ModTime(), file.ModTime()), body)
 }
 
@@ -202,5 +216,6 @@ func (h *Handler) serveDir(w http.ResponseWriter, r *http.Request, full, inner s
 	}
 	w.Header().Set("ETag", etag(st, 0, st.Size()))
 	contentType(w, inner)
+	h.fetched(r)
 	http.ServeContent(w, r, "", st.ModTime(), f)
 }

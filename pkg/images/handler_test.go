@@ -154,7 +154,8 @@ func TestHandlerEntriesAndRefusals(t *testing.T) {
 	if rec.Code != 404 {
 		t.Errorf("unnormalised ..: %d", rec.Code)
 	}
-	// The boot-once marker is reported.
+	// The boot-once marker is reported, only for a file that exists.
+	s.get(t, "GET", "/images/netboot/amd64/nope?once=52:54:00:00:00:01")
 	s.get(t, "GET", "/images/netboot/amd64/linux?once=52:54:00:00:00:01")
 	if strings.Join(s.fetched, ";") != "52:54:00:00:00:01 netboot" {
 		t.Errorf("OnFetch calls %q", s.fetched)
