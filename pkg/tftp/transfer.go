@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +24,10 @@ const (
 	progressBytes = 1 << 20
 	// maxBackoff bounds the retransmission interval once doubling has grown it.
 	maxBackoff = 30 * time.Second
+	// progressBlocks is how many new blocks a client must acknowledge within IdleTimeout
+	// (unless the file ends first) for the transfer to count as progressing: a client
+	// acknowledging one block per minute must not hold a slot for the life of a file.
+	progressBlocks = 8
 )
 
 // Ways a transfer ends early.
@@ -74,16 +81,22 @@ func (s *Server) handle(ctx context.Context, req *RequestPacket, buf []byte, fro
 	}
 	defer f.Close()
 	var file File = f
+	size := int64(-1) // unknown until the translation reaches the end (netascii)
 	if req.Mode == "netascii" {
-		na, err := newNetascii(f)
-		if err != nil {
-			log.Info("tftp refused", "client", from, "file", p, "err", err)
-			s.refuse(local, from, ErrUndefined, "read error")
-			return
+		na := newNetascii(f)
+		if asksTsize(req.Options) {
+			// Only tsize needs the translated size before the first block: one pass,
+			// which leaves its checkpoints behind for the transfer.
+			if size, err = na.scanSize(); err != nil {
+				log.Info("tftp refused", "client", from, "file", p, "err", err)
+				s.refuse(local, from, ErrUndefined, "read error")
+				return
+			}
 		}
 		file = na
+	} else {
+		size = f.Size()
 	}
-	size := file.Size()
 
 	blkMax := min(s.BlockSizeMax, len(buf)-4)
 	if mtu := interfaceMTU(ifindex); mtu > 0 {
@@ -141,11 +154,13 @@ func (s *Server) handle(ctx context.Context, req *RequestPacket, buf []byte, fro
 			ID:      s.Events.NextID(),
 			Client:  from,
 			File:    p,
-			Total:   size,
+			Total:   max(size, 0),
 			Options: neg.String(),
 		},
 	}
 	if neg.Timeout > 0 {
+		// The client's timeout (up to 255 s) paces retransmissions; IdleTimeout still
+		// bounds every wait (run).
 		t.timeout = neg.Timeout
 	}
 	t.start = time.Now()
@@ -173,7 +188,7 @@ type transfer struct {
 	conn    packetConn
 	client  netip.AddrPort
 	file    File
-	size    int64
+	size    int64 // bytes to send; -1 while unknown (netascii without tsize)
 	blksize int64
 	window  int64
 	timeout time.Duration
@@ -187,9 +202,10 @@ type transfer struct {
 	ev      events.Event // template for this transfer's events
 
 	start        time.Time
-	acked        int64 // highest block acknowledged
-	retrans      int   // packets sent more than once
-	lastProgress time.Time
+	acked        int64     // highest block acknowledged
+	retrans      int       // packets sent more than once
+	lastProgress time.Time // when progressFrom was set
+	progressFrom int64     // acked at lastProgress
 	lastEvTime   time.Time
 	lastEvBytes  int64
 
@@ -215,14 +231,35 @@ func (t *transfer) bytesDone() int64 {
 	if t.acked <= 0 {
 		return 0
 	}
+	if t.size < 0 {
+		return t.acked * t.blksize
+	}
 	return min(t.acked*t.blksize, t.size)
+}
+
+// nblocks is the number of DATA blocks: the last one is short, possibly empty. While the
+// size is unknown it is "more than any block number".
+func (t *transfer) nblocks() int64 {
+	if t.size < 0 {
+		return math.MaxInt64
+	}
+	return t.size/t.blksize + 1
+}
+
+// asksTsize reports whether the request carries a tsize option.
+func asksTsize(opts []Option) bool {
+	for _, o := range opts {
+		if strings.EqualFold(o.Name, "tsize") {
+			return true
+		}
+	}
+	return false
 }
 
 // run sends the file. Block index 0 stands for the OACK (when options were accepted), so
 // that the OACK and the DATA blocks share one retransmission loop. The wire block number is
 // the index modulo 65536, which gives the rollover to 0 after 65535.
 func (t *transfer) run() error {
-	nblocks := t.size/t.blksize + 1 // the last block is short, possibly empty
 	acked := int64(0)
 	if len(t.oack) > 0 {
 		acked = -1
@@ -231,15 +268,16 @@ func (t *transfer) run() error {
 	next, sentHi := acked+1, acked
 	retries := 0
 	t.lastProgress = t.start
+	t.progressFrom = acked
 	t.lastEvTime = t.start
-	for acked < nblocks {
-		end := min(acked+t.window, nblocks)
+	for acked < t.nblocks() {
+		end := min(acked+t.window, t.nblocks())
 		if acked < 0 {
 			end = 0 // the OACK goes alone
 		}
-		for i := next; i <= end; {
+		for i := next; i <= end; end = min(end, t.nblocks()) { // a read may find the end
 			k := int64(1)
-			if sw, ok := t.conn.(segmentWriter); ok && i > 0 && end > i {
+			if sw, ok := t.conn.(segmentWriter); ok && i > 0 && end > i && t.size >= 0 {
 				var err error
 				if k, err = t.sendSegments(sw, i, end); err != nil {
 					return err
@@ -262,8 +300,15 @@ func (t *transfer) run() error {
 		// it already acknowledged (atftp, once its one extra ACK was lost) only re-sends
 		// its ACK when its own timer runs out, and every repeat we send restarts that
 		// timer. Our interval has to outgrow the client's.
+		// The wait never outlasts the idle bound: a client's long timeout option must
+		// not keep a stalled transfer (and its slot) alive past IdleTimeout.
 		wait := min(t.timeout<<min(retries, 6), max(t.timeout, maxBackoff))
-		if err := t.conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		now := time.Now()
+		idleLeft := t.idle - now.Sub(t.lastProgress)
+		if idleLeft <= 0 {
+			return errIdle
+		}
+		if err := t.conn.SetReadDeadline(now.Add(min(wait, idleLeft))); err != nil {
 			return t.connErr(err)
 		}
 	recv:
@@ -325,7 +370,9 @@ func (t *transfer) run() error {
 				t.acked = acked
 				retries = 0
 				now := time.Now()
-				t.lastProgress = now
+				if acked-t.progressFrom >= progressBlocks {
+					t.lastProgress, t.progressFrom = now, acked
+				}
 				t.progress(now)
 				// After a whole window the next one starts; an ACK inside the window
 				// (the client saw a gap) restarts from the block after it (RFC 7440).
@@ -354,17 +401,20 @@ func (t *transfer) send(i int64) error {
 		pkt = AppendOACK(t.buf[:0], t.oack)
 	} else {
 		off := (i - 1) * t.blksize
-		n := min(t.blksize, t.size-off)
+		if (t.size < 0 || off < t.size) && (i < t.raFirst || i >= t.raEnd || i < t.raHdr) {
+			if err := t.readAhead(i); err != nil { // may learn the size
+				return err
+			}
+		}
+		n := t.blksize
+		if t.size >= 0 {
+			n = min(n, t.size-off)
+		}
 		if n <= 0 {
 			t.raEnd = 0
 			PutDataHeader(t.buf, uint16(i))
 			pkt = t.buf[:4]
 		} else {
-			if i < t.raFirst || i >= t.raEnd || i < t.raHdr {
-				if err := t.readAhead(i); err != nil {
-					return err
-				}
-			}
 			h := (i - t.raFirst) * t.blksize
 			PutDataHeader(t.buf[h:], uint16(i))
 			t.raHdr = i
@@ -391,10 +441,16 @@ func (t *transfer) send(i int64) error {
 func (t *transfer) readAhead(i int64) error {
 	off := (i - 1) * t.blksize
 	k := max(1, min(int64(readAheadBytes), int64(len(t.buf)-4))/t.blksize)
-	n := min(k*t.blksize, t.size-off)
+	n := k * t.blksize
+	if t.size >= 0 {
+		n = min(n, t.size-off)
+	}
 	if m, err := t.file.ReadAt(t.buf[4:4+n], off); int64(m) < n {
-		t.raEnd = 0
-		return t.readFailed(i, err)
+		if t.size >= 0 || !errors.Is(err, io.EOF) {
+			t.raEnd = 0
+			return t.readFailed(i, err)
+		}
+		t.size, n = off+int64(m), int64(m) // the end of a file of unknown size
 	}
 	t.raFirst, t.raEnd, t.raHdr = i, i+(n+t.blksize-1)/t.blksize, i
 	return nil
