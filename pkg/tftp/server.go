@@ -82,9 +82,10 @@ type Server struct {
 	listen func(local netip.Addr) (packetConn, error)
 
 	initOnce sync.Once
-	pool     chan []byte
 
 	mu        sync.Mutex
+	bufs      bufPool // one packet buffer per running transfer
+	serving   int     // running Serve calls; the buffers' slab is released at 0
 	listeners map[*net.UDPConn]struct{}
 	active    map[activeKey]struct{} // running transfers
 	perClient map[netip.Addr]int     // running transfers by client address
@@ -145,15 +146,7 @@ func (s *Server) init() {
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
-		// One slab for all packet buffers: pages the kernel never touches (a lock-step
-		// transfer uses the first 16 KiB of a 64 KiB buffer for its read-ahead) never
-		// count towards RSS.
-		size := s.BlockSizeMax + 4
-		slab := newSlab(s, s.MaxTransfers*size)
-		s.pool = make(chan []byte, s.MaxTransfers)
-		for i := range s.MaxTransfers {
-			s.pool <- slab[i*size : (i+1)*size : (i+1)*size]
-		}
+		s.bufs = bufPool{n: s.MaxTransfers, size: s.BlockSizeMax + 4}
 		s.listeners = make(map[*net.UDPConn]struct{})
 		s.active = make(map[activeKey]struct{})
 		s.perClient = make(map[netip.Addr]int)
@@ -214,10 +207,14 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 		return ErrServerClosed
 	}
 	s.listeners[conn] = struct{}{}
+	s.serving++
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, conn)
+		if s.serving--; s.serving == 0 {
+			s.bufs.release()
+		}
 		s.mu.Unlock()
 	}()
 
@@ -297,7 +294,7 @@ func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, b []byte, fro
 	// While a slot is free every queued request is waiting for its own client's cap, so a
 	// request that may start now overtakes nobody.
 	if s.canStart(from.Addr()) {
-		buf := <-s.pool // canStart saw a free buffer
+		buf := s.bufs.get() // canStart saw a free slot
 		s.begin(w)
 		s.mu.Unlock()
 		go s.run(w, buf)
@@ -354,10 +351,14 @@ func (s *Server) run(w *waiting, buf []byte) {
 			s.begin(w)
 			w.wg.Done() // queued requests were counted when queued
 			s.transfers.Done()
+		} else {
+			s.bufs.put(buf)
+			if s.serving == 0 {
+				s.bufs.release() // the last transfer after Shutdown
+			}
 		}
 		s.mu.Unlock()
 	}
-	s.pool <- buf
 }
 
 // dropQueued forgets a queued request that will never start. s.mu is held.
