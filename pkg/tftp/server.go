@@ -42,7 +42,7 @@ type Server struct {
 	MaxTransfers int
 	// MaxPerClient bounds the transfers one client address runs at once, so that one
 	// machine cannot hold every slot; its further requests wait in the queue like those
-	// beyond MaxTransfers. Zero means MaxTransfers/4 (at least 1); negative means no cap.
+	// beyond MaxTransfers. Zero means MaxTransfers/2 (at least 1); negative means no cap.
 	MaxPerClient int
 	// MaxQueued bounds the requests waiting for a slot, one entry per client transfer id
 	// and file (a repeated request refreshes its entry); one client address may hold at
@@ -135,7 +135,7 @@ func (s *Server) init() {
 			s.IdleTimeout = DefaultIdleTimeout
 		}
 		if s.MaxPerClient == 0 {
-			s.MaxPerClient = max(1, s.MaxTransfers/4)
+			s.MaxPerClient = max(1, s.MaxTransfers/2)
 		}
 		if s.MaxPerClient < 0 {
 			s.MaxPerClient = s.MaxTransfers

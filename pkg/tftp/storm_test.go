@@ -15,7 +15,7 @@ import (
 
 // TestBootStorm: a lab powered on at once. 200 atftp clients (PXE_TFTP_STORM=N, at most
 // 2000, for another count) fetch a 1 MiB file at the same moment from a server with the default
-// caps (64 transfers, 16 per client address, and every client here shares one address).
+// caps (64 transfers, 32 per client address, and every client here shares one address).
 // Every one must complete with the right content: requests past the caps wait (no ERROR,
 // which PXE firmware takes as a failed boot); the server's peak RSS stays ≤ 20 MiB.
 func TestBootStorm(t *testing.T) {
