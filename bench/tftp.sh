@@ -310,7 +310,9 @@ for round in $(seq "$CONC_RUNS"); do
 	done
 done
 for s in "${SERVERS[@]}"; do
-	echo "hwm $s $(awk '/^VmHWM:/{print $2}' /proc/"${PID[$s]}"/status)" >>"$RESULTS"
+	hwm=$(awk '/^VmHWM:/{print $2}' /proc/"${PID[$s]}"/status 2>/dev/null || true)
+	[ -n "$hwm" ] || { echo "bench/tftp.sh: $s is no longer running; its log:" >&2; tail -20 "$SCRATCH/$s.log" >&2; }
+	echo "hwm $s ${hwm:-0}" >>"$RESULTS"
 done
 ELAPSED=$((($(now) - START) / 1000000000))
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -83,10 +83,7 @@ func TestQueueAbsorbsRepeats(t *testing.T) {
 		c2.WriteToUDPAddrPort(rrq, srv)
 	}
 	time.Sleep(100 * time.Millisecond)
-	s.mu.Lock()
-	n := s.queue.len()
-	s.mu.Unlock()
-	if n != 1 {
+	if n := s.Queued(); n != 1 {
 		t.Fatalf("%d queued, want 1", n)
 	}
 	// The first transfer times out (Retries × Timeout is long; end it as a client would).

@@ -446,3 +446,11 @@ func (s *Server) Active() int {
 	defer s.mu.Unlock()
 	return len(s.active)
 }
+
+// Queued returns the number of requests waiting for a transfer slot.
+func (s *Server) Queued() int {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queue.len()
+}
