@@ -119,7 +119,8 @@ func TestNetasciiBackwardReadBounded(t *testing.T) {
 	}
 }
 
-// TestNetasciiSizeWithTsize: tsize still reports the translated size, from one pass.
+// TestNetasciiReadsMatchReference: random reads, forward and backward, give the reference
+// translation; the size is unknown until asked for or reached, and checkpoints stay bounded.
 func TestNetasciiReadsMatchReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	for _, size := range []int{0, 1, 2, 511, 512, 4095, 4096, 4097, 100_000, 3 << 20} {

@@ -22,14 +22,20 @@ type waiting struct {
 // waitQueue holds the requests that wait for a transfer slot, first come first served,
 // one entry per client transfer id and file. Its length is bounded and so is what one
 // client address may hold, so that a flood from one machine cannot push out the others.
-// The caller serialises every call (Server.mu); each call costs at most one pass over the
-// queue.
+// The caller serialises every call (Server.mu). A request costs O(1) (a map look-up and an
+// append); the passes over the queue happen when a transfer ends, and when the queue is
+// full at most once per prunePeriod, so a flood of requests into a full queue stays O(1)
+// per packet.
 type waitQueue struct {
 	max, perClientMax int
+	lastPrune         time.Time
 	items             []*waiting
 	index             map[activeKey]*waiting
 	perClient         map[netip.Addr]int
 }
+
+// prunePeriod spaces the passes that drop expired entries from a full queue.
+const prunePeriod = time.Second
 
 func (q *waitQueue) init(max int) {
 	q.max = max
@@ -54,7 +60,8 @@ func (q *waitQueue) refresh(k activeKey, now time.Time) bool {
 // of it is full (expired entries are dropped first).
 func (q *waitQueue) push(w *waiting, now time.Time, ttl time.Duration, drop func(*waiting)) bool {
 	a := w.key.client.Addr()
-	if len(q.items) >= q.max || q.perClient[a] >= q.perClientMax {
+	if (len(q.items) >= q.max || q.perClient[a] >= q.perClientMax) && now.Sub(q.lastPrune) >= prunePeriod {
+		q.lastPrune = now
 		q.dropIf(func(x *waiting) bool { return !now.Before(x.expires) }, drop)
 	}
 	if len(q.items) >= q.max || q.perClient[a] >= q.perClientMax {
