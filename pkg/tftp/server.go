@@ -277,6 +277,10 @@ func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, b []byte, fro
 	w := &waiting{key: activeKey{from, req.Filename}, req: req, local: local, ifindex: ifindex, ctx: ctx, wg: wg}
 	now := time.Now()
 	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock() // Shutdown has emptied the queue; nothing may join it
+		return
+	}
 	if _, dup := s.active[w.key]; dup {
 		s.mu.Unlock()
 		// The Pi 4 re-sends its RRQ every 2 s from the same port while a transfer runs
