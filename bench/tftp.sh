@@ -2,7 +2,8 @@
 # bench/tftp.sh — pxe-edge's TFTP server side by side with in.tftpd (tftpd-hpa), atftpd and
 # dnsmasq, in one namespace lab, same files, same client (atftp) and options, interleaved
 # run by run. Prints MB/s medians and pxe-edge/peer ratios for lock-step blksize 512 and
-# 1468, windowsize 4 and 16 at blksize 1468, and 50 concurrent 4 MiB transfers (aggregate
+# 1468, windowsize 4 and 16 at blksize 1468, windowsize 16 on a large file (64 MiB: where
+# start-up work no longer flatters anyone), and 50 concurrent 4 MiB transfers (aggregate
 # MB/s and peak RSS of each server).
 #
 # Needs root (network namespaces), atftp, tftpd-hpa, dnsmasq-base, python3, go. atftpd
@@ -10,7 +11,7 @@
 # unpacked with `dpkg -x` into a cache directory (or set ATFTPD=/path/to/atftpd).
 #
 # Knobs (environment): RUNS (5) runs per setting and server, SIZE_MB (8) file size for the
-# single-transfer settings, CONC (50) concurrent clients, CONC_MB (4) their file size,
+# single-transfer settings, LARGE_MB (64) file size for the *-large settings, CONC (50) concurrent clients, CONC_MB (4) their file size,
 # CONC_RUNS (2) rounds of the concurrent test (0: none), PXE_EDGE (a pxe-edge binary to use
 # instead of building one), SETTINGS (a subset of the single-transfer settings, by name;
 # empty: none), BG_WAKE (1: a 10 ms wake-up loop in the background, see below), PXE_EDGE_B
@@ -21,6 +22,7 @@ set -euo pipefail
 
 RUNS=${RUNS:-5}
 SIZE_MB=${SIZE_MB:-8}
+LARGE_MB=${LARGE_MB:-64}
 CONC=${CONC:-50}
 CONC_MB=${CONC_MB:-4}
 CONC_RUNS=${CONC_RUNS:-2}
@@ -103,6 +105,7 @@ ROOT=$SCRATCH/root
 mkdir -p "$ROOT" "$SCRATCH/out" "$SCRATCH/state"
 chmod 755 "$ROOT"
 head -c $((SIZE_MB << 20)) /dev/urandom >"$ROOT/f"
+head -c $((LARGE_MB << 20)) /dev/urandom >"$ROOT/g"
 head -c $((CONC_MB << 20)) /dev/urandom >"$ROOT/c"
 chmod 644 "$ROOT"/*
 SUM_F=$(sha256sum <"$ROOT/f" | cut -d' ' -f1)
@@ -188,24 +191,28 @@ server_cpu_start() { CPU0=$(cg_usec "${CG[$1]}"); }
 # server_cpu_stop SERVER: CPU time in µs since server_cpu_start, in CPU_US.
 server_cpu_stop() { CPU_US=$(($(cg_usec "${CG[$1]}") - CPU0)); }
 
-# fetch SERVER SETTING OPTS...: one timed transfer of f; appends "setting server MB/s
-# server-CPU-ms". Wall time is what a client sees; the server's CPU time per transfer is the
+# fetch SERVER SETTING OPTS...: one timed transfer of f (g, LARGE_MB, for a *-large
+# setting); appends "setting server MB/s server-CPU-ms". Wall time is what a client sees; the server's CPU time per transfer is the
 # figure that survives a noisy machine (and what a Pi pays).
 fetch() {
 	local s=$1 setting=$2
 	shift 2
-	local out=$SCRATCH/out/f.$s t0 t1 rc=0
+	local out=$SCRATCH/out/f.$s t0 t1 rc=0 file=f bytes=$((SIZE_MB << 20))
+	case $setting in *-large) file=g bytes=$((LARGE_MB << 20)) ;; esac
 	rm -f "$out"
 	server_cpu_start "$s"
 	t0=$(now)
-	C atftp --get -r f -l "$out" "$@" "${IP[$s]}" >/dev/null 2>&1 || rc=$?
+	C atftp --get -r "$file" -l "$out" "$@" "${IP[$s]}" >/dev/null 2>&1 || rc=$?
 	t1=$(now)
 	server_cpu_stop "$s"
-	if [ "$rc" != 0 ] || [ "$(stat -c %s "$out")" != $((SIZE_MB << 20)) ]; then
+	local got
+	got=$(stat -c %s "$out" 2>/dev/null || echo 0)
+	rm -f "$out" # a large file would fill /tmp
+	if [ "$rc" != 0 ] || [ "$got" != "$bytes" ]; then
 		echo "$setting $s FAIL" >>"$RESULTS"
 		return
 	fi
-	echo "$setting $s $(python3 -c "print(f'{$((SIZE_MB << 20)) / (($t1 - $t0) / 1e9) / 1e6:.2f} {$CPU_US / 1000:.1f}')")" >>"$RESULTS"
+	echo "$setting $s $(python3 -c "print(f'{$bytes / (($t1 - $t0) / 1e9) / 1e6:.2f} {$CPU_US / 1000:.1f}')")" >>"$RESULTS"
 }
 
 # Checksums once per server (the timed runs check the size only).
@@ -219,7 +226,8 @@ OPTS[lockstep-blk512]='--option|blksize 512'
 OPTS[lockstep-blk1468]='--option|blksize 1468'
 OPTS[window4-blk1468]='--option|blksize 1468|--option|windowsize 4'
 OPTS[window16-blk1468]='--option|blksize 1468|--option|windowsize 16'
-read -r -a SETTINGS <<<"${SETTINGS-lockstep-blk512 lockstep-blk1468 window4-blk1468 window16-blk1468}"
+OPTS[window16-blk1468-large]='--option|blksize 1468|--option|windowsize 16'
+read -r -a SETTINGS <<<"${SETTINGS-lockstep-blk512 lockstep-blk1468 window4-blk1468 window16-blk1468 window16-blk1468-large}"
 for setting in "${SETTINGS[@]}"; do [ -n "${OPTS[$setting]:-}" ] || die "unknown setting $setting"; done
 
 # BG_WAKE=1: a background loop that wakes every 10 ms runs through every timed part, for
@@ -302,15 +310,17 @@ for round in $(seq "$CONC_RUNS"); do
 	done
 done
 for s in "${SERVERS[@]}"; do
-	echo "hwm $s $(awk '/^VmHWM:/{print $2}' /proc/"${PID[$s]}"/status)" >>"$RESULTS"
+	hwm=$(awk '/^VmHWM:/{print $2}' /proc/"${PID[$s]}"/status 2>/dev/null || true)
+	[ -n "$hwm" ] || { echo "bench/tftp.sh: $s is no longer running; its log:" >&2; tail -20 "$SCRATCH/$s.log" >&2; }
+	echo "hwm $s ${hwm:-0}" >>"$RESULTS"
 done
 ELAPSED=$((($(now) - START) / 1000000000))
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- report ---------------------------------------------------------------------------------
-python3 - "$RESULTS" "$RUNS" "$SIZE_MB" "$CONC" "$CONC_MB" "$PXE_KIND" "$ELAPSED" "$LOAD0" "$LOAD1" <<'PY'
+python3 - "$RESULTS" "$RUNS" "$SIZE_MB" "$CONC" "$CONC_MB" "$PXE_KIND" "$ELAPSED" "$LOAD0" "$LOAD1" "$LARGE_MB" <<'PY'
 import sys, statistics as st
-path, runs, size, conc, cmb, kind, elapsed, load0, load1 = sys.argv[1:]
+path, runs, size, conc, cmb, kind, elapsed, load0, load1, large = sys.argv[1:]
 servers = ["pxe-edge", "in.tftpd", "atftpd", "dnsmasq"]
 peer_names = servers[1:]
 rate, cpu, fails, conc_rate, conc_ok, conc_rss, hwm = {}, {}, {}, {}, {}, {}, {}
@@ -329,12 +339,12 @@ for line in open(path):
         continue
     rate.setdefault(setting, {}).setdefault(s, []).append(float(f[2]))
     cpu.setdefault(setting, {}).setdefault(s, []).append(float(f[3]))
-print(f"pxe-edge = {kind}; {runs} runs per setting of a {size} MiB file with the atftp client, servers interleaved;")
+print(f"pxe-edge = {kind}; {runs} runs per setting of a {size} MiB file ({large} MiB for *-large) with the atftp client, servers interleaved;")
 print(f"figures are MB/s medians (10^6 bytes/s) on a shared, noisy 2-core machine; compare ratios.")
 if any(f.split()[1] == "pxe-edge-b" for f in open(path) if len(f.split()) > 1):
     servers.append("pxe-edge-b")
 print()
-hdr = f"{'setting':<18}" + "".join(f"{s:>10}" for s in servers) + f"{'best peer':>11}{'pxe/best':>10}  pxe/peer"
+hdr = f"{'setting':<23}" + "".join(f"{s:>10}" for s in servers) + f"{'best peer':>11}{'pxe/best':>10}  pxe/peer"
 print(hdr)
 def row(setting, med):
     peers = {s: med[s] for s in peer_names if s in med}
@@ -343,8 +353,9 @@ def row(setting, med):
     ratio = med["pxe-edge"] / peers[best] if best and "pxe-edge" in med else float("nan")
     per = " ".join(f"{s}={med['pxe-edge']/v:.2f}" for s, v in peers.items()) if "pxe-edge" in med else ""
     ab = f"  pxe-edge-b/pxe-edge={med['pxe-edge-b']/med['pxe-edge']:.3f}" if "pxe-edge-b" in med and "pxe-edge" in med else ""
-    print(f"{setting:<18}{cells}{best or '-':>11}{ratio:>10.2f}  {per}{ab}")
-for setting in ["lockstep-blk512", "lockstep-blk1468", "window4-blk1468", "window16-blk1468"]:
+    print(f"{setting:<23}{cells}{best or '-':>11}{ratio:>10.2f}  {per}{ab}")
+SINGLE = ["lockstep-blk512", "lockstep-blk1468", "window4-blk1468", "window16-blk1468", "window16-blk1468-large"]
+for setting in SINGLE:
     if setting in rate:
         row(setting, {s: st.median(v) for s, v in rate[setting].items()})
 if conc_rate:
@@ -358,20 +369,20 @@ if conc_rate:
         if peers and "pxe-edge" in conc_rate:
             per_round.append(conc_rate["pxe-edge"][i] / max(peers))
     if len(per_round) > 1:
-        print(f"{'':<18}pxe/best peer by round: " + " ".join(f"{r:.2f}" for r in per_round) +
+        print(f"{'':<23}pxe/best peer by round: " + " ".join(f"{r:.2f}" for r in per_round) +
               f" (min {min(per_round):.2f}, max {max(per_round):.2f})")
 print()
-print(f"server CPU time, ms: per {size} MiB transfer (median of {runs}), and for all {conc} concurrent")
+print(f"server CPU time, ms: per {size} MiB transfer ({large} MiB for *-large; median of {runs}), and for all {conc} concurrent")
 print(f"{cmb} MiB transfers (median of rounds); from each server's cgroup, children included;")
 print("peer/pxe > 1 means pxe-edge used less CPU than that peer")
-print(f"{'setting':<18}" + "".join(f"{s:>10}" for s in servers) + "  peer/pxe")
-for setting in ["lockstep-blk512", "lockstep-blk1468", "window4-blk1468", "window16-blk1468", "concurrent"]:
+print(f"{'setting':<23}" + "".join(f"{s:>10}" for s in servers) + "  peer/pxe")
+for setting in SINGLE + ["concurrent"]:
     if setting in cpu:
         med = {s: st.median(v) for s, v in cpu[setting].items()}
         cells = "".join(f"{med.get(s, float('nan')):>10.1f}" for s in servers)
         p = med.get("pxe-edge", 0)
         per = " ".join(f"{s}={med[s]/p:.2f}" if p else f"{s}=inf" for s in servers[1:] if s in med)
-        print(f"{setting:<18}{cells}  {per}")
+        print(f"{setting:<23}{cells}  {per}")
 print()
 print(f"peak memory during {conc} concurrent transfers (MiB): VmHWM of the server process over the whole run;")
 print("tree = peak of summed VmRSS of the server and its children, sampled every 20 ms")

@@ -13,8 +13,8 @@ import (
 )
 
 // A transfer socket is connected to its client: sends then go without an address and use
-// the route the kernel cached at connect, instead of a route lookup per datagram (about
-// 4 % of the server's CPU per lock-step block, docs/bench/tftp.md). A connected UDP socket
+// the route the kernel cached at connect, instead of a route lookup per datagram (a visible
+// share of the server's CPU per lock-step block, docs/bench/tftp.md). A connected UDP socket
 // no longer receives datagrams from anyone else, so that a packet from a wrong transfer id
 // still gets its ERROR 5 (RFC 1350) a second, unconnected socket is bound to the same
 // address and port and answers those. The kernel hands each datagram to the socket that

@@ -10,4 +10,10 @@
 // blocks ahead into that buffer with one ReadAt; windows are laid out in it for one
 // segmented send; retransmissions of blocks no longer in it re-read the file with ReadAt.
 // The steady-state send path makes no heap allocations.
+//
+// Load never turns into an ERROR, which PXE firmware would take as a failed boot: a request
+// beyond MaxTransfers or its client address's MaxPerClient waits in a bounded queue (one
+// entry per client transfer id and file, repeats absorbed) and starts when a slot frees; a
+// request that finds the queue full goes unanswered, so its client retransmits it. Every
+// wait of a transfer is bounded by IdleTimeout, whatever timeout the client asked for.
 package tftp

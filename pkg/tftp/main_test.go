@@ -27,8 +27,8 @@ func TestMain(m *testing.M) {
 }
 
 // helperMain serves TFTP_ROOT on TFTP_ADDR (default 0.0.0.0:69) until SIGTERM, then shuts
-// down with a short grace period. TFTP_TIMEOUT_MS, TFTP_RETRIES, TFTP_MAX and TFTP_DEBUG
-// tune it.
+// down with a short grace period. TFTP_TIMEOUT_MS, TFTP_RETRIES, TFTP_MAX, TFTP_PER_CLIENT,
+// TFTP_QUEUE and TFTP_DEBUG tune it.
 func helperMain() int {
 	level := slog.LevelInfo
 	if os.Getenv("TFTP_DEBUG") != "" {
@@ -54,6 +54,12 @@ func helperMain() int {
 	}
 	if v, err := strconv.Atoi(os.Getenv("TFTP_MAX")); err == nil {
 		s.MaxTransfers = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("TFTP_PER_CLIENT")); err == nil {
+		s.MaxPerClient = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("TFTP_QUEUE")); err == nil {
+		s.MaxQueued = v
 	}
 	addr := os.Getenv("TFTP_ADDR")
 	if addr == "" {

@@ -1,6 +1,7 @@
 package tftp
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -119,18 +120,20 @@ func Negotiate(opts []Option, lim Limits) Negotiated {
 	return n
 }
 
-// atoi parses a non-negative decimal of at most 10 digits (no sign, no spaces).
+// atoi parses a non-negative decimal of at most 10 digits (no sign, no spaces). The value
+// is computed in 64 bits and saturates at MaxInt32, above every option's range, so that a
+// request means the same on every GOARCH: in a 32-bit int, 4294967301 would wrap to 5.
 func atoi(s string) (int, bool) {
 	if len(s) == 0 || len(s) > 10 {
 		return 0, false
 	}
-	v := 0
+	var v uint64
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		v = v*10 + int(c-'0')
+		v = v*10 + uint64(c-'0')
 	}
-	return v, true
+	return int(min(v, math.MaxInt32)), true
 }

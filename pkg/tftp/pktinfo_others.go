@@ -28,9 +28,3 @@ func newPacketInfoReader(conn *net.UDPConn) *packetInfoReader {
 func (r *packetInfoReader) parse([]byte) (netip.Addr, int) { return netip.Addr{}, 0 }
 
 func interfaceMTU(int) int { return 0 }
-
-func listenTransfer(local netip.Addr, _ bool) (packetConn, error) { return listenUDP(local) }
-
-// connectTransfer leaves the socket unconnected off Linux: the transfer answers strays
-// itself.
-func connectTransfer(packetConn, netip.AddrPort, func(netip.AddrPort)) {}

@@ -11,12 +11,10 @@ import (
 )
 
 // rawIO reads and writes a connected, non-blocking socket with raw system calls while the
-// poller still does the waiting (syscall.RawConn): a read or write of a datagram never
-// blocks, so it needs none of the runtime's system-call bookkeeping, and without it a
-// thread that the kernel pre-empts inside the call keeps its P instead of having sysmon
-// hand the P (and a thread wake-up) elsewhere. 50 concurrent transfers on 2 cores, seven
-// interleaved A/B runs of bench/tftp.sh (PXE_EDGE_B): 2–6 % less server CPU in every run,
-// throughput −0.3 to +4.8 %, median +1.9 % (docs/bench/tftp.md).
+// poller still does the waiting (syscall.RawConn): a datagram read or write never blocks,
+// so it needs none of the runtime's system-call bookkeeping, and a thread the kernel
+// pre-empts inside the call keeps its P instead of sysmon handing it elsewhere. It lowers
+// the server's CPU for many concurrent transfers (docs/bench/tftp.md).
 type rawIO struct {
 	rc syscall.RawConn
 	// The callbacks are bound once, so a call allocates nothing.

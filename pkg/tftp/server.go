@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 // Defaults for the zero values of Server's fields.
 const (
 	DefaultMaxTransfers   = 64
+	DefaultMaxQueued      = 1024
 	DefaultWindowSizeMax  = 64
 	DefaultWindowBytesMax = 64 << 10
 	DefaultTimeout        = time.Second
@@ -33,9 +35,21 @@ var ErrServerClosed = errors.New("tftp: server closed")
 type Server struct {
 	// Source opens requested files. Required.
 	Source FileSource
-	// MaxTransfers bounds concurrent transfers (dnsmasq's tftp-max); a request beyond it
-	// gets ERROR 0 "server busy". One packet buffer per transfer is set aside for it.
+	// MaxTransfers bounds concurrent transfers (dnsmasq's tftp-max). A request beyond it
+	// waits in a queue (see MaxQueued) and starts when a slot frees: PXE firmware takes an
+	// ERROR as a failed boot, so a lab powered on at once must wait, not be refused. One
+	// packet buffer per transfer is set aside for it.
 	MaxTransfers int
+	// MaxPerClient bounds the transfers one client address runs at once, so that one
+	// machine cannot hold every slot; its further requests wait in the queue like those
+	// beyond MaxTransfers. Zero means MaxTransfers/2 (at least 1); negative means no cap.
+	MaxPerClient int
+	// MaxQueued bounds the requests waiting for a slot, one entry per client transfer id
+	// and file (a repeated request refreshes its entry); one client address may hold at
+	// most a quarter of them. A request that finds the queue full gets no answer, so the
+	// client retransmits it. Zero means DefaultMaxQueued; negative means no queue (every
+	// request beyond the caps goes unanswered until the client retransmits).
+	MaxQueued int
 	// WindowSizeMax caps the RFC 7440 windowsize a client may negotiate.
 	WindowSizeMax int
 	// WindowBytesMax caps windowsize × blksize, so a window never overflows a small
@@ -51,8 +65,11 @@ type Server struct {
 	// Retries is how many retransmissions of the same packet are made before the transfer
 	// is abandoned.
 	Retries int
-	// IdleTimeout drops a transfer that made no progress (no new block acknowledged) for
-	// this long, whatever else the client sends.
+	// IdleTimeout drops a transfer that made no progress for this long, whatever else the
+	// client sends; progress is at least progressBlocks new blocks acknowledged (or the
+	// end of the file), so a client acknowledging one block now and then cannot hold a
+	// slot forever. It also bounds every wait, whatever timeout the client asked for, and
+	// how long a queued request lives without being repeated.
 	IdleTimeout time.Duration
 	// Logger receives one line per finished transfer and per refused request; per-packet
 	// detail at debug level. Nil logs nothing.
@@ -65,11 +82,14 @@ type Server struct {
 	listen func(local netip.Addr) (packetConn, error)
 
 	initOnce sync.Once
-	pool     chan []byte
 
 	mu        sync.Mutex
+	bufs      bufPool // one packet buffer per running transfer
+	serving   int     // running Serve calls; the buffers' slab is released at 0
 	listeners map[*net.UDPConn]struct{}
 	active    map[activeKey]struct{} // running transfers
+	perClient map[netip.Addr]int     // running transfers by client address
+	queue     waitQueue              // requests waiting for a slot
 	closing   bool
 	transfers sync.WaitGroup
 	abortCtx  context.Context
@@ -114,20 +134,23 @@ func (s *Server) init() {
 		if s.IdleTimeout <= 0 {
 			s.IdleTimeout = DefaultIdleTimeout
 		}
+		if s.MaxPerClient == 0 {
+			s.MaxPerClient = max(1, s.MaxTransfers/2)
+		}
+		if s.MaxPerClient < 0 {
+			s.MaxPerClient = s.MaxTransfers
+		}
+		if s.MaxQueued == 0 {
+			s.MaxQueued = DefaultMaxQueued
+		}
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
-		// One slab for all packet buffers: pages the kernel never touches (a lock-step
-		// transfer uses the first 16 KiB of a 64 KiB buffer for its read-ahead) never
-		// count towards RSS.
-		size := s.BlockSizeMax + 4
-		slab := newSlab(s, s.MaxTransfers*size)
-		s.pool = make(chan []byte, s.MaxTransfers)
-		for i := range s.MaxTransfers {
-			s.pool <- slab[i*size : (i+1)*size : (i+1)*size]
-		}
+		s.bufs = bufPool{n: s.MaxTransfers, size: s.BlockSizeMax + 4}
 		s.listeners = make(map[*net.UDPConn]struct{})
 		s.active = make(map[activeKey]struct{})
+		s.perClient = make(map[netip.Addr]int)
+		s.queue.init(max(s.MaxQueued, 0))
 		s.abortCtx, s.abort = context.WithCancel(context.Background())
 	})
 }
@@ -184,10 +207,14 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 		return ErrServerClosed
 	}
 	s.listeners[conn] = struct{}{}
+	s.serving++
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, conn)
+		if s.serving--; s.serving == 0 {
+			s.bufs.release()
+		}
 		s.mu.Unlock()
 	}()
 
@@ -212,6 +239,7 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 				return ErrServerClosed
 			case ctx.Err() != nil:
 				tcancel()
+				s.dropQueuedOf(&wg)
 				wg.Wait()
 				return nil
 			}
@@ -220,6 +248,7 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 				continue
 			}
 			tcancel()
+			s.dropQueuedOf(&wg)
 			wg.Wait()
 			return fmt.Errorf("tftp: read request: %w", err)
 		}
@@ -237,7 +266,7 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 	}
 }
 
-// dispatch parses one request and starts its transfer.
+// dispatch parses one request and starts its transfer, or queues it when no slot is free.
 func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, b []byte, from netip.AddrPort, local netip.Addr, ifindex int) {
 	req, err := ParseRequest(b)
 	if err != nil {
@@ -245,9 +274,14 @@ func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, b []byte, fro
 		s.refuse(local, from, ErrIllegalOperation, "malformed request")
 		return
 	}
-	key := activeKey{from, req.Filename}
+	w := &waiting{key: activeKey{from, req.Filename}, req: req, local: local, ifindex: ifindex, ctx: ctx, wg: wg}
+	now := time.Now()
 	s.mu.Lock()
-	if _, dup := s.active[key]; dup {
+	if s.closing {
+		s.mu.Unlock() // Shutdown has emptied the queue; nothing may join it
+		return
+	}
+	if _, dup := s.active[w.key]; dup {
 		s.mu.Unlock()
 		// The Pi 4 re-sends its RRQ every 2 s from the same port while a transfer runs
 		// (and a network may duplicate it): the running transfer retransmits on its own.
@@ -256,30 +290,104 @@ func (s *Server) dispatch(ctx context.Context, wg *sync.WaitGroup, b []byte, fro
 		s.Logger.Debug("tftp duplicate request ignored", "client", from, "file", req.Filename)
 		return
 	}
-	var buf []byte
-	select {
-	case buf = <-s.pool:
-	default:
+	if s.queue.refresh(w.key, now) {
 		s.mu.Unlock()
-		s.Logger.Info("tftp refused", "client", from, "file", req.Filename, "err", "server busy")
-		s.refuse(local, from, ErrUndefined, "server busy")
+		s.Logger.Debug("tftp repeated request of a queued one", "client", from, "file", req.Filename)
 		return
 	}
-	s.active[key] = struct{}{}
-	s.transfers.Add(1)
+	// While a slot is free every queued request is waiting for its own client's cap, so a
+	// request that may start now overtakes nobody.
+	if s.canStart(from.Addr()) {
+		buf := s.bufs.get() // canStart saw a free slot
+		s.begin(w)
+		s.mu.Unlock()
+		go s.run(w, buf)
+		return
+	}
+	queued := s.queue.push(w, now, s.IdleTimeout, s.dropQueued)
+	if queued {
+		w.wg.Add(1)
+		s.transfers.Add(1)
+	}
+	n := s.queue.len()
 	s.mu.Unlock()
-	wg.Add(1)
-	go func() {
-		defer func() {
-			s.mu.Lock()
-			delete(s.active, key)
-			s.mu.Unlock()
-			s.pool <- buf
-			wg.Done()
+	if queued {
+		s.Logger.Debug("tftp request queued", "client", from, "file", req.Filename, "queued", n)
+	} else {
+		// No answer: the client retransmits its request and may find room then.
+		s.Logger.Debug("tftp request dropped, queue full", "client", from, "file", req.Filename, "queued", n)
+	}
+}
+
+// canStart reports whether a transfer for client may start now. s.mu is held.
+func (s *Server) canStart(client netip.Addr) bool {
+	return len(s.active) < s.MaxTransfers && s.perClient[client] < s.MaxPerClient
+}
+
+// begin counts w as running. s.mu is held.
+func (s *Server) begin(w *waiting) {
+	s.active[w.key] = struct{}{}
+	s.perClient[w.key.client.Addr()]++
+	w.wg.Add(1)
+	s.transfers.Add(1)
+}
+
+// end stops counting w as running. s.mu is held.
+func (s *Server) end(w *waiting) {
+	delete(s.active, w.key)
+	a := w.key.client.Addr()
+	if s.perClient[a]--; s.perClient[a] <= 0 {
+		delete(s.perClient, a)
+	}
+	w.wg.Done()
+	s.transfers.Done()
+}
+
+// run serves w with buf, then whichever queued requests the freed slot can take, and
+// gives buf back when none can.
+func (s *Server) run(w *waiting, buf []byte) {
+	for w != nil {
+		s.serveOne(w, buf)
+		s.mu.Lock()
+		s.end(w)
+		w = s.queue.next(time.Now(), s.closing, s.canStart, s.dropQueued)
+		if w != nil {
+			s.begin(w)
+			w.wg.Done() // queued requests were counted when queued
 			s.transfers.Done()
-		}()
-		s.handle(ctx, req, buf, from, local, ifindex)
+		} else {
+			s.bufs.put(buf)
+			if s.serving == 0 {
+				s.bufs.release() // the last transfer after Shutdown
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// dropQueued forgets a queued request that will never start. s.mu is held.
+func (s *Server) dropQueued(w *waiting) {
+	w.wg.Done()
+	s.transfers.Done()
+}
+
+// dropQueuedOf forgets the queued requests of the Serve that counts them in wg, which is
+// returning.
+func (s *Server) dropQueuedOf(wg *sync.WaitGroup) {
+	s.mu.Lock()
+	s.queue.dropIf(func(w *waiting) bool { return w.wg == wg }, s.dropQueued)
+	s.mu.Unlock()
+}
+
+// serveOne runs one request; a panic in it is logged and ends only that transfer (its
+// deferred closes run while the panic unwinds).
+func (s *Server) serveOne(w *waiting, buf []byte) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.Logger.Error("tftp transfer panicked", "client", w.key.client, "file", w.req.Filename, "panic", v, "stack", string(debug.Stack()))
+		}
 	}()
+	s.handle(w.ctx, w.req, buf, w.key.client, w.local, w.ifindex)
 }
 
 // refuse sends an ERROR from a fresh port (the server's side of a new transfer id, as
@@ -318,6 +426,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
 	s.closing = true
+	s.queue.dropAll(s.dropQueued)
 	for c := range s.listeners {
 		_ = c.SetReadDeadline(time.Unix(1, 0))
 	}
@@ -340,4 +449,12 @@ func (s *Server) Active() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.active)
+}
+
+// Queued returns the number of requests waiting for a transfer slot.
+func (s *Server) Queued() int {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queue.len()
 }

@@ -2,32 +2,17 @@
 
 package tftp
 
-import (
-	"runtime"
-	"sync/atomic"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// newSlab returns n zeroed bytes for the packet buffers, mapped outside the Go heap and
-// unmapped once owner is garbage. Kept out of the heap, the buffers do not count towards
-// the garbage collector's pacing: on the heap, the 4 MiB of a default server doubled the
-// garbage allowed between collections and the daemon's resident memory settled ~3 MiB
-// higher (docs/bench/tftp.md). Pages no transfer touches stay unmapped either way.
-func newSlab(owner *Server, n int) []byte {
+// mapSlab returns n zeroed bytes mapped outside the Go heap (see bufPool for why), or heap
+// memory if the mapping fails.
+func mapSlab(n int) []byte {
 	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return make([]byte, n)
 	}
-	// Only the server and its transfers hold the buffers; a transfer holds the server.
-	runtime.AddCleanup(owner, func(b []byte) {
-		if f := unmapHook.Load(); f != nil {
-			(*f)(b)
-		}
-		_ = unix.Munmap(b)
-	}, b)
 	return b
 }
 
-// unmapHook, when set, hears of every slab about to be unmapped (a test watches it).
-var unmapHook atomic.Pointer[func([]byte)]
+// unmapSlab returns a slab from mapSlab; heap memory is left to the collector.
+func unmapSlab(b []byte) { _ = unix.Munmap(b) }

@@ -4,7 +4,9 @@ package tftp
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"testing"
@@ -13,52 +15,70 @@ import (
 )
 
 // TestSlabOutsideHeap: a server's packet buffers (MaxTransfers × (BlockSizeMax+4), 4 MiB by
-// default) are not on the Go heap, so they do not raise the collector's pacing target, and
-// they are unmapped once the server is garbage.
+// default) are not on the Go heap, so they do not raise the collector's pacing target.
 func TestSlabOutsideHeap(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	s := &Server{MaxTransfers: 64, BlockSizeMax: 65464}
-	s.init()
+	p := &bufPool{n: 64, size: 65468}
+	buf := p.get()
 	runtime.ReadMemStats(&after)
 	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 1<<20 {
 		t.Fatalf("heap grew by %d bytes for a %d-byte slab", grew, 64*65468)
 	}
-	buf := <-s.pool
 	addr := uintptr(unsafe.Pointer(&buf[0]))
 	buf[0], buf[len(buf)-1] = 1, 2 // the memory is there and writable
 	if !mapped(t, addr) {
 		t.Fatalf("slab at %#x not found in /proc/self/maps", addr)
 	}
-	unmapped := make(chan uintptr, 64)
-	hook := func(b []byte) {
-		select {
-		case unmapped <- uintptr(unsafe.Pointer(&b[0])):
-		default:
+	p.release()
+	if !mapped(t, addr) {
+		t.Fatal("slab unmapped while a buffer was out")
+	}
+	p.put(buf)
+	p.release()
+	if mapped(t, addr) {
+		t.Fatal("slab still mapped with every buffer back")
+	}
+	if b := p.get(); len(b) != 65468 {
+		t.Fatalf("buffer of %d bytes after a release", len(b))
+	}
+}
+
+// TestSlabReleasedAfterServe: the slab is unmapped once Serve has returned and the last
+// transfer has given its buffer back, and mapped again by the next Serve's first transfer.
+func TestSlabReleasedAfterServe(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "f", 3000)
+	src, err := NewDirSource(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	s := &Server{Source: src, Logger: testLogger(t), Timeout: 100 * time.Millisecond}
+	for round := range 2 {
+		conn := clientConn(t) // a listener like any other UDP socket
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx, conn) }()
+		srv := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+		if _, err := newTestClient(clientConn(t)).get(srv, "f", "octet"); err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		addr := uintptr(unsafe.Pointer(unsafe.SliceData(s.bufs.slab)))
+		s.mu.Unlock()
+		if addr == 0 || !mapped(t, addr) {
+			t.Fatalf("round %d: no slab mapped while serving", round)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if mapped(t, addr) {
+			t.Fatalf("round %d: slab still mapped after Serve returned", round)
 		}
 	}
-	unmapHook.Store(&hook)
-	t.Cleanup(func() { unmapHook.Store(nil) })
-	buf, s = nil, nil
-	for range 100 {
-		runtime.GC()
-		// Other tests' servers may be collected now too; ours is the slab its first
-		// buffer starts.
-		deadline := time.After(10 * time.Millisecond)
-	drain:
-		for {
-			select {
-			case got := <-unmapped:
-				if got == addr {
-					return
-				}
-			case <-deadline:
-				break drain
-			}
-		}
-	}
-	t.Fatalf("slab at %#x not unmapped after its server became garbage", addr)
 }
 
 // mapped reports whether addr lies in a mapping of this process.

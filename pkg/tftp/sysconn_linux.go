@@ -16,16 +16,11 @@ import (
 )
 
 // sysConn is a transfer socket driven by blocking system calls instead of Go's network
-// poller. A lock-step transfer spends its life waiting one round trip per block; with the
-// poller every wait costs a failed recvfrom, a park, an epoll_wait and a scheduler pass,
-// while a blocking recvfrom is woken by the kernel directly, as in a C server: about half
-// the CPU per block. The price is one OS thread per transfer, and it only pays while the
-// threads need no more Ps than there are: when many transfers run, every woken thread
-// queues for a P and the poller, which hands over ready transfers in batches, is cheaper
-// (50 concurrent 4 MiB transfers on 2 cores, server CPU from its cgroup: 1.54–1.58 s and
-// 101–105 MB/s with every transfer blocking, 1.02–1.12 s and 150–164 MB/s as chosen here;
-// bench/tftp.md). So the server picks blocking sockets only while few transfers run
-// (Server.handle).
+// poller. A lock-step transfer waits one round trip per block; a blocking recvfrom is woken
+// by the kernel directly, where the poller adds a failed read, a park and an epoll_wait to
+// every wait. It costs an OS thread per transfer and only pays while those threads need no
+// more Ps than there are, so the server picks it only while few transfers run
+// (Server.handle; figures in docs/bench/tftp.md).
 // Deadlines become SO_RCVTIMEO, re-set only when the wait they stand for changes.
 type sysConn struct {
 	fd      int

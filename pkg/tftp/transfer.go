@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -21,6 +21,10 @@ const (
 	progressBytes = 1 << 20
 	// maxBackoff bounds the retransmission interval once doubling has grown it.
 	maxBackoff = 30 * time.Second
+	// progressBlocks is how many new blocks a client must acknowledge within IdleTimeout
+	// (unless the file ends first) for the transfer to count as progressing: a client
+	// acknowledging one block per minute must not hold a slot for the life of a file.
+	progressBlocks = 8
 )
 
 // Ways a transfer ends early.
@@ -39,133 +43,6 @@ type clientError struct {
 
 func (e *clientError) Error() string { return fmt.Sprintf("client sent ERROR %d %q", e.code, e.msg) }
 
-// handle runs one request from its arrival to the last ACK.
-func (s *Server) handle(ctx context.Context, req *RequestPacket, buf []byte, from netip.AddrPort, local netip.Addr, ifindex int) {
-	log := s.Logger
-	if req.Op == OpWRQ {
-		log.Info("tftp refused", "client", from, "file", req.Filename, "op", "WRQ", "err", "read-only server")
-		s.refuse(local, from, ErrAccessViolation, "read-only server")
-		return
-	}
-	if req.Mode != "octet" && req.Mode != "netascii" {
-		log.Info("tftp refused", "client", from, "file", req.Filename, "mode", req.Mode, "err", "unsupported mode")
-		s.refuse(local, from, ErrIllegalOperation, "unsupported mode")
-		return
-	}
-	p, err := CleanPath(req.Filename)
-	if err != nil {
-		log.Info("tftp refused", "client", from, "file", req.Filename, "err", err)
-		s.refuse(local, from, ErrAccessViolation, "access violation")
-		return
-	}
-	r := &Request{Path: p, Client: from, Local: local, Mode: req.Mode}
-	f, err := s.Source.Open(r)
-	if err != nil {
-		code, msg := ErrUndefined, "cannot open file"
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			code, msg = ErrFileNotFound, "file not found"
-		case errors.Is(err, fs.ErrPermission):
-			code, msg = ErrAccessViolation, "access violation"
-		}
-		log.Info("tftp refused", "client", from, "file", p, "code", int(code), "err", err)
-		s.refuse(local, from, code, msg)
-		return
-	}
-	defer f.Close()
-	var file File = f
-	if req.Mode == "netascii" {
-		na, err := newNetascii(f)
-		if err != nil {
-			log.Info("tftp refused", "client", from, "file", p, "err", err)
-			s.refuse(local, from, ErrUndefined, "read error")
-			return
-		}
-		file = na
-	}
-	size := file.Size()
-
-	blkMax := min(s.BlockSizeMax, len(buf)-4)
-	if mtu := interfaceMTU(ifindex); mtu > 0 {
-		overhead := 32 // IPv4 20 + UDP 8 + TFTP 4
-		if local.Is6() && !local.Is4In6() {
-			overhead = 52
-		}
-		blkMax = min(blkMax, mtu-overhead)
-	}
-	neg := Negotiate(req.Options, Limits{
-		BlockSizeMax:   blkMax,
-		WindowSizeMax:  s.WindowSizeMax,
-		WindowBytesMax: max(s.WindowBytesMax, 0),
-		FileSize:       size,
-	})
-
-	// Blocking sockets while every transfer can have a P of its own; the poller beyond.
-	s.mu.Lock()
-	blocking := len(s.active) <= runtime.GOMAXPROCS(0)
-	s.mu.Unlock()
-	conn, err := s.openConn(local, blocking)
-	if err != nil {
-		log.Warn("tftp: cannot open transfer socket", "client", from, "local", local, "err", err)
-		return
-	}
-	defer conn.Close()
-	var onStray func(netip.AddrPort)
-	if log.Enabled(ctx, slog.LevelDebug) {
-		onStray = func(stray netip.AddrPort) {
-			log.Debug("tftp packet from unknown transfer id", "client", from, "from", stray)
-		}
-	}
-	connectTransfer(conn, from, onStray)
-	stop := context.AfterFunc(ctx, func() { abortConn(conn) })
-	defer stop()
-
-	t := &transfer{
-		s:       s,
-		ctx:     ctx,
-		conn:    conn,
-		client:  from,
-		file:    file,
-		size:    size,
-		blksize: int64(neg.BlockSize),
-		window:  int64(neg.WindowSize),
-		timeout: s.Timeout,
-		retries: s.Retries,
-		idle:    s.IdleTimeout,
-		buf:     buf,
-		oack:    neg.OACK,
-		debug:   log.Enabled(ctx, slog.LevelDebug),
-		log:     log,
-		ev: events.Event{
-			Proto:   "tftp",
-			ID:      s.Events.NextID(),
-			Client:  from,
-			File:    p,
-			Total:   size,
-			Options: neg.String(),
-		},
-	}
-	if neg.Timeout > 0 {
-		t.timeout = neg.Timeout
-	}
-	t.start = time.Now()
-	ev := t.ev
-	ev.Kind = events.TransferStarted
-	s.Events.Publish(ev)
-
-	err = t.run()
-	t.finish(err)
-}
-
-// abortConn ends a transfer's socket from another goroutine: it wakes a blocked read.
-func abortConn(c packetConn) {
-	if a, ok := c.(interface{ abort() }); ok {
-		a.abort()
-		return
-	}
-	_ = c.Close() // *net.UDPConn: Close is safe under a concurrent read
-}
-
 // transfer is the send side of one RRQ.
 type transfer struct {
 	s       *Server
@@ -173,7 +50,7 @@ type transfer struct {
 	conn    packetConn
 	client  netip.AddrPort
 	file    File
-	size    int64
+	size    int64 // bytes to send; -1 while unknown (netascii without tsize)
 	blksize int64
 	window  int64
 	timeout time.Duration
@@ -187,9 +64,10 @@ type transfer struct {
 	ev      events.Event // template for this transfer's events
 
 	start        time.Time
-	acked        int64 // highest block acknowledged
-	retrans      int   // packets sent more than once
-	lastProgress time.Time
+	acked        int64     // highest block acknowledged
+	retrans      int       // packets sent more than once
+	lastProgress time.Time // when progressFrom was set
+	progressFrom int64     // acked at lastProgress
 	lastEvTime   time.Time
 	lastEvBytes  int64
 
@@ -215,14 +93,25 @@ func (t *transfer) bytesDone() int64 {
 	if t.acked <= 0 {
 		return 0
 	}
+	if t.size < 0 {
+		return t.acked * t.blksize
+	}
 	return min(t.acked*t.blksize, t.size)
+}
+
+// nblocks is the number of DATA blocks: the last one is short, possibly empty. While the
+// size is unknown it is "more than any block number".
+func (t *transfer) nblocks() int64 {
+	if t.size < 0 {
+		return math.MaxInt64
+	}
+	return t.size/t.blksize + 1
 }
 
 // run sends the file. Block index 0 stands for the OACK (when options were accepted), so
 // that the OACK and the DATA blocks share one retransmission loop. The wire block number is
 // the index modulo 65536, which gives the rollover to 0 after 65535.
 func (t *transfer) run() error {
-	nblocks := t.size/t.blksize + 1 // the last block is short, possibly empty
 	acked := int64(0)
 	if len(t.oack) > 0 {
 		acked = -1
@@ -231,15 +120,16 @@ func (t *transfer) run() error {
 	next, sentHi := acked+1, acked
 	retries := 0
 	t.lastProgress = t.start
+	t.progressFrom = acked
 	t.lastEvTime = t.start
-	for acked < nblocks {
-		end := min(acked+t.window, nblocks)
+	for acked < t.nblocks() {
+		end := min(acked+t.window, t.nblocks())
 		if acked < 0 {
 			end = 0 // the OACK goes alone
 		}
-		for i := next; i <= end; {
+		for i := next; i <= end; end = min(end, t.nblocks()) { // a read may find the end
 			k := int64(1)
-			if sw, ok := t.conn.(segmentWriter); ok && i > 0 && end > i {
+			if sw, ok := t.conn.(segmentWriter); ok && i > 0 && end > i && t.size >= 0 {
 				var err error
 				if k, err = t.sendSegments(sw, i, end); err != nil {
 					return err
@@ -262,8 +152,15 @@ func (t *transfer) run() error {
 		// it already acknowledged (atftp, once its one extra ACK was lost) only re-sends
 		// its ACK when its own timer runs out, and every repeat we send restarts that
 		// timer. Our interval has to outgrow the client's.
+		// The wait never outlasts the idle bound: a client's long timeout option must
+		// not keep a stalled transfer (and its slot) alive past IdleTimeout.
 		wait := min(t.timeout<<min(retries, 6), max(t.timeout, maxBackoff))
-		if err := t.conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		now := time.Now()
+		idleLeft := t.idle - now.Sub(t.lastProgress)
+		if idleLeft <= 0 {
+			return errIdle
+		}
+		if err := t.conn.SetReadDeadline(now.Add(min(wait, idleLeft))); err != nil {
 			return t.connErr(err)
 		}
 	recv:
@@ -325,7 +222,9 @@ func (t *transfer) run() error {
 				t.acked = acked
 				retries = 0
 				now := time.Now()
-				t.lastProgress = now
+				if acked-t.progressFrom >= progressBlocks {
+					t.lastProgress, t.progressFrom = now, acked
+				}
 				t.progress(now)
 				// After a whole window the next one starts; an ACK inside the window
 				// (the client saw a gap) restarts from the block after it (RFC 7440).
@@ -354,17 +253,20 @@ func (t *transfer) send(i int64) error {
 		pkt = AppendOACK(t.buf[:0], t.oack)
 	} else {
 		off := (i - 1) * t.blksize
-		n := min(t.blksize, t.size-off)
+		if (t.size < 0 || off < t.size) && (i < t.raFirst || i >= t.raEnd || i < t.raHdr) {
+			if err := t.readAhead(i); err != nil { // may learn the size
+				return err
+			}
+		}
+		n := t.blksize
+		if t.size >= 0 {
+			n = min(n, t.size-off)
+		}
 		if n <= 0 {
 			t.raEnd = 0
 			PutDataHeader(t.buf, uint16(i))
 			pkt = t.buf[:4]
 		} else {
-			if i < t.raFirst || i >= t.raEnd || i < t.raHdr {
-				if err := t.readAhead(i); err != nil {
-					return err
-				}
-			}
 			h := (i - t.raFirst) * t.blksize
 			PutDataHeader(t.buf[h:], uint16(i))
 			t.raHdr = i
@@ -391,10 +293,16 @@ func (t *transfer) send(i int64) error {
 func (t *transfer) readAhead(i int64) error {
 	off := (i - 1) * t.blksize
 	k := max(1, min(int64(readAheadBytes), int64(len(t.buf)-4))/t.blksize)
-	n := min(k*t.blksize, t.size-off)
+	n := k * t.blksize
+	if t.size >= 0 {
+		n = min(n, t.size-off)
+	}
 	if m, err := t.file.ReadAt(t.buf[4:4+n], off); int64(m) < n {
-		t.raEnd = 0
-		return t.readFailed(i, err)
+		if t.size >= 0 || !errors.Is(err, io.EOF) {
+			t.raEnd = 0
+			return t.readFailed(i, err)
+		}
+		t.size, n = off+int64(m), int64(m) // the end of a file of unknown size
 	}
 	t.raFirst, t.raEnd, t.raHdr = i, i+(n+t.blksize-1)/t.blksize, i
 	return nil
