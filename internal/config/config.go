@@ -84,6 +84,8 @@ type Config struct {
 	TFTPPort          int        // TFTP_PORT, --tftp-port
 	TFTPServerIP      netip.Addr // TFTP_SERVER_IP, --tftp-server-ip
 	TFTPMax           int        // TFTP_MAX, --tftp-max (ours): concurrent transfers
+	TFTPMaxPerClient  int        // TFTP_MAX_PER_CLIENT, --tftp-max-per-client (ours): 0 = TFTPMax/2, -1 = no cap
+	TFTPQueue         int        // TFTP_QUEUE, --tftp-queue (ours): waiting requests, 0 = default, -1 = none
 	TFTPWindowsizeMax int        // TFTP_WINDOWSIZE_MAX, --tftp-windowsize-max (ours): RFC 7440 cap
 
 	// NBD (served when NBDBlockDevice is set).

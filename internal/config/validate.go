@@ -24,6 +24,12 @@ func (c *Config) Validate() error {
 			bad("%s: port %d is out of range; use 1-65535", byKey[p.key].flagName(), p.v)
 		}
 	}
+	if c.TFTPMaxPerClient < -1 || c.TFTPMaxPerClient > 10000 {
+		bad("%s: %d; use -1 (no cap), 0 (half of --tftp-max) or 1-10000", byKey["TFTP_MAX_PER_CLIENT"].flagName(), c.TFTPMaxPerClient)
+	}
+	if c.TFTPQueue < -1 || c.TFTPQueue > 100000 {
+		bad("%s: %d; use -1 (none), 0 (default) or 1-100000", byKey["TFTP_QUEUE"].flagName(), c.TFTPQueue)
+	}
 	if c.TFTPMax < 1 || c.TFTPMax > 10000 {
 		bad("%s: %d transfers; use 1-10000", byKey["TFTP_MAX"].flagName(), c.TFTPMax)
 	}

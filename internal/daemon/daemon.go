@@ -20,7 +20,6 @@ import (
 	"github.com/pxe-edge/pxe-edge/pkg/events"
 	"github.com/pxe-edge/pxe-edge/pkg/nbd"
 	"github.com/pxe-edge/pxe-edge/pkg/netif"
-	"github.com/pxe-edge/pxe-edge/pkg/tftp"
 )
 
 // DefaultGrace is how long running transfers may go on after SIGTERM before they are cut.
@@ -242,18 +241,4 @@ func (d *Daemon) bindAddr(key string, given netip.Addr, port int) string {
 		a = netip.IPv4Unspecified()
 	}
 	return net.JoinHostPort(a.String(), strconv.Itoa(port))
-}
-
-// tftpServer is the TFTP server's configuration over src.
-func (d *Daemon) tftpServer(src tftp.FileSource) *tftp.Server {
-	return &tftp.Server{
-		Source:        src,
-		MaxTransfers:  d.cfg.TFTPMax,
-		WindowSizeMax: d.cfg.TFTPWindowsizeMax,
-		Timeout:       d.cfg.TFTPTimeout,
-		Retries:       d.cfg.TFTPRetries,
-		IdleTimeout:   d.cfg.TFTPIdleTimeout,
-		Logger:        d.logs.For("tftp"),
-		Events:        d.bus,
-	}
 }

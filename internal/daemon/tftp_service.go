@@ -77,3 +77,19 @@ func listenUDP4(addr string) (*net.UDPConn, error) {
 	}
 	return conn, nil
 }
+
+// tftpServer is the TFTP server's configuration over src.
+func (d *Daemon) tftpServer(src tftp.FileSource) *tftp.Server {
+	return &tftp.Server{
+		Source:        src,
+		MaxTransfers:  d.cfg.TFTPMax,
+		MaxPerClient:  d.cfg.TFTPMaxPerClient,
+		MaxQueued:     d.cfg.TFTPQueue,
+		WindowSizeMax: d.cfg.TFTPWindowsizeMax,
+		Timeout:       d.cfg.TFTPTimeout,
+		Retries:       d.cfg.TFTPRetries,
+		IdleTimeout:   d.cfg.TFTPIdleTimeout,
+		Logger:        d.logs.For("tftp"),
+		Events:        d.bus,
+	}
+}
