@@ -273,6 +273,37 @@ func TestTrickleAckerDropped(t *testing.T) {
 	}
 }
 
+// A client that never answers (a spoofed or dead requester) gets its first packet
+// 1 + silentRetries times, whatever Retries allows a client that has answered: it must not
+// hold a slot for the whole backoff while others wait.
+func TestSilentClientLetGo(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "f", 512*4)
+	s, srv := startServer(t, dir, func(s *Server) {
+		s.Timeout = 100 * time.Millisecond
+		s.Retries = 6
+	})
+	c := clientConn(t)
+	c.WriteToUDPAddrPort(AppendRequest(nil, &RequestPacket{Op: OpRRQ, Filename: "f", Mode: "octet"}), srv)
+	sends := 0
+	for {
+		p, _, ok := readPacket(t, c, 5*time.Second)
+		if !ok {
+			break
+		}
+		if p.Op != OpDATA || p.Block != 1 {
+			t.Fatalf("got %v %d, want DATA 1", p.Op, p.Block)
+		}
+		sends++
+	}
+	if sends != 1+silentRetries {
+		t.Errorf("DATA 1 sent %d times to a silent client, want %d", sends, 1+silentRetries)
+	}
+	if s.Active() != 0 {
+		t.Error("the silent client still holds its slot")
+	}
+}
+
 // panicSource opens files whose reads panic.
 type panicSource struct{ FileSource }
 

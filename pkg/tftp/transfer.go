@@ -25,6 +25,11 @@ const (
 	// (unless the file ends first) for the transfer to count as progressing: a client
 	// acknowledging one block per minute must not hold a slot for the life of a file.
 	progressBlocks = 8
+	// silentRetries bounds the resends to a client that has not answered anything yet. Real
+	// clients answer the first packet at once; requests from addresses that never answer
+	// (a broken or hostile neighbour, spoofed sources) must not hold a slot, while others
+	// wait, for the whole backoff.
+	silentRetries = 2
 )
 
 // Ways a transfer ends early.
@@ -119,6 +124,7 @@ func (t *transfer) run() error {
 	t.acked = acked
 	next, sentHi := acked+1, acked
 	retries := 0
+	heard := false // the client has sent something on this transfer
 	t.lastProgress = t.start
 	t.progressFrom = acked
 	t.lastEvTime = t.start
@@ -185,7 +191,7 @@ func (t *transfer) run() error {
 					return errIdle
 				}
 				retries++
-				if retries > t.retries {
+				if retries > t.retries || (!heard && retries > silentRetries) {
 					return errTimeout
 				}
 				if t.debug {
@@ -206,6 +212,7 @@ func (t *transfer) run() error {
 			if p.Decode(t.rbuf[:n]) != nil {
 				continue
 			}
+			heard = true
 			switch p.Op {
 			case OpACK:
 				// Map the 16-bit block number onto the blocks in flight; anything else is
