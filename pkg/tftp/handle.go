@@ -137,6 +137,7 @@ func (s *Server) handle(ctx context.Context, req *RequestPacket, buf []byte, fro
 
 	err = t.run()
 	t.finish(err)
+	s.noteAnswered(from.Addr(), !errors.Is(err, errSilent))
 }
 
 // abortConn ends a transfer's socket from another goroutine: it wakes a blocked read.

@@ -76,18 +76,31 @@ func (q *waitQueue) push(w *waiting, now time.Time, ttl time.Duration, drop func
 }
 
 // next removes and returns the first request that may start (canStart of its client),
-// dropping on the way those that expired, whose Serve ended, or all when closing.
-func (q *waitQueue) next(now time.Time, closing bool, canStart func(netip.Addr) bool, drop func(*waiting)) *waiting {
-	var found *waiting
-	q.dropIf(func(w *waiting) bool {
+// dropping on the way those that expired, whose Serve ended, or all when closing. A request
+// from a suspect address (one whose last transfer went unanswered) starts only when no
+// other may: a neighbour spraying requests it never answers must not make the real clients
+// wait out its every timeout.
+func (q *waitQueue) next(now time.Time, closing bool, canStart, suspect func(netip.Addr) bool, drop func(*waiting)) *waiting {
+	var found, fallback *waiting
+	for _, w := range q.items {
 		if closing || w.ctx.Err() != nil || !now.Before(w.expires) {
-			return true
+			continue
 		}
-		if found == nil && canStart(w.key.client.Addr()) {
-			found = w
-			return true
+		if a := w.key.client.Addr(); canStart(a) {
+			if !suspect(a) {
+				found = w
+				break
+			}
+			if fallback == nil {
+				fallback = w
+			}
 		}
-		return false
+	}
+	if found == nil {
+		found = fallback
+	}
+	q.dropIf(func(w *waiting) bool {
+		return closing || w.ctx.Err() != nil || !now.Before(w.expires) || w == found
 	}, func(w *waiting) {
 		if w != found {
 			drop(w)

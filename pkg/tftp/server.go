@@ -90,6 +90,7 @@ type Server struct {
 	active    map[activeKey]struct{} // running transfers
 	perClient map[netip.Addr]int     // running transfers by client address
 	queue     waitQueue              // requests waiting for a slot
+	silent    silentSet              // addresses whose last transfer went unanswered
 	closing   bool
 	transfers sync.WaitGroup
 	abortCtx  context.Context
@@ -151,6 +152,7 @@ func (s *Server) init() {
 		s.active = make(map[activeKey]struct{})
 		s.perClient = make(map[netip.Addr]int)
 		s.queue.init(max(s.MaxQueued, 0))
+		s.silent.init(silentMax)
 		s.abortCtx, s.abort = context.WithCancel(context.Background())
 	})
 }
@@ -350,7 +352,8 @@ func (s *Server) run(w *waiting, buf []byte) {
 		s.serveOne(w, buf)
 		s.mu.Lock()
 		s.end(w)
-		w = s.queue.next(time.Now(), s.closing, s.canStart, s.dropQueued)
+		now := time.Now()
+		w = s.queue.next(now, s.closing, s.canStart, func(a netip.Addr) bool { return s.silent.has(a, now) }, s.dropQueued)
 		if w != nil {
 			s.begin(w)
 			w.wg.Done() // queued requests were counted when queued

@@ -29,12 +29,13 @@ const (
 	// clients answer the first packet at once; requests from addresses that never answer
 	// (a broken or hostile neighbour, spoofed sources) must not hold a slot, while others
 	// wait, for the whole backoff.
-	silentRetries = 2
+	silentRetries = 1
 )
 
 // Ways a transfer ends early.
 var (
 	errTimeout = errors.New("timed out waiting for ACK")
+	errSilent  = errors.New("no answer from the client")
 	errIdle    = errors.New("no progress")
 	errAborted = errors.New("server shutting down")
 	errGone    = errors.New("client port unreachable")
@@ -191,7 +192,10 @@ func (t *transfer) run() error {
 					return errIdle
 				}
 				retries++
-				if retries > t.retries || (!heard && retries > silentRetries) {
+				if !heard && retries > silentRetries {
+					return errSilent
+				}
+				if retries > t.retries {
 					return errTimeout
 				}
 				if t.debug {
