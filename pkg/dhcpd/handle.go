@@ -101,17 +101,18 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 		key = kbuf[:]
 	}
 	s.mu.Lock()
-	allowed := rerun || s.rate.allow(mac, now)
 	resv, hasResv := s.resv.Lookup(mac)
 	var id string
+	known := hasResv
 	if b := s.pool.byID[string(key)]; b != nil {
 		id = b.id
+		known = known || b.state == stBound
 	}
 	s.mu.Unlock()
 	if id == "" {
 		id = string(key)
 	}
-	if !allowed {
+	if !rerun && !s.rate.allow(mac, known, now) {
 		s.st.limited.Add(1)
 		return NoReply
 	}
