@@ -41,8 +41,9 @@
 // A client is identified by option 61 when it sends one, else by its MAC; reservations
 // always follow the MAC. A new lease is durable (lease.Store.Commit) before its ACK leaves;
 // a renewal that only moves the expiry uses the store's batched Touch (bounded loss window,
-// see pkg/lease). The Pi 3 ROM, which never sends a REQUEST, has its lease committed at the
-// OFFER (boot.Decision.CommitAtOffer).
+// see pkg/lease). The Pi 3 ROM, which never sends a REQUEST, has a short lease (five
+// minutes, at most the lease time) committed at the OFFER (boot.Decision.CommitAtOffer); a
+// REQUEST turns it into a full lease, written before the ACK.
 //
 // Options: 53 and 54 first, then the codes of option 55 in the client's order, then the
 // rest; 82 last, echoed unchanged. Lease time (51, 58 = 0.5, 59 = 0.875), mask, router

@@ -228,18 +228,41 @@ func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, 
 		return NoReply
 	}
 	d := s.decide(req, c, boot.Discover, boot.Full, boot.PortDHCP)
-	if d.CommitAtOffer {
-		// The Pi 3 ROM boots from the OFFER and never REQUESTs: the OFFER is its ACK.
-		exp := now.Add(s.cfg.LeaseTime)
+	if d.CommitAtOffer && !s.holdsLease(c, u32(ip), now) {
+		// The Pi 3 ROM boots from the OFFER and never REQUESTs: the OFFER is its ACK. The
+		// lease is short, since anyone can send such a DISCOVER from a new MAC and the pool
+		// must not empty for a day; a REQUEST (Pi 4/5, or the OS later) makes it a full one.
+		exp := now.Add(min(s.cfg.LeaseTime, offerCommitLease))
 		if !s.commit(ctx, c, ip, exp, now) {
 			return NoReply
 		}
+		s.mu.Lock()
+		if b := s.pool.byIP[u32(ip)]; b != nil && b.id == c.id {
+			b.provisional = true
+		}
+		s.mu.Unlock()
 	}
 	s.buildFull(resp, req, rawdhcp.Offer, ip, c, &d, true)
 	return ReplyOffer
 }
 
 const maxProbeRounds = 4
+
+// offerCommitLease is how long a lease committed at the OFFER lasts: long enough for a Pi
+// bootloader to load its files over TFTP, short enough that a flood of such DISCOVERs
+// gives its addresses back soon.
+const offerCommitLease = 5 * time.Minute
+
+// holdsLease reports whether c already holds a full (REQUESTed) unexpired lease on ip that
+// lasts at least as long as a commit at the OFFER would: committing again would only
+// shorten it.
+func (s *Server) holdsLease(c *client, ip uint32, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.pool.byIP[ip]
+	return b != nil && b.id == c.id && b.state == stBound && !b.provisional &&
+		!b.expires.Before(now.Add(min(s.cfg.LeaseTime, offerCommitLease)))
+}
 
 // chooseOffer picks an address for c and sets it aside as offered, ARP-probing addresses
 // nobody holds a lease on.
@@ -368,7 +391,9 @@ func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, n
 	renewal := false
 	if ok {
 		b := s.pool.byIP[u]
-		renewal = b != nil && b.id == c.id && b.state == stBound && now.Before(b.expires)
+		// A lease committed at the OFFER is short: extending it is a new lease, written
+		// before the ACK like any other.
+		renewal = b != nil && b.id == c.id && b.state == stBound && !b.provisional && now.Before(b.expires)
 		exp := now.Add(s.cfg.LeaseTime)
 		s.pool.set(u, c.id, c.mac, c.hostname, stBound, exp)
 	}

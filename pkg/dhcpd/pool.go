@@ -38,6 +38,9 @@ type binding struct {
 	hostname string
 	state    bindState
 	expires  time.Time
+	// provisional: a short lease committed at the OFFER (see offerCommitLease) that a
+	// REQUEST has not yet made a full one.
+	provisional bool
 }
 
 // pool is the address table: the dynamic range Begin..End plus reserved addresses (which
@@ -225,7 +228,7 @@ func (p *pool) set(ip uint32, id string, mac [6]byte, hostname string, st bindSt
 		b = &binding{ip: ip}
 		p.byIP[ip] = b
 	}
-	b.id, b.mac, b.state, b.expires = id, mac, st, expires
+	b.id, b.mac, b.state, b.expires, b.provisional = id, mac, st, expires, false
 	if hostname != "" || st != stBound {
 		b.hostname = hostname
 	}

@@ -422,7 +422,10 @@ func (s *Server) loadLeases(ls []lease.Lease) {
 		if exp.IsZero() {
 			exp = now.Add(100 * 365 * 24 * time.Hour)
 		}
-		s.pool.set(ip, id, mac, l.Hostname, st, exp)
+		b := s.pool.set(ip, id, mac, l.Hostname, st, exp)
+		// A lease this short may be one committed at the OFFER: its REQUEST must write a
+		// full lease, not only move the expiry.
+		b.provisional = st == stBound && exp.Sub(now) <= offerCommitLease
 		kept++
 	}
 	if kept+skipped > 0 {
