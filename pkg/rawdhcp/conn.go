@@ -61,10 +61,11 @@ type Stats struct {
 	Replies       uint64 // replies sent
 	ReplyErrors   uint64 // replies that could not be built or sent
 	HandlerPanics uint64 // handler calls that panicked (recovered)
+	QueueFull     uint64 // messages dropped because their worker's queue was full
 }
 
 type counters struct {
-	received, handled, malformed, foreign, replies, replyErrors, panics atomic.Uint64
+	received, handled, malformed, foreign, replies, replyErrors, panics, queueFull atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -76,6 +77,7 @@ func (c *counters) snapshot() Stats {
 		Replies:       c.replies.Load(),
 		ReplyErrors:   c.replyErrors.Load(),
 		HandlerPanics: c.panics.Load(),
+		QueueFull:     c.queueFull.Load(),
 	}
 }
 

@@ -170,7 +170,15 @@ func (s *Server) Serve(ctx context.Context, c *Conn) error {
 		if n > 1 {
 			q = queues[shard(&sl.req, n)]
 		}
-		q <- sl
+		// Never wait for a full queue: a worker stuck on a slow disk or a probe would stall
+		// every other client's messages behind this read. Its clients retransmit.
+		select {
+		case q <- sl:
+		default:
+			c.stats.queueFull.Add(1)
+			log.Debug("rawdhcp: dropped a message, its worker's queue is full", "chaddr", MAC(sl.req.CHAddr[:6]))
+			free <- sl
+		}
 	}
 }
 
