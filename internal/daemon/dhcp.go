@@ -301,11 +301,15 @@ const serveWorkers = 12
 // watch saw.
 const rogueCheck = 2 * time.Second
 
+// rogueHold is how long another server must keep answering before auto mode gives way to
+// it: one spoofed OFFER must not turn the address service off.
+const rogueHold = 5 * time.Second
+
 // watchRogues steps auto mode back to ProxyDHCP when another DHCP server starts answering
-// on the link after detection chose full: two servers handing out addresses on one link is
-// the one thing auto mode exists to avoid. Going back to full happens only through a new
-// detection (carrier return), since a server that answers now and then must not make the
-// mode flap.
+// on the link after detection chose full and keeps answering for rogueHold: two servers
+// handing out addresses on one link is the one thing auto mode exists to avoid. Going back
+// to full happens only through a new detection (carrier return), since a server that
+// answers now and then must not make the mode flap.
 func (s *dhcpService) watchRogues(ctx context.Context, since time.Time) {
 	t := time.NewTicker(rogueCheck)
 	defer t.Stop()
@@ -317,7 +321,7 @@ func (s *dhcpService) watchRogues(ctx context.Context, since time.Time) {
 		}
 		srv := s.srv.Load()
 		for _, r := range srv.Rogues() {
-			if r.Last.After(since) {
+			if r.Last.After(since) && r.Persistent(rogueHold) {
 				s.log.Warn("auto mode: another DHCP server appeared on the link; switching to ProxyDHCP", "server", r.Addr)
 				srv.SetMode(dhcpd.ModeProxy)
 				s.d.activeMode.Store(dhcpd.ModeProxy.String())

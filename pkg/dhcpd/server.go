@@ -335,8 +335,22 @@ func (s *Server) Pool() PoolInfo {
 type RogueServer struct {
 	Addr  netip.Addr       `json:"addr"`
 	MAC   net.HardwareAddr `json:"-"`
-	Last  time.Time        `json:"last"`
-	Count uint64           `json:"count"`
+	First time.Time        `json:"first"` // first sighting of the current run (see Persistent)
+	Last  time.Time        `json:"last"`  // latest sighting
+	Count uint64           `json:"count"` // sightings in all
+	run   uint64           // sightings in the current run
+	warn  time.Time        // last warning logged
+}
+
+// rogueForget ends a run of sightings: a server silent this long is new when it answers
+// again.
+const rogueForget = time.Minute
+
+// Persistent reports whether the server has answered at least twice, the first and the
+// latest answer at least hold apart, with no silence of rogueForget in between: a real
+// server keeps answering its clients, while one spoofed packet is a single sighting.
+func (r RogueServer) Persistent(hold time.Duration) bool {
+	return r.run >= 2 && r.Last.Sub(r.First) >= hold
 }
 
 // Rogues returns the other DHCP servers seen while serving full DHCP.
@@ -359,7 +373,7 @@ func (s *Server) sawServer(addr netip.Addr, mac net.HardwareAddr, typ rawdhcp.Me
 	now := s.now()
 	s.mu.Lock()
 	r := s.rogues[addr]
-	warn := r == nil || now.Sub(r.Last) >= s.cfg.WarnInterval
+	warn := r == nil || now.Sub(r.warn) >= s.cfg.WarnInterval
 	if r == nil {
 		if len(s.rogues) >= 64 {
 			clear(s.rogues)
@@ -368,10 +382,15 @@ func (s *Server) sawServer(addr netip.Addr, mac net.HardwareAddr, typ rawdhcp.Me
 		s.rogues[addr] = r
 	}
 	if warn {
-		r.Last = now
+		r.warn = now
 	}
+	if r.run == 0 || now.Sub(r.Last) >= rogueForget {
+		r.First, r.run = now, 0
+	}
+	r.Last = now
 	r.MAC = mac
 	r.Count++
+	r.run++
 	s.mu.Unlock()
 	if warn {
 		s.log.Warn("dhcp: another DHCP server is answering on this link", "server", addr, "mac", mac.String(), "type", typ.String(), "interface", s.cfg.Interface)
