@@ -2,7 +2,10 @@ package dhcpd
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
@@ -67,7 +70,7 @@ func (s *Server) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info 
 		return
 	}
 	if err := w.Reply(resp); err != nil {
-		s.log.Warn("dhcp: reply not sent", "type", r.String(), "mac", macString(req.MAC()), "err", err)
+		s.drops.Log(s.log, slog.LevelWarn, s.now(), "dhcp: reply not sent", "type", r.String(), "mac", macString(req.MAC()), "err", err)
 		return
 	}
 	s.Sent(r, resp)
@@ -91,6 +94,14 @@ func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.Pack
 			<-s.deferSem
 			s.wg.Done()
 		}()
+		// The serve loop recovers its handler's panics; this goroutine is ours to guard,
+		// or one bad request would end the process.
+		defer func() {
+			if v := recover(); v != nil {
+				s.st.panics.Add(1)
+				s.log.Error("dhcp: deferred ARP-probe handler panicked", "panic", fmt.Sprint(v), "mac", macString(cp.MAC()), "stack", string(debug.Stack()))
+			}
+		}()
 		resp := respPool.Get().(*rawdhcp.Message)
 		defer respPool.Put(resp)
 		r := s.Handle(context.WithValue(s.baseCtx(), rerunKey{}, true), cp, port, resp)
@@ -98,7 +109,7 @@ func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.Pack
 			return
 		}
 		if err := rp.Reply(resp, cp, &ci); err != nil {
-			s.log.Warn("dhcp: reply not sent", "type", r.String(), "mac", macString(cp.MAC()), "err", err)
+			s.drops.Log(s.log, slog.LevelWarn, s.now(), "dhcp: reply not sent", "type", r.String(), "mac", macString(cp.MAC()), "err", err)
 			return
 		}
 		s.Sent(r, resp)

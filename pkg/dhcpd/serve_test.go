@@ -110,3 +110,36 @@ func TestProbeDeferredOffServeLoop(t *testing.T) {
 		t.Fatalf("counters after deferral: %+v", st)
 	}
 }
+
+// panicProber panics in every probe.
+type panicProber struct{}
+
+func (panicProber) probe(context.Context, netip.Addr, time.Duration) (bool, error) {
+	panic("probe failed badly")
+}
+
+func (panicProber) close() error { return nil }
+
+// TestDeferredProbePanicRecovered: a panic on the deferred ARP-probe goroutine is
+// recovered, counted and logged; the server keeps answering.
+func TestDeferredProbePanicRecovered(t *testing.T) {
+	s, _ := newTestServer(t, testConfig())
+	s.prober = panicProber{}
+	rep := &recReplier{}
+	s.SetReplier(rep)
+	w := &recWriter{}
+	info := &rawdhcp.PacketInfo{Dst: netip.MustParseAddrPort("255.255.255.255:67")}
+	s.ServeDHCP(w, request(rawdhcp.Discover, mac(1)), info)
+	if !waitFor(5*time.Second, func() bool { return s.Stats().Panics == 1 }) {
+		t.Fatalf("panic not counted: %+v", s.Stats())
+	}
+	// The semaphore slot came back: another deferral still works.
+	if !waitFor(5*time.Second, func() bool { return len(s.deferSem) == 0 }) {
+		t.Fatal("deferral slot leaked by the panic")
+	}
+	s.prober = nil
+	s.ServeDHCP(w, request(rawdhcp.Discover, mac(2)), info)
+	if w.n() != 1 {
+		t.Fatalf("no answer after the panic: %d", w.n())
+	}
+}

@@ -47,7 +47,8 @@ type Server struct {
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 
-	st stats
+	st    stats
+	drops rawdhcp.DropLog // per-packet lines, rate-limited
 }
 
 // stats are the server's counters (see Stats).
@@ -55,7 +56,7 @@ type stats struct {
 	received, dropped, limited, ignored            atomic.Uint64
 	offers, acks, naks, proxyOffers, proxyAcks     atomic.Uint64
 	informs, declines, releases, exhausted, probes atomic.Uint64
-	conflicts, commitErrors                        atomic.Uint64
+	conflicts, commitErrors, panics                atomic.Uint64
 	byType                                         [9]atomic.Uint64
 }
 
@@ -77,6 +78,7 @@ type Stats struct {
 	Probes       uint64 // ARP probes sent (cache misses)
 	Conflicts    uint64 // addresses found in use by the ARP probe
 	CommitErrors uint64 // leases that could not be made durable (no ACK sent)
+	Panics       uint64 // deferred ARP-probe handlers that panicked (recovered)
 	// ByType counts well-formed requests by DHCP message type, indexed by the option 53
 	// value (1 DISCOVER … 8 INFORM; 0 unused).
 	ByType [9]uint64
@@ -104,6 +106,7 @@ func New(cfg Config) (*Server, error) {
 		pcache:   newProbeCache(cfg.ProbeCache),
 		deferSem: make(chan struct{}, maxDeferred),
 	}
+	s.drops.Every = dropLogEvery
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.mode.Store(uint32(cfg.Mode))
 	bc := cfg.Boot
@@ -273,7 +276,7 @@ func (s *Server) Stats() Stats {
 		Ignored: c.ignored.Load(), Offers: c.offers.Load(), Acks: c.acks.Load(), Naks: c.naks.Load(),
 		ProxyOffers: c.proxyOffers.Load(), ProxyAcks: c.proxyAcks.Load(), Informs: c.informs.Load(),
 		Declines: c.declines.Load(), Releases: c.releases.Load(), Exhausted: c.exhausted.Load(),
-		Probes: c.probes.Load(), Conflicts: c.conflicts.Load(), CommitErrors: c.commitErrors.Load(),
+		Probes: c.probes.Load(), Conflicts: c.conflicts.Load(), CommitErrors: c.commitErrors.Load(), Panics: c.panics.Load(),
 	}
 	for i := range st.ByType {
 		st.ByType[i] = c.byType[i].Load()
@@ -464,11 +467,16 @@ func (s *Server) publish(kind events.Kind, msg string, mac [6]byte, ip netip.Add
 	s.cfg.Bus.Publish(e)
 }
 
+// debug writes a debug line; each message at most once per dropLogEvery, since most are
+// about one packet and a flood must not flood the log.
 func (s *Server) debug(msg string, args ...any) {
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug(msg, args...)
+		s.drops.Log(s.log, slog.LevelDebug, s.now(), msg, args...)
 	}
 }
+
+// dropLogEvery is how often each per-packet debug or warning line may be written.
+const dropLogEvery = 10 * time.Second
 
 func macString(mac [6]byte) string { return net.HardwareAddr(mac[:]).String() }
 
