@@ -437,39 +437,34 @@ func (s *dhcpService) macOf(ip netip.Addr) (mac [6]byte, ok bool) {
 		}
 		return mac, false
 	}
-	for _, l := range s.srv.Load().Leases() {
-		if l.IP == ip && len(l.MAC) == 6 {
-			copy(mac[:], l.MAC)
-			return mac, true
-		}
+	if l, ok := s.srv.Load().Lease(ip); ok && len(l.MAC) == 6 {
+		copy(mac[:], l.MAC)
+		return mac, true
 	}
 	return mac, false
 }
 
 // client returns the DHCP facts about the client holding ip.
 func (s *dhcpService) client(ip netip.Addr) (httpd.ClientInfo, bool) {
-	for _, l := range s.srv.Load().Leases() {
-		if l.IP != ip || len(l.MAC) != 6 {
-			continue
-		}
-		info := httpd.ClientInfo{MAC: l.MAC.String(), IP: l.IP, Hostname: l.Hostname}
-		var mac [6]byte
-		copy(mac[:], l.MAC)
-		if f, ok := s.facts.get(mac); ok {
-			info.Arch, info.Kind, info.Platform, info.BuildArch, info.UUID = f.Arch, f.Kind, f.Platform, f.BuildArch, f.UUID
-			if f.ArchKnown {
-				info.ArchName = f.Kind
-			}
-		}
-		if r, ok := s.resv.Load().Lookup(mac); ok {
-			info.Reservation = reservationFields(r)
-			if info.Hostname == "" {
-				info.Hostname = r.Hostname
-			}
-		}
-		return info, true
+	l, ok := s.srv.Load().Lease(ip)
+	if !ok || len(l.MAC) != 6 {
+		return httpd.ClientInfo{}, false
 	}
-	return httpd.ClientInfo{}, false
+	info := httpd.ClientInfo{MAC: l.MAC.String(), IP: l.IP, Hostname: l.Hostname}
+	mac := [6]byte(l.MAC)
+	if f, ok := s.facts.get(mac); ok {
+		info.Arch, info.Kind, info.Platform, info.BuildArch, info.UUID = f.Arch, f.Kind, f.Platform, f.BuildArch, f.UUID
+		if f.ArchKnown {
+			info.ArchName = f.Kind
+		}
+	}
+	if r, ok := s.resv.Load().Lookup(mac); ok {
+		info.Reservation = reservationFields(r)
+		if info.Hostname == "" {
+			info.Hostname = r.Hostname
+		}
+	}
+	return info, true
 }
 
 func reservationFields(r dhcpd.Reservation) map[string]string {

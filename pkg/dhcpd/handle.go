@@ -466,7 +466,7 @@ func (s *Server) commit(ctx context.Context, c *client, ip netip.Addr, exp, now 
 		s.log.Error("dhcp: lease not durable; no ACK sent", "ip", ip, "mac", macString(c.mac), "err", err)
 		s.mu.Lock()
 		if b := s.pool.byIP[u32(ip)]; b != nil && b.id == c.id {
-			b.state, b.expires = stOffered, now.Add(s.cfg.OfferHold)
+			s.pool.unoffer(b, now.Add(s.cfg.OfferHold))
 		}
 		s.mu.Unlock()
 		return false

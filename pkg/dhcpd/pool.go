@@ -58,6 +58,9 @@ type pool struct {
 	// fullUntil caches "no address can be handed out before then" after a failed pick, so
 	// a flood of new clients against a full pool costs O(1) each, not a table scan.
 	fullUntil time.Time
+	// version counts changes to the rows, so that a snapshot of the table can tell whether
+	// it is still current.
+	version uint64
 }
 
 func newPool(begin, end netip.Addr) *pool {
@@ -216,6 +219,7 @@ func (p *pool) pick(id string, mac [6]byte, resv netip.Addr, requested netip.Add
 
 // set binds ip to id in the given state until expires, replacing whatever either held.
 func (p *pool) set(ip uint32, id string, mac [6]byte, hostname string, st bindState, expires time.Time) *binding {
+	p.version++
 	if old := p.byID[id]; old != nil && old.ip != ip {
 		p.drop(old)
 	}
@@ -240,6 +244,7 @@ func (p *pool) set(ip uint32, id string, mac [6]byte, hostname string, st bindSt
 
 // mark takes ip out of service (declined or conflict) until expires.
 func (p *pool) mark(ip uint32, st bindState, expires time.Time) {
+	p.version++
 	if b := p.byIP[ip]; b != nil {
 		p.drop(b)
 	}
@@ -248,6 +253,7 @@ func (p *pool) mark(ip uint32, st bindState, expires time.Time) {
 
 // drop removes b from the table.
 func (p *pool) drop(b *binding) {
+	p.version++
 	if p.byIP[b.ip] == b {
 		delete(p.byIP, b.ip)
 	}
@@ -260,6 +266,13 @@ func (p *pool) drop(b *binding) {
 	p.fullUntil = time.Time{}
 }
 
+// unoffer turns b back into an offer held until until (its lease could not be made
+// durable).
+func (p *pool) unoffer(b *binding, until time.Time) {
+	b.state, b.expires = stOffered, until
+	p.version++
+}
+
 // release ends id's lease on ip now. The row stays so that the client gets the same address
 // back if it returns before the address is reclaimed.
 func (p *pool) release(ip uint32, id string, now time.Time) bool {
@@ -268,12 +281,14 @@ func (p *pool) release(ip uint32, id string, now time.Time) bool {
 		return false
 	}
 	b.expires = now
+	p.version++
 	p.fullUntil = time.Time{}
 	return true
 }
 
 // setReserved replaces the reservation index.
 func (p *pool) setReserved(r *Reservations) {
+	p.version++
 	clear(p.reserved)
 	for _, e := range r.list() {
 		p.reserved[u32(e.IP)] = e.MAC

@@ -49,6 +49,7 @@ type Server struct {
 
 	st    stats
 	drops rawdhcp.DropLog // per-packet lines, rate-limited
+	view  leaseView       // the table as observers see it
 }
 
 // stats are the server's counters (see Stats).
@@ -282,39 +283,6 @@ func (s *Server) Stats() Stats {
 		st.ByType[i] = c.byType[i].Load()
 	}
 	return st
-}
-
-// LeaseInfo is one row of the lease table, for the dashboard and the status API.
-type LeaseInfo struct {
-	IP       netip.Addr       `json:"ip"`
-	MAC      net.HardwareAddr `json:"-"`
-	MACText  string           `json:"mac,omitempty"`
-	Hostname string           `json:"hostname,omitempty"`
-	State    string           `json:"state"` // offered, bound, expired, declined, conflict
-	Expires  time.Time        `json:"expires"`
-	Reserved bool             `json:"reserved,omitempty"`
-}
-
-// Leases returns a copy of the address table sorted by address.
-func (s *Server) Leases() []LeaseInfo {
-	now := s.now()
-	s.mu.Lock()
-	out := make([]LeaseInfo, 0, len(s.pool.byIP))
-	for ip, b := range s.pool.byIP {
-		li := LeaseInfo{IP: a4(ip), Hostname: b.hostname, State: b.state.String(), Expires: b.expires}
-		if b.id != "" {
-			li.MAC = append(net.HardwareAddr(nil), b.mac[:]...)
-			li.MACText = li.MAC.String()
-		}
-		if b.state == stBound && !now.Before(b.expires) {
-			li.State = "expired"
-		}
-		_, li.Reserved = s.pool.reserved[ip]
-		out = append(out, li)
-	}
-	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b LeaseInfo) int { return a.IP.Compare(b.IP) })
-	return out
 }
 
 // PoolInfo is the pool's size and use, for the dashboard and metrics.
