@@ -194,6 +194,11 @@ func loadBootMap(path string) (map[uint16]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--boot-map: %w", err)
 	}
+	return parseBootMap(b, path)
+}
+
+// parseBootMap is loadBootMap on the file's contents; path is for the messages.
+func parseBootMap(b []byte, path string) (map[uint16]string, error) {
 	var raw map[string]string
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("--boot-map %s: want a JSON object of \"arch\": \"file\": %w", path, err)
@@ -206,6 +211,10 @@ func loadBootMap(path string) (map[uint16]string, error) {
 		}
 		if v == "" {
 			return nil, fmt.Errorf("--boot-map %s: architecture %d has an empty file name", path, n)
+		}
+		if _, dup := m[uint16(n)]; dup {
+			// "7" and "07": which one won would depend on map order.
+			return nil, fmt.Errorf("--boot-map %s: architecture %d is given twice", path, n)
 		}
 		m[uint16(n)] = v
 	}

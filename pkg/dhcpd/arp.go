@@ -2,6 +2,7 @@ package dhcpd
 
 import (
 	"context"
+	"encoding/binary"
 	"net/netip"
 	"sync"
 	"time"
@@ -59,4 +60,17 @@ func (c *probeCache) put(ip uint32, inUse bool, now time.Time) {
 		}
 	}
 	c.m[ip] = probeEntry{inUse: inUse, at: now}
+}
+
+// arpSender reads an ARP packet for IPv4 over Ethernet (the payload after the Ethernet
+// header) and returns the sender's protocol address of a request or reply: a host that
+// sends either uses that address. ok is false for anything else.
+func arpSender(b []byte) (sender netip.Addr, ok bool) {
+	if len(b) < 28 {
+		return netip.Addr{}, false
+	}
+	if op := binary.BigEndian.Uint16(b[6:8]); op != 1 && op != 2 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4([4]byte(b[14:18])), true
 }

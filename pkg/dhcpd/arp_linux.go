@@ -81,16 +81,12 @@ func (p *arpProber) read() {
 			}
 			return
 		}
-		if n < 28 {
-			continue
-		}
 		if a, ok := from.(*packet.Addr); ok && string(a.HardwareAddr) == string(p.srcMAC) {
 			continue // our own request, seen on the way out
 		}
-		op := binary.BigEndian.Uint16(buf[6:8])
-		sender := netip.AddrFrom4([4]byte(buf[14:18]))
 		// A reply from the address, or a request/announcement sent by a host using it.
-		if op != 1 && op != 2 {
+		sender, ok := arpSender(buf[:n])
+		if !ok {
 			continue
 		}
 		p.mu.Lock()

@@ -99,8 +99,9 @@ func routeReply(resp, req *Message, info *PacketInfo) route {
 	}
 	bcast := route{dstMAC: BroadcastMAC, dst: netip.AddrPortFrom(limitedBroadcast, ClientPort), srcPort: srcPort}
 	// A service on another port than 67 (PXE 4011) answers the client's own address and
-	// port: the client already has an address and sent to us directly.
-	if srcPort != ServerPort && srcPort != ClientPort && nonzero(info.Src.Addr()) {
+	// port: the client already has an address and sent to us directly (a broadcast or
+	// multicast source is no client's address).
+	if a := info.Src.Addr(); srcPort != ServerPort && srcPort != ClientPort && nonzero(a) && a != limitedBroadcast && !a.IsMulticast() {
 		return route{dstMAC: info.SrcMAC, dst: info.Src, srcPort: srcPort}
 	}
 	if nonzero(req.GIAddr) {
