@@ -37,11 +37,12 @@ type dhcpService struct {
 	log   *slog.Logger
 	store *lease.Store // nil in proxy mode
 
-	srv     atomic.Pointer[dhcpd.Server]
-	resv    atomic.Pointer[dhcpd.Reservations]
-	boot    atomic.Pointer[boot.Config] // what the current server decides with
-	bootMap map[uint16]string
-	facts   *factsCache
+	srv      atomic.Pointer[dhcpd.Server]
+	resv     atomic.Pointer[dhcpd.Reservations]
+	boot     atomic.Pointer[boot.Config] // what the current server decides with
+	bootMap  map[uint16]string
+	facts    *factsCache // fed from the bus's DHCP events
+	unfollow func()
 
 	mu     sync.Mutex // serializes resume/pause/reload
 	cancel context.CancelFunc
@@ -92,6 +93,9 @@ func newDHCPService(d *Daemon) (*dhcpService, error) {
 	srv.Pause()
 	s.srv.Store(srv)
 	s.resv.Store(resv)
+	ch, unfollow := d.bus.Subscribe(256)
+	s.unfollow = unfollow
+	go s.facts.follow(ch)
 	return s, nil
 }
 
@@ -349,15 +353,11 @@ func (s *dhcpService) port() uint16 {
 	return rawdhcp.ServerPort
 }
 
-// handler forwards to the dhcpd.Server and notes the client's facts for the HTTP side.
+// handler forwards to the current dhcpd.Server.
 type handler struct{ s *dhcpService }
 
 func (h handler) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info *rawdhcp.PacketInfo) {
-	srv := h.s.srv.Load()
-	if port := info.Dst.Port(); port != rawdhcp.ClientPort && !srv.Paused() {
-		h.s.facts.note(req, port, srv.Mode(), h.s.boot.Load())
-	}
-	srv.ServeDHCP(w, req, info)
+	h.s.srv.Load().ServeDHCP(w, req, info)
 }
 
 // pause stops answering and closes the socket (carrier loss).
@@ -392,6 +392,7 @@ func (s *dhcpService) pauseAll() { s.pause() }
 // close releases the server and flushes the lease store.
 func (s *dhcpService) close() {
 	s.pause()
+	s.unfollow()
 	if err := s.srv.Load().Close(); err != nil {
 		s.log.Warn("DHCP close", "err", err)
 	}

@@ -2,6 +2,7 @@ package dhcpd
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/netip"
@@ -62,6 +63,12 @@ func (c *client) hw() net.HardwareAddr { return append(net.HardwareAddr(nil), c.
 // returns a ReplyAck or a committed-at-OFFER ReplyOffer. The caller sends resp and then
 // calls Sent to publish the event.
 func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, resp *rawdhcp.Message) Reply {
+	var d boot.Decision
+	return s.handle(ctx, req, port, resp, &d)
+}
+
+// handle is Handle that also leaves the boot decision the reply was built from in d.
+func (s *Server) handle(ctx context.Context, req *rawdhcp.Message, port uint16, resp *rawdhcp.Message, d *boot.Decision) Reply {
 	rerun := ctx.Value(rerunKey{}) != nil
 	if !rerun {
 		s.st.received.Add(1)
@@ -137,15 +144,15 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 			s.st.ignored.Add(1)
 			return NoReply
 		}
-		return s.proxyAck(req, &c, port, resp)
+		return s.proxyAck(req, &c, port, resp, d)
 	}
 	if s.Mode() == ModeProxy {
 		switch typ {
 		case rawdhcp.Discover:
-			return s.proxyOffer(req, &c, resp)
+			return s.proxyOffer(req, &c, resp, d)
 		case rawdhcp.Request:
 			if sid, ok := req.ServerID(); ok && sid == s.cfg.ServerIP {
-				return s.proxyAck(req, &c, port, resp)
+				return s.proxyAck(req, &c, port, resp, d)
 			}
 		}
 		s.st.ignored.Add(1)
@@ -153,24 +160,28 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 	}
 	switch typ {
 	case rawdhcp.Discover:
-		return s.discover(ctx, req, &c, now, resp)
+		return s.discover(ctx, req, &c, now, resp, d)
 	case rawdhcp.Request:
-		return s.request(ctx, req, &c, now, resp)
+		return s.request(ctx, req, &c, now, resp, d)
 	case rawdhcp.Decline:
 		s.decline(ctx, req, &c, now)
 	case rawdhcp.Release:
 		s.release(ctx, req, &c, now)
 	case rawdhcp.Inform:
-		return s.inform(req, &c, resp)
+		return s.inform(req, &c, resp, d)
 	default:
 		s.st.dropped.Add(1)
 	}
 	return NoReply
 }
 
-// Sent records that resp (of kind r, answering a request from mac) left, for the counters
-// and the event bus.
-func (s *Server) Sent(r Reply, resp *rawdhcp.Message) {
+// Sent records that resp (of kind r) left, for the counters and the event bus. Callers of
+// Handle use it; ServeDHCP also tells the bus what the request said about the client.
+func (s *Server) Sent(r Reply, resp *rawdhcp.Message) { s.sent(r, nil, resp, nil) }
+
+// sent is Sent with the request and the boot decision the reply was built from (nil when
+// unknown), which give the event its Machine.
+func (s *Server) sent(r Reply, req, resp *rawdhcp.Message, d *boot.Decision) {
 	switch r {
 	case ReplyOffer:
 		s.st.offers.Add(1)
@@ -187,11 +198,27 @@ func (s *Server) Sent(r Reply, resp *rawdhcp.Message) {
 	default:
 		return
 	}
+	if s.cfg.Bus == nil {
+		return
+	}
 	ip := resp.YIAddr
 	if r == ReplyInform || r == ReplyProxyAck {
 		ip = resp.CIAddr
 	}
-	s.publish(events.DHCP, r.String(), resp.MAC(), ip)
+	e := s.event(events.DHCP, r.String(), resp.MAC(), ip)
+	if d != nil && r != ReplyNak {
+		e.Machine = events.Machine{Kind: d.Kind, Arch: d.Arch, ArchKnown: d.ArchKnown, Platform: d.Platform, BuildArch: d.BuildArch}
+		if id, ok := req.ClientMachineID(); ok && len(id) == 17 && id[0] == 0 {
+			e.Machine.UUID = uuidString(id[1:])
+		}
+	}
+	s.cfg.Bus.Publish(e)
+}
+
+// uuidString writes option 97's 16 bytes in the 8-4-4-4-12 form, in wire order.
+func uuidString(b []byte) string {
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // decide asks the boot policy about this request.
@@ -216,7 +243,7 @@ func (s *Server) decide(req *rawdhcp.Message, c *client, kind boot.MsgKind, mode
 }
 
 // discover answers a DISCOVER in full mode.
-func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message) Reply {
+func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message, d *boot.Decision) Reply {
 	requested, _ := req.RequestedIP()
 	ip, ok, deferred := s.chooseOffer(ctx, c, requested, now)
 	if deferred {
@@ -227,7 +254,7 @@ func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, 
 		s.warnExhausted(c, now)
 		return NoReply
 	}
-	d := s.decide(req, c, boot.Discover, boot.Full, boot.PortDHCP)
+	*d = s.decide(req, c, boot.Discover, boot.Full, boot.PortDHCP)
 	if d.CommitAtOffer && !s.holdsLease(c, u32(ip), now) {
 		// The Pi 3 ROM boots from the OFFER and never REQUESTs: the OFFER is its ACK. The
 		// lease is short, since anyone can send such a DISCOVER from a new MAC and the pool
@@ -242,7 +269,7 @@ func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, 
 		}
 		s.mu.Unlock()
 	}
-	s.buildFull(resp, req, rawdhcp.Offer, ip, c, &d, true)
+	s.buildFull(resp, req, rawdhcp.Offer, ip, c, d, true)
 	return ReplyOffer
 }
 
@@ -349,7 +376,7 @@ func (s *Server) warnExhausted(c *client, now time.Time) {
 }
 
 // request answers a REQUEST in full mode (RFC 2131 §4.3.2).
-func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message) Reply {
+func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message, d *boot.Decision) Reply {
 	sid, hasSid := req.ServerID()
 	reqIP, hasReq := req.RequestedIP()
 	ci := req.CIAddr
@@ -423,8 +450,8 @@ func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, n
 		what = "renewed"
 	}
 	s.publish(events.LeaseChanged, what, c.mac, ip)
-	d := s.decide(req, c, boot.Request, boot.Full, boot.PortDHCP)
-	s.buildFull(resp, req, rawdhcp.Ack, ip, c, &d, true)
+	*d = s.decide(req, c, boot.Request, boot.Full, boot.PortDHCP)
+	s.buildFull(resp, req, rawdhcp.Ack, ip, c, d, true)
 	if hasCI {
 		resp.CIAddr = ci // RFC 2131 table 3: ciaddr from the REQUEST
 	}
@@ -545,39 +572,39 @@ func (s *Server) release(ctx context.Context, req *rawdhcp.Message, c *client, n
 }
 
 // inform answers an INFORM: configuration for a client that has its address (§4.3.5).
-func (s *Server) inform(req *rawdhcp.Message, c *client, resp *rawdhcp.Message) Reply {
+func (s *Server) inform(req *rawdhcp.Message, c *client, resp *rawdhcp.Message, d *boot.Decision) Reply {
 	if !req.CIAddr.IsValid() || req.CIAddr.IsUnspecified() {
 		s.st.dropped.Add(1)
 		return NoReply
 	}
-	d := s.decide(req, c, boot.Inform, boot.Full, boot.PortDHCP)
-	s.buildFull(resp, req, rawdhcp.Ack, netip.IPv4Unspecified(), c, &d, false)
+	*d = s.decide(req, c, boot.Inform, boot.Full, boot.PortDHCP)
+	s.buildFull(resp, req, rawdhcp.Ack, netip.IPv4Unspecified(), c, d, false)
 	resp.CIAddr = req.CIAddr
 	return ReplyInform
 }
 
 // proxyOffer answers a DISCOVER in proxy mode: boot information only, to PXE/HTTP clients.
-func (s *Server) proxyOffer(req *rawdhcp.Message, c *client, resp *rawdhcp.Message) Reply {
-	d := s.decide(req, c, boot.Discover, boot.Proxy, boot.PortDHCP)
+func (s *Server) proxyOffer(req *rawdhcp.Message, c *client, resp *rawdhcp.Message, d *boot.Decision) Reply {
+	*d = s.decide(req, c, boot.Discover, boot.Proxy, boot.PortDHCP)
 	if !d.Boot {
 		s.st.ignored.Add(1)
 		s.debug("dhcp: proxy mode: not answering", "mac", macString(c.mac), "kind", d.Kind, "reason", d.Reason)
 		return NoReply
 	}
-	s.buildProxy(resp, req, rawdhcp.Offer, &d)
+	s.buildProxy(resp, req, rawdhcp.Offer, d)
 	return ReplyProxyOffer
 }
 
 // proxyAck answers a REQUEST (or INFORM) on port 4011, or a port-67 REQUEST naming us in
 // proxy mode: boot information, no address.
-func (s *Server) proxyAck(req *rawdhcp.Message, c *client, port uint16, resp *rawdhcp.Message) Reply {
-	d := s.decide(req, c, boot.Request, boot.Proxy, port)
+func (s *Server) proxyAck(req *rawdhcp.Message, c *client, port uint16, resp *rawdhcp.Message, d *boot.Decision) Reply {
+	*d = s.decide(req, c, boot.Request, boot.Proxy, port)
 	if !d.Boot {
 		s.st.ignored.Add(1)
 		s.debug("dhcp: proxy request: not answering", "mac", macString(c.mac), "port", port, "kind", d.Kind, "reason", d.Reason)
 		return NoReply
 	}
-	s.buildProxy(resp, req, rawdhcp.Ack, &d)
+	s.buildProxy(resp, req, rawdhcp.Ack, d)
 	resp.CIAddr = req.CIAddr
 	if !resp.CIAddr.IsValid() {
 		resp.CIAddr = netip.IPv4Unspecified()

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"runtime/debug"
 	"sync"
 
+	"github.com/pxe-edge/pxe-edge/pkg/boot"
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
@@ -41,13 +41,13 @@ var msgPool = sync.Pool{New: func() any { return new(rawdhcp.Message) }}
 // respPool recycles reply messages for deferred requests.
 var respPool = sync.Pool{New: func() any { return new(rawdhcp.Message) }}
 
-// ServeDHCP implements rawdhcp.Handler. Requests to port 67 and 4011 are answered; replies
-// seen on port 68 (when the Conn listens there too) feed the rogue server watch.
+// ServeDHCP implements rawdhcp.Handler: requests to port 67 and 4011 are answered. The
+// boot decision is made once, in Handle's logic, and travels with the reply to the event
+// and the log line.
 func (s *Server) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info *rawdhcp.PacketInfo) {
 	port := info.Dst.Port()
 	if port == rawdhcp.ClientPort {
-		s.sawReply(req, info)
-		return
+		return // another server's reply; the rogue watch has its own socket
 	}
 	// The serve loop's reply storage; Handle re-initialises it for the reply it builds.
 	resp := w.NewReply(rawdhcp.Ack)
@@ -56,14 +56,15 @@ func (s *Server) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info 
 	if rp != nil {
 		ctx = context.WithValue(ctx, deferKey{}, true)
 	}
-	r := s.Handle(ctx, req, port, resp)
+	var d boot.Decision
+	r := s.handle(ctx, req, port, resp, &d)
 	if r == replyDeferred {
 		select {
 		case s.deferSem <- struct{}{}:
 			s.deferProbe(*rp, req, info, port)
 			return
 		default:
-			r = s.Handle(context.WithValue(s.baseCtx(), rerunKey{}, true), req, port, resp)
+			r = s.handle(context.WithValue(s.baseCtx(), rerunKey{}, true), req, port, resp, &d)
 		}
 	}
 	if r == NoReply {
@@ -73,8 +74,8 @@ func (s *Server) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info 
 		s.drops.Log(s.log, slog.LevelWarn, s.now(), "dhcp: reply not sent", "type", r.String(), "mac", macString(req.MAC()), "err", err)
 		return
 	}
-	s.Sent(r, resp)
-	s.logReply(r, req, port, resp)
+	s.sent(r, req, resp, &d)
+	s.logReply(r, req, port, resp, &d)
 }
 
 // deferProbe finishes a DISCOVER whose address needs an ARP probe on its own goroutine,
@@ -104,7 +105,8 @@ func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.Pack
 		}()
 		resp := respPool.Get().(*rawdhcp.Message)
 		defer respPool.Put(resp)
-		r := s.Handle(context.WithValue(s.baseCtx(), rerunKey{}, true), cp, port, resp)
+		var d boot.Decision
+		r := s.handle(context.WithValue(s.baseCtx(), rerunKey{}, true), cp, port, resp, &d)
 		if r == NoReply || r == replyDeferred {
 			return
 		}
@@ -112,28 +114,9 @@ func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.Pack
 			s.drops.Log(s.log, slog.LevelWarn, s.now(), "dhcp: reply not sent", "type", r.String(), "mac", macString(cp.MAC()), "err", err)
 			return
 		}
-		s.Sent(r, resp)
-		s.logReply(r, cp, port, resp)
+		s.sent(r, cp, resp, &d)
+		s.logReply(r, cp, port, resp, &d)
 	}()
-}
-
-// sawReply checks a server reply read from port 68 for a rogue server.
-func (s *Server) sawReply(m *rawdhcp.Message, info *rawdhcp.PacketInfo) {
-	if m.Op != rawdhcp.BootReply {
-		return
-	}
-	typ, ok := m.MessageType()
-	if !ok || typ != rawdhcp.Offer && typ != rawdhcp.Ack {
-		return
-	}
-	sid, ok := m.ServerID()
-	if !ok {
-		sid = info.Src.Addr()
-	}
-	if sid == s.cfg.ServerIP || info.Src.Addr() == s.cfg.ServerIP {
-		return
-	}
-	s.sawServer(sid, append(net.HardwareAddr(nil), info.SrcMAC[:]...), typ)
 }
 
 func (s *Server) baseCtx() context.Context {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pxe-edge/pxe-edge/pkg/events"
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
@@ -141,5 +142,40 @@ func TestDeferredProbePanicRecovered(t *testing.T) {
 	s.ServeDHCP(w, request(rawdhcp.Discover, mac(2)), info)
 	if w.n() != 1 {
 		t.Fatalf("no answer after the panic: %d", w.n())
+	}
+}
+
+// TestEventCarriesDecision: the DHCP event of a reply sent by ServeDHCP carries what the
+// boot decision the reply was built from said about the client, so that observers need
+// not decide again.
+func TestEventCarriesDecision(t *testing.T) {
+	cfg := testConfig()
+	bus := events.NewBus()
+	cfg.Bus = bus
+	ch, cancel := bus.Subscribe(16)
+	defer cancel()
+	s, _ := newTestServer(t, cfg)
+	w := &recWriter{}
+	info := &rawdhcp.PacketInfo{Dst: netip.MustParseAddrPort("255.255.255.255:67")}
+	req := request(rawdhcp.Discover, mac(1), withPXE(7))
+	req.SetClientMachineID(append([]byte{0}, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00))
+	s.ServeDHCP(w, req, info)
+	if w.n() != 1 {
+		t.Fatal("no OFFER")
+	}
+	for {
+		select {
+		case e := <-ch:
+			if e.Kind != events.DHCP {
+				continue
+			}
+			want := events.Machine{Kind: "uefi-x64", Arch: 7, ArchKnown: true, Platform: "efi", BuildArch: "x86_64", UUID: "11223344-5566-7788-99aa-bbccddeeff00"}
+			if e.Msg != "OFFER" || e.MAC != "02:00:00:00:00:01" || e.Machine != want {
+				t.Fatalf("event %+v, want machine %+v", e, want)
+			}
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("no DHCP event")
+		}
 	}
 }

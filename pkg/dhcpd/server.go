@@ -423,16 +423,20 @@ func (s *Server) loadLeases(ls []lease.Lease) {
 	}
 }
 
-// publish sends a DHCP event for a reply that left.
+// publish sends a DHCP event (a lease change) to the bus.
 func (s *Server) publish(kind events.Kind, msg string, mac [6]byte, ip netip.Addr) {
-	if s.cfg.Bus == nil {
-		return
+	if s.cfg.Bus != nil {
+		s.cfg.Bus.Publish(s.event(kind, msg, mac, ip))
 	}
+}
+
+// event is a DHCP event about the client mac at ip.
+func (s *Server) event(kind events.Kind, msg string, mac [6]byte, ip netip.Addr) events.Event {
 	e := events.Event{Kind: kind, Proto: "dhcp", Msg: msg, MAC: net.HardwareAddr(mac[:]).String()}
 	if ip.IsValid() && !ip.IsUnspecified() {
 		e.Client = netip.AddrPortFrom(ip, 68)
 	}
-	s.cfg.Bus.Publish(e)
+	return e
 }
 
 // debug writes a debug line; each message at most once per dropLogEvery, since most are
