@@ -43,6 +43,7 @@ type dhcpService struct {
 	bootMap  map[uint16]string
 	facts    *factsCache // fed from the bus's DHCP events
 	unfollow func()
+	link     linkSockets // ARP prober and server watch, under mu
 
 	mu     sync.Mutex // serializes resume/pause/reload
 	cancel context.CancelFunc
@@ -91,6 +92,13 @@ func newDHCPService(d *Daemon) (*dhcpService, error) {
 	}
 	// Nothing is answered until the carrier is confirmed (and, in auto mode, detection ran).
 	srv.Pause()
+	if err := s.link.open(s.d.ifname, srv); err != nil {
+		srv.Close()
+		if s.store != nil {
+			s.store.Close()
+		}
+		return nil, fmt.Errorf("DHCP: %w", err)
+	}
 	s.srv.Store(srv)
 	s.resv.Store(resv)
 	ch, unfollow := d.bus.Subscribe(256)
@@ -237,7 +245,7 @@ func (s *dhcpService) resume(ctx context.Context) {
 	srv := s.srv.Load()
 	mode := srv.Mode().String()
 	if s.d.cfg.Mode() == config.DHCPAuto {
-		res, err := dhcpd.Detect(ctx, s.d.ifname, detectTimeout)
+		res, err := rawdhcp.Detect(ctx, s.d.ifname, detectTimeout)
 		if ctx.Err() != nil {
 			return
 		}
@@ -256,7 +264,7 @@ func (s *dhcpService) resume(ctx context.Context) {
 	}
 	// An interface deleted and created again (same name, new index) leaves dhcpd's ARP
 	// probe and rogue watch on the old one, deaf: reopen them like the DHCP socket below.
-	if re, err := srv.Reattach(); err != nil {
+	if re, err := s.link.reattach(s.d.ifname, srv); err != nil {
 		s.log.Error("DHCP: cannot reopen the ARP probe and rogue watch on the new interface", "iface", s.d.ifname, "err", err)
 	} else if re {
 		s.log.Info("interface was created again; ARP probe and rogue watch reopened", "iface", s.d.ifname)
@@ -393,6 +401,11 @@ func (s *dhcpService) pauseAll() { s.pause() }
 func (s *dhcpService) close() {
 	s.pause()
 	s.unfollow()
+	s.mu.Lock()
+	if err := s.link.close(s.srv.Load()); err != nil {
+		s.log.Warn("DHCP: closing the ARP probe and server watch", "err", err)
+	}
+	s.mu.Unlock()
 	if err := s.srv.Load().Close(); err != nil {
 		s.log.Warn("DHCP close", "err", err)
 	}
@@ -539,4 +552,77 @@ func receivedByType(by [9]uint64) map[string]uint64 {
 		}
 	}
 	return m
+}
+
+// linkSockets are the DHCP server's link-layer side sockets on the managed interface (from
+// pkg/rawdhcp; dhcpd itself opens none): the ARP prober, in full mode with a pool, and the
+// watch for other DHCP servers, whose sightings go to dhcpd.Server.SawServer.
+type linkSockets struct {
+	index  int // of the interface they were opened on
+	prober *rawdhcp.ARPProber
+	watch  *rawdhcp.ServerWatch
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// open opens the sockets on ifname for srv. Call it in the interface's network namespace.
+func (l *linkSockets) open(ifname string, srv *dhcpd.Server) error {
+	ifi, err := rawdhcp.LookupLink(ifname)
+	if err != nil {
+		return err
+	}
+	cfg := srv.Config()
+	if cfg.ProbeWait > 0 && cfg.Begin.IsValid() {
+		if l.prober, err = rawdhcp.OpenARPProber(ifname, cfg.ServerIP); err != nil {
+			return err
+		}
+		srv.SetProber(l.prober)
+	}
+	if l.watch, err = rawdhcp.OpenServerWatch(ifname); err != nil {
+		l.close(srv)
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel, l.done = cancel, make(chan struct{})
+	go func(w *rawdhcp.ServerWatch, done chan struct{}) {
+		defer close(done)
+		w.Run(ctx, cfg.ServerIP, srv.SawServer)
+	}(l.watch, l.done)
+	l.index = ifi.Index
+	return nil
+}
+
+// reattach reopens the sockets when ifname was deleted and created again since they were
+// opened (its index changed): packet sockets bound to a deleted interface stay open but
+// neither send nor hear anything. It reports whether it reopened them.
+func (l *linkSockets) reattach(ifname string, srv *dhcpd.Server) (bool, error) {
+	ifi, err := rawdhcp.LookupLink(ifname)
+	if err != nil {
+		return false, err
+	}
+	if ifi.Index == l.index {
+		return false, nil
+	}
+	_ = l.close(srv)
+	return true, l.open(ifname, srv)
+}
+
+// close closes the sockets (waiting for the watch's reader) and takes the prober from srv.
+func (l *linkSockets) close(srv *dhcpd.Server) error {
+	var err error
+	if l.prober != nil {
+		srv.SetProber(nil)
+		err = l.prober.Close()
+		l.prober = nil
+	}
+	if l.watch != nil {
+		l.cancel()
+		if e := l.watch.Close(); err == nil {
+			err = e
+		}
+		<-l.done
+		l.watch = nil
+	}
+	l.index = 0
+	return err
 }

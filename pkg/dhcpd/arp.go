@@ -2,19 +2,17 @@ package dhcpd
 
 import (
 	"context"
-	"encoding/binary"
 	"net/netip"
 	"sync"
 	"time"
 )
 
-// prober answers "does anyone on the link use this address?" The Linux implementation
-// sends ARP requests on an AF_PACKET socket opened at construction (so it lives in the
-// namespace the server was created in).
-type prober interface {
-	// probe reports whether ip answered within wait.
-	probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error)
-	close() error
+// Prober answers "does anyone on the link use this address?" before an address nobody
+// holds a lease on is offered: *rawdhcp.ARPProber on the served interface. The server
+// does no link-layer I/O of its own.
+type Prober interface {
+	// Probe reports whether ip answered within wait.
+	Probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error)
 }
 
 // probeCache remembers recent probe results so a client retrying its DISCOVER does not pay
@@ -60,17 +58,4 @@ func (c *probeCache) put(ip uint32, inUse bool, now time.Time) {
 		}
 	}
 	c.m[ip] = probeEntry{inUse: inUse, at: now}
-}
-
-// arpSender reads an ARP packet for IPv4 over Ethernet (the payload after the Ethernet
-// header) and returns the sender's protocol address of a request or reply: a host that
-// sends either uses that address. ok is false for anything else.
-func arpSender(b []byte) (sender netip.Addr, ok bool) {
-	if len(b) < 28 {
-		return netip.Addr{}, false
-	}
-	if op := binary.BigEndian.Uint16(b[6:8]); op != 1 && op != 2 {
-		return netip.Addr{}, false
-	}
-	return netip.AddrFrom4([4]byte(b[14:18])), true
 }

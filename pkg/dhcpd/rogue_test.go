@@ -33,7 +33,7 @@ func TestRoguePersistence(t *testing.T) {
 			s, clk := newTestServer(t, testConfig())
 			for _, g := range tt.gaps {
 				clk.Add(g)
-				s.sawServer(other, hw, rawdhcp.Offer)
+				s.SawServer(other, hw, rawdhcp.Offer)
 			}
 			rs := s.Rogues()
 			if len(rs) != 1 || rs[0].Count != uint64(len(tt.gaps)) || !rs[0].Last.Equal(clk.Now()) {

@@ -57,7 +57,7 @@ type slowProber struct {
 	calls   int
 }
 
-func (p *slowProber) probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error) {
+func (p *slowProber) Probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error) {
 	p.mu.Lock()
 	p.calls++
 	p.mu.Unlock()
@@ -115,7 +115,7 @@ func TestProbeDeferredOffServeLoop(t *testing.T) {
 // panicProber panics in every probe.
 type panicProber struct{}
 
-func (panicProber) probe(context.Context, netip.Addr, time.Duration) (bool, error) {
+func (panicProber) Probe(context.Context, netip.Addr, time.Duration) (bool, error) {
 	panic("probe failed badly")
 }
 
