@@ -565,8 +565,12 @@ type linkSockets struct {
 	done   chan struct{}
 }
 
-// open opens the sockets on ifname for srv. Call it in the interface's network namespace.
+// open opens the sockets on ifname for srv; without an interface name it opens none. Call
+// it in the interface's network namespace.
 func (l *linkSockets) open(ifname string, srv *dhcpd.Server) error {
+	if ifname == "" {
+		return nil
+	}
 	ifi, err := rawdhcp.LookupLink(ifname)
 	if err != nil {
 		return err
@@ -596,6 +600,9 @@ func (l *linkSockets) open(ifname string, srv *dhcpd.Server) error {
 // opened (its index changed): packet sockets bound to a deleted interface stay open but
 // neither send nor hear anything. It reports whether it reopened them.
 func (l *linkSockets) reattach(ifname string, srv *dhcpd.Server) (bool, error) {
+	if ifname == "" {
+		return false, nil
+	}
 	ifi, err := rawdhcp.LookupLink(ifname)
 	if err != nil {
 		return false, err
