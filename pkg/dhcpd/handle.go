@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/pxe-edge/pxe-edge/pkg/boot"
 	"github.com/pxe-edge/pxe-edge/pkg/events"
@@ -180,13 +182,15 @@ func (s *Server) decide(req *rawdhcp.Message, c *client, kind boot.MsgKind, mode
 		Msg:         kind,
 		Mode:        mode,
 		Port:        port,
-		VendorClass: string(req.VendorClass()),
+		VendorClass: bytesView(req.VendorClass()),
 		UserClass:   req.UserClass(),
 		Has175:      req.Options.Has(rawdhcp.OptIPXEEncap),
 		MAC:         c.mac,
 		GIAddr:      req.GIAddr,
 	}
-	f.Arch, _ = req.ClientArchs(nil) // allocates only for clients that send option 93
+	ab := archBufs.Get().(*[8]uint16)
+	defer archBufs.Put(ab)
+	f.Arch, _ = req.ClientArchs(ab[:0])
 	f.Opt97, _ = req.ClientMachineID()
 	cfg := *s.boot.Load()
 	if c.hasResv && c.resv.ROM != "" {
@@ -194,6 +198,15 @@ func (s *Server) decide(req *rawdhcp.Message, c *client, kind boot.MsgKind, mode
 	}
 	return boot.Decide(f, cfg)
 }
+
+// archBufs hold option 93's architectures while the boot policy reads them (the decision
+// keeps none of them), so that a PXE client's request allocates nothing.
+var archBufs = sync.Pool{New: func() any { return new([8]uint16) }}
+
+// bytesView returns b as a string without copying, for the boot policy to read during the
+// request: it classifies option 60 and keeps no part of it in its decision, and b (the
+// request's option store) is not changed while the request is handled.
+func bytesView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // discover answers a DISCOVER in full mode.
 func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message, d *boot.Decision) Reply {
@@ -322,7 +335,7 @@ func (s *Server) commit(ctx context.Context, c *client, ip netip.Addr, exp, now 
 	if c.sentID {
 		l.ClientID = []byte(c.id)
 	}
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
+	cctx, cancel := s.commitContext(ctx)
 	err := s.cfg.Store.Commit(cctx, l)
 	cancel()
 	if err != nil {
@@ -369,7 +382,7 @@ func (s *Server) decline(ctx context.Context, req *rawdhcp.Message, c *client, n
 	s.pcache.put(u, true, now)
 	s.log.Warn("dhcp: client declined its address (in use by someone else); quarantined", "ip", ip, "mac", macString(c.mac), "until", until)
 	if s.cfg.Store != nil {
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
+		cctx, cancel := s.commitContext(ctx)
 		if err := s.cfg.Store.Commit(cctx, lease.Lease{IP: ip, MAC: c.hw(), Expiry: until, State: lease.Declined}); err != nil {
 			s.log.Error("dhcp: could not record the decline", "ip", ip, "err", err)
 		}
@@ -399,7 +412,7 @@ func (s *Server) release(ctx context.Context, req *rawdhcp.Message, c *client, n
 	s.st.releases.Add(1)
 	if s.cfg.Store != nil {
 		l := lease.Lease{MAC: c.hw(), IP: ip, Expiry: now, Hostname: c.hostname, State: lease.Released}
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
+		cctx, cancel := s.commitContext(ctx)
 		if err := s.cfg.Store.Commit(cctx, l); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Error("dhcp: could not record the release", "ip", ip, "err", err)
 		}

@@ -61,6 +61,9 @@ type pool struct {
 	// version counts changes to the rows, so that a snapshot of the table can tell whether
 	// it is still current.
 	version uint64
+	// block and spare supply new rows (see newBinding).
+	block []binding
+	spare []*binding
 }
 
 func newPool(begin, end netip.Addr) *pool {
@@ -229,7 +232,7 @@ func (p *pool) set(ip uint32, id string, mac [6]byte, hostname string, st bindSt
 		b = nil
 	}
 	if b == nil {
-		b = &binding{ip: ip}
+		b = p.newBinding(ip)
 		p.byIP[ip] = b
 	}
 	b.id, b.mac, b.state, b.expires, b.provisional = id, mac, st, expires, false
@@ -248,17 +251,46 @@ func (p *pool) mark(ip uint32, st bindState, expires time.Time) {
 	if b := p.byIP[ip]; b != nil {
 		p.drop(b)
 	}
-	p.byIP[ip] = &binding{ip: ip, state: st, expires: expires}
+	b := p.newBinding(ip)
+	b.state, b.expires = st, expires
+	p.byIP[ip] = b
 }
+
+// newBinding returns a zeroed row for ip: a dropped one when there is one, else the next of
+// a block allocated bindingBlock rows at a time, so that a new lease costs no allocation of
+// its own on the request path.
+func (p *pool) newBinding(ip uint32) *binding {
+	var b *binding
+	if n := len(p.spare); n > 0 {
+		b = p.spare[n-1]
+		p.spare = p.spare[:n-1]
+	} else {
+		if len(p.block) == 0 {
+			p.block = make([]binding, bindingBlock)
+		}
+		b = &p.block[0]
+		p.block = p.block[1:]
+	}
+	*b = binding{ip: ip}
+	return b
+}
+
+const bindingBlock = 256
 
 // drop removes b from the table.
 func (p *pool) drop(b *binding) {
 	p.version++
-	if p.byIP[b.ip] == b {
+	inIP := p.byIP[b.ip] == b
+	if inIP {
 		delete(p.byIP, b.ip)
 	}
 	if b.id != "" && p.byID[b.id] == b {
 		delete(p.byID, b.id)
+	}
+	if inIP && len(p.spare) < bindingBlock {
+		// Nothing else holds b once it is out of byIP (callers hold rows only under the
+		// server's mutex), so it can be reused; the id string goes with it.
+		defer func() { *b = binding{}; p.spare = append(p.spare, b) }()
 	}
 	if p.inRange(b.ip) && b.ip-p.begin < p.hint {
 		p.hint = b.ip - p.begin

@@ -54,7 +54,7 @@ func (s *Server) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info 
 	ctx := s.baseCtx()
 	rp := s.replier.Load()
 	if rp != nil {
-		ctx = context.WithValue(ctx, deferKey{}, true)
+		ctx = s.deferCtx
 	}
 	var d boot.Decision
 	r := s.handle(ctx, req, port, resp, &d)
@@ -64,7 +64,7 @@ func (s *Server) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info 
 			s.deferProbe(*rp, req, info, port)
 			return
 		default:
-			r = s.handle(context.WithValue(s.baseCtx(), rerunKey{}, true), req, port, resp, &d)
+			r = s.handle(s.rerunCtx, req, port, resp, &d)
 		}
 	}
 	if r == NoReply {
@@ -106,7 +106,7 @@ func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.Pack
 		resp := respPool.Get().(*rawdhcp.Message)
 		defer respPool.Put(resp)
 		var d boot.Decision
-		r := s.handle(context.WithValue(s.baseCtx(), rerunKey{}, true), cp, port, resp, &d)
+		r := s.handle(s.rerunCtx, cp, port, resp, &d)
 		if r == NoReply || r == replyDeferred {
 			return
 		}

@@ -30,14 +30,17 @@ type Server struct {
 	exhaustedWarn time.Time
 	lastSweep     time.Time
 
-	proberMu sync.RWMutex // guards prober against SetProber
-	prober   Prober
-	replier  atomic.Pointer[Replier]
-	deferSem chan struct{}
-	pcache   *probeCache
-	ctx      context.Context // ends at Close: bounds probes and commits in flight
-	stop     context.CancelFunc
-	wg       sync.WaitGroup
+	proberMu  sync.RWMutex // guards prober against SetProber
+	prober    Prober
+	replier   atomic.Pointer[Replier]
+	deferSem  chan struct{}
+	pcache    *probeCache
+	ctx       context.Context // ends at Close: bounds probes and commits in flight
+	stop      context.CancelFunc
+	deferCtx  context.Context // ctx saying "may finish on its own goroutine" (ServeDHCP)
+	rerunCtx  context.Context // ctx saying "second run of a request": not counted again
+	commitCtx atomic.Pointer[commitDeadline]
+	wg        sync.WaitGroup
 
 	st     stats
 	drops  rawdhcp.DropLog // per-packet lines, rate-limited
@@ -66,6 +69,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.drops.Every = dropLogEvery
 	s.ctx, s.stop = context.WithCancel(context.Background())
+	s.deferCtx = context.WithValue(s.ctx, deferKey{}, true)
+	s.rerunCtx = context.WithValue(s.ctx, rerunKey{}, true)
 	s.mode.Store(uint32(cfg.Mode))
 	bc := cfg.Boot
 	s.boot.Store(&bc)
