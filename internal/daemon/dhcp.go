@@ -312,10 +312,9 @@ func (s *dhcpService) resume(ctx context.Context) {
 }
 
 // serveWorkers is the serve loop's handler goroutines. A worker waits for the lease
-// store's fsync before its ACK leaves; with several waiting at once their leases share
-// one group commit, so more workers mean fewer fsyncs per ACK (measured against 4 with
-// perfdhcp in relay mode: see the daemon's report in the commit log). Memory is
-// (4+1)·serveWorkers reusable messages.
+// store's fsync before its ACK leaves; with several waiting at once their leases share one
+// group commit, so more workers mean fewer fsyncs per ACK (figures in docs/bench/dhcp.md).
+// Memory is (4+1)·serveWorkers reusable messages.
 const serveWorkers = 12
 
 // rogueCheck is how often auto mode, serving full DHCP, looks at the servers the rogue
