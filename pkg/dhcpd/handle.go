@@ -28,7 +28,8 @@ const (
 	ReplyProxyOffer // ProxyDHCP OFFER on port 67 (yiaddr 0)
 	ReplyProxyAck   // ProxyDHCP ACK (port 4011, or port 67 for a REQUEST naming us)
 
-	// replyDeferred: the answer needs an ARP probe and ServeDHCP will finish the request
+	// replyDeferred: the answer waits for an ARP probe or a durable lease write, and
+	// ServeDHCP will finish the request
 	// on its own goroutine (see ServeDHCP). Never returned to callers of Handle.
 	replyDeferred
 )
@@ -285,6 +286,12 @@ func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, n
 		// A lease committed at the OFFER is short: extending it is a new lease, written
 		// before the ACK like any other.
 		renewal = b != nil && b.id == c.id && b.state == stBound && !b.provisional && now.Before(b.expires)
+		if !renewal && s.cfg.Store != nil && ctx.Value(deferKey{}) != nil {
+			// A new lease waits for its durable write on a goroutine of its own, so the
+			// serve loop's workers keep reading and many leases share one fsync.
+			s.mu.Unlock()
+			return replyDeferred
+		}
 		exp := now.Add(s.cfg.LeaseTime)
 		s.pool.set(u, c.id, c.mac, c.hostname, stBound, exp)
 	}

@@ -16,10 +16,11 @@ type Replier interface {
 	Reply(resp, req *rawdhcp.Message, info *rawdhcp.PacketInfo) error
 }
 
-// SetReplier lets the server answer DISCOVERs that need an ARP probe on a goroutine of
-// its own, so that a probe's wait (ProbeWait) never holds up the serve loop's workers.
-// Pass the *rawdhcp.Conn the server is served on. Without a Replier the probe runs inline;
-// SetReplier(nil) goes back to that (before the Conn is closed).
+// SetReplier lets the server finish requests that wait on goroutines of their own (a
+// DISCOVER whose address needs an ARP probe, a REQUEST whose new lease must reach the disk
+// first), so that neither wait holds up the serve loop's workers, and concurrent new leases
+// share one fsync. Pass the *rawdhcp.Conn the server is served on. Without a Replier they
+// wait inline; SetReplier(nil) goes back to that (before the Conn is closed).
 func (s *Server) SetReplier(r Replier) {
 	if r == nil {
 		s.replier.Store(nil)
@@ -28,9 +29,11 @@ func (s *Server) SetReplier(r Replier) {
 	s.replier.Store(&r)
 }
 
-// maxDeferred bounds the DISCOVERs waiting for a probe at once; beyond it they are
-// probed inline (back-pressure on the serve loop instead of unbounded goroutines).
-const maxDeferred = 64
+// maxDeferred bounds the requests finishing on their own goroutines at once (DISCOVERs
+// waiting for an ARP probe, REQUESTs waiting for their lease's durable write); beyond it
+// they are finished inline (back-pressure on the serve loop instead of unbounded
+// goroutines).
+const maxDeferred = 128
 
 type deferKey struct{}
 type rerunKey struct{}
@@ -78,8 +81,9 @@ func (s *Server) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info 
 	s.logReply(r, req, port, resp, &d)
 }
 
-// deferProbe finishes a DISCOVER whose address needs an ARP probe on its own goroutine,
-// with copies of the request and its packet info (the serve loop reuses both).
+// deferProbe finishes a request that waits (a DISCOVER for an ARP probe, a REQUEST for
+// its lease's durable write) on its own goroutine, with copies of the request and its
+// packet info (the serve loop reuses both).
 func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.PacketInfo, port uint16) {
 	cp := msgPool.Get().(*rawdhcp.Message)
 	opts := cp.Options
@@ -87,7 +91,11 @@ func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.Pack
 	cp.Options = opts
 	cp.Options.CopyFrom(&req.Options)
 	ci := *info
-	s.debug("dhcp: ARP probe on its own goroutine", "mac", macString(req.MAC()))
+	if t, _ := req.MessageType(); t == rawdhcp.Request {
+		s.debug("dhcp: durable lease write on its own goroutine", "mac", macString(req.MAC()))
+	} else {
+		s.debug("dhcp: ARP probe on its own goroutine", "mac", macString(req.MAC()))
+	}
 	s.wg.Add(1)
 	go func() {
 		defer func() {
@@ -100,7 +108,7 @@ func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.Pack
 		defer func() {
 			if v := recover(); v != nil {
 				s.st.panics.Add(1)
-				s.log.Error("dhcp: deferred ARP-probe handler panicked", "panic", fmt.Sprint(v), "mac", macString(cp.MAC()), "stack", string(debug.Stack()))
+				s.log.Error("dhcp: deferred request handler panicked", "panic", fmt.Sprint(v), "mac", macString(cp.MAC()), "stack", string(debug.Stack()))
 			}
 		}()
 		resp := respPool.Get().(*rawdhcp.Message)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/pkg/events"
+	"github.com/pxe-edge/pxe-edge/pkg/lease"
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
@@ -177,5 +178,66 @@ func TestEventCarriesDecision(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("no DHCP event")
 		}
+	}
+}
+
+// gateStore is a memStore whose commits wait until the gate opens.
+type gateStore struct {
+	*memStore
+	gate chan struct{}
+}
+
+func (g *gateStore) Commit(ctx context.Context, l lease.Lease) error {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.memStore.Commit(ctx, l)
+}
+
+// TestRequestCommitDeferred: with a Replier, a REQUEST for a new lease returns from
+// ServeDHCP at once and its ACK leaves through the Replier only after the lease is durable;
+// a renewal (lazy Touch) is answered inline.
+func TestRequestCommitDeferred(t *testing.T) {
+	cfg := testConfig()
+	st := &gateStore{memStore: newMemStore(), gate: make(chan struct{})}
+	cfg.Store = st
+	s, _ := newTestServer(t, cfg)
+	rep := &recReplier{}
+	s.SetReplier(rep)
+	w := &recWriter{}
+	info := &rawdhcp.PacketInfo{Dst: netip.MustParseAddrPort("255.255.255.255:67")}
+	s.ServeDHCP(w, request(rawdhcp.Discover, mac(1)), info)
+	if w.n() != 1 {
+		t.Fatal("no OFFER")
+	}
+	ip := w.yi[0]
+	req := request(rawdhcp.Request, mac(1), withServerID(tServer), withRequested(ip.String()))
+	s.ServeDHCP(w, req, info)
+	req.CHAddr = [16]byte{0xee} // the serve loop reuses its message: the copy must not see it
+	if w.n() != 1 || rep.n() != 0 {
+		t.Fatalf("ACK sent before the lease was durable: %d inline, %d deferred", w.n()-1, rep.n())
+	}
+	close(st.gate)
+	if !waitFor(5*time.Second, func() bool { return rep.n() == 1 }) {
+		t.Fatal("no deferred ACK")
+	}
+	if rep.got[0] != rawdhcp.Ack || rep.yi[0] != ip {
+		t.Fatalf("deferred reply %v %v", rep.got[0], rep.yi[0])
+	}
+	st.mu.Lock()
+	l, ok := st.leases[ip]
+	st.mu.Unlock()
+	if !ok || l.State != lease.Bound {
+		t.Fatalf("lease not committed: %+v", l)
+	}
+	// A renewal only touches the store: answered inline.
+	s.ServeDHCP(w, request(rawdhcp.Request, mac(1), withCIAddr(ip.String())), info)
+	if w.n() != 2 || rep.n() != 1 {
+		t.Fatalf("renewal: %d inline, %d deferred", w.n()-1, rep.n())
+	}
+	if st := s.Stats(); st.Received != 3 || st.Acks != 2 || st.ByType[rawdhcp.Request] != 2 {
+		t.Fatalf("counters: %+v", st)
 	}
 }

@@ -31,7 +31,7 @@ type Stats struct {
 	Probes       uint64 // ARP probes sent (cache misses)
 	Conflicts    uint64 // addresses found in use by the ARP probe
 	CommitErrors uint64 // leases that could not be made durable (no ACK sent)
-	Panics       uint64 // deferred ARP-probe handlers that panicked (recovered)
+	Panics       uint64 // deferred request handlers (ARP probe, lease write) that panicked (recovered)
 	// ByType counts well-formed requests by DHCP message type, indexed by the option 53
 	// value (1 DISCOVER … 8 INFORM; 0 unused).
 	ByType [9]uint64
