@@ -22,6 +22,8 @@
 #                     (Its default ICMP check holds each new address ~3 s, one at a time, which
 #                     makes a load test meaningless; add "dnsmasq-ping" to SERVERS to see it.)
 #   kea               kea-dhcp4 with the memfile backend (CSV appended, not fsynced), one thread.
+#   pxe-edge-b        a second pxe-edge binary, PXE_EDGE_B=/path/to/pxe-edge (e.g. built from an
+#                     older commit), run with the same flags, to compare two builds in one run.
 #
 # Two runs per server, each from an empty state directory:
 #   throughput  perfdhcp -R CLIENTS -r R for DUR s, R climbing through RATES (a fresh server and
@@ -115,8 +117,10 @@ ip -n "$NS_C" link set "$IF_C" up
 start_server() {
 	local name=$1 dir=$2 log=$WORK/$1.log
 	case $name in
-	pxe-edge)
-		ip netns exec "$NS_S" timeout 600 "$WORK/pxe-edge" --dhcp --no-tftp --no-http --iface "$IF_S" \
+	pxe-edge | pxe-edge-b)
+		local bin=$WORK/pxe-edge
+		[ "$name" = pxe-edge-b ] && bin=${PXE_EDGE_B:?PXE_EDGE_B=/path/to/pxe-edge for pxe-edge-b}
+		ip netns exec "$NS_S" timeout 600 "$bin" --dhcp --no-tftp --no-http --iface "$IF_S" \
 			-s "$SRV_IP" -n "$MASK" -b "$POOL_BEGIN" -e "$POOL_END" -r '' -d '' \
 			--state-dir "$dir" -a "$WORK/netboot" >"$log" 2>&1 &
 		;;

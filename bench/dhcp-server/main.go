@@ -93,6 +93,15 @@ func run(iface, server, mask, begin, end, state string, probe time.Duration, wor
 		return err
 	}
 	defer srv.Close()
+	if probe > 0 {
+		// dhcpd opens no socket: the ARP prober comes from the link layer, as in the daemon.
+		p, err := rawdhcp.OpenARPProber(iface, sip)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		srv.SetProber(p)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintln(os.Stderr, "dhcp-server: serving", iface)

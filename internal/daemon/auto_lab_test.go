@@ -47,14 +47,26 @@ func TestAutoModeFollowsOtherServer(t *testing.T) {
 		t.Fatalf("alone on the link pxe-edge must hand out its pool: %q %v\n%s", ip, err, p.Output())
 	}
 
-	// dnsmasq comes back while the cable stays in: once the rogue watch sees it answer (a
-	// client asking for broadcast replies, -B), auto mode steps back to ProxyDHCP.
+	// dnsmasq comes back while the cable stays in: once the rogue watch has seen it answer
+	// (a client asking for broadcast replies, -B) for a while, auto mode steps back to
+	// ProxyDHCP. One exchange (its OFFER and ACK) is not enough: a spoofed packet must not
+	// turn the address service off.
 	startDnsmasq(t, oth, tmp, "dnsmasq2", "10.60.6.200", "10.60.6.250")
 	time.Sleep(300 * time.Millisecond)
+	const switched = "another DHCP server appeared on the link; switching to ProxyDHCP"
 	cli.MustRun("ip", "addr", "flush", "dev", "eth0")
 	cli.MustRun("ip", "link", "set", "eth0", "address", "52:54:00:60:06:02")
 	_, _ = udhcpc(t, cli, "-B")
-	waitFor(t, p, "another DHCP server appeared on the link; switching to ProxyDHCP")
+	time.Sleep(5 * time.Second) // two rogue checks
+	if strings.Contains(p.Output(), switched) {
+		t.Fatalf("one exchange with another server switched auto mode to proxy:\n%s", p.Output())
+	}
+	for i := 0; i < 20 && !strings.Contains(p.Output(), switched); i++ {
+		cli.MustRun("ip", "addr", "flush", "dev", "eth0")
+		_, _ = udhcpc(t, cli, "-B")
+		time.Sleep(time.Second)
+	}
+	waitFor(t, p, switched)
 	stopOK(t, p)
 }
 

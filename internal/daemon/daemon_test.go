@@ -261,19 +261,21 @@ func TestPyPXEStaticLeaseFile(t *testing.T) {
 	}
 }
 
-// The facts cache is bounded: a flood of MACs keeps the newest maxFacts.
+// The facts cache, fed from DHCP events, is bounded: a flood of MACs keeps the newest
+// maxFacts; events without a client's facts (lease changes) are ignored.
 func TestFactsCacheBounded(t *testing.T) {
 	c := newFactsCache()
-	bc := &boot.Config{}
-	var m rawdhcp.Message
+	ch := make(chan events.Event, 16)
+	done := make(chan struct{})
+	go func() { c.follow(ch); close(done) }()
+	uefi := events.Machine{Kind: "uefi-x64", Arch: 7, ArchKnown: true, Platform: "efi", BuildArch: "x86_64"}
 	for i := 0; i < maxFacts+100; i++ {
-		m.Reset()
-		m.Op = rawdhcp.BootRequest
-		m.SetHardwareAddr(net.HardwareAddr{0x52, 0x54, 0, 0, byte(i >> 8), byte(i)})
-		m.SetMessageType(rawdhcp.Discover)
-		m.SetClientArchs(7)
-		c.note(&m, 67, dhcpd.ModeFull, bc)
+		mac := net.HardwareAddr{0x52, 0x54, 0, 0, byte(i >> 8), byte(i)}
+		ch <- events.Event{Kind: events.DHCP, MAC: mac.String(), Machine: uefi}
+		ch <- events.Event{Kind: events.LeaseChanged, MAC: mac.String()}
 	}
+	close(ch)
+	<-done
 	if len(c.m) != maxFacts {
 		t.Fatalf("%d entries, want %d", len(c.m), maxFacts)
 	}
@@ -282,7 +284,7 @@ func TestFactsCacheBounded(t *testing.T) {
 	}
 	last := maxFacts + 99
 	f, ok := c.get([6]byte{0x52, 0x54, 0, 0, byte(last >> 8), byte(last)})
-	if !ok || f.Arch != 7 || !f.ArchKnown || f.BuildArch != "x86_64" || f.Platform != "efi" {
+	if !ok || f.Arch != 7 || !f.ArchKnown || f.BuildArch != "x86_64" || f.Platform != "efi" || f.Kind != "uefi-x64" {
 		t.Errorf("newest entry: %+v %v", f, ok)
 	}
 }

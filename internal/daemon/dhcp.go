@@ -37,11 +37,13 @@ type dhcpService struct {
 	log   *slog.Logger
 	store *lease.Store // nil in proxy mode
 
-	srv     atomic.Pointer[dhcpd.Server]
-	resv    atomic.Pointer[dhcpd.Reservations]
-	boot    atomic.Pointer[boot.Config] // what the current server decides with
-	bootMap map[uint16]string
-	facts   *factsCache
+	srv      atomic.Pointer[dhcpd.Server]
+	resv     atomic.Pointer[dhcpd.Reservations]
+	boot     atomic.Pointer[boot.Config] // what the current server decides with
+	bootMap  map[uint16]string
+	facts    *factsCache // fed from the bus's DHCP events
+	unfollow func()
+	link     linkSockets // ARP prober and server watch, under mu
 
 	mu     sync.Mutex // serializes resume/pause/reload
 	cancel context.CancelFunc
@@ -90,8 +92,18 @@ func newDHCPService(d *Daemon) (*dhcpService, error) {
 	}
 	// Nothing is answered until the carrier is confirmed (and, in auto mode, detection ran).
 	srv.Pause()
+	if err := s.link.open(s.d.ifname, srv); err != nil {
+		srv.Close()
+		if s.store != nil {
+			s.store.Close()
+		}
+		return nil, fmt.Errorf("DHCP: %w", err)
+	}
 	s.srv.Store(srv)
 	s.resv.Store(resv)
+	ch, unfollow := d.bus.Subscribe(256)
+	s.unfollow = unfollow
+	go s.facts.follow(ch)
 	return s, nil
 }
 
@@ -194,6 +206,11 @@ func loadBootMap(path string) (map[uint16]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--boot-map: %w", err)
 	}
+	return parseBootMap(b, path)
+}
+
+// parseBootMap is loadBootMap on the file's contents; path is for the messages.
+func parseBootMap(b []byte, path string) (map[uint16]string, error) {
 	var raw map[string]string
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("--boot-map %s: want a JSON object of \"arch\": \"file\": %w", path, err)
@@ -206,6 +223,10 @@ func loadBootMap(path string) (map[uint16]string, error) {
 		}
 		if v == "" {
 			return nil, fmt.Errorf("--boot-map %s: architecture %d has an empty file name", path, n)
+		}
+		if _, dup := m[uint16(n)]; dup {
+			// "7" and "07": which one won would depend on map order.
+			return nil, fmt.Errorf("--boot-map %s: architecture %d is given twice", path, n)
 		}
 		m[uint16(n)] = v
 	}
@@ -224,7 +245,7 @@ func (s *dhcpService) resume(ctx context.Context) {
 	srv := s.srv.Load()
 	mode := srv.Mode().String()
 	if s.d.cfg.Mode() == config.DHCPAuto {
-		res, err := dhcpd.Detect(ctx, s.d.ifname, detectTimeout)
+		res, err := rawdhcp.Detect(ctx, s.d.ifname, detectTimeout)
 		if ctx.Err() != nil {
 			return
 		}
@@ -243,7 +264,7 @@ func (s *dhcpService) resume(ctx context.Context) {
 	}
 	// An interface deleted and created again (same name, new index) leaves dhcpd's ARP
 	// probe and rogue watch on the old one, deaf: reopen them like the DHCP socket below.
-	if re, err := srv.Reattach(); err != nil {
+	if re, err := s.link.reattach(s.d.ifname, srv); err != nil {
 		s.log.Error("DHCP: cannot reopen the ARP probe and rogue watch on the new interface", "iface", s.d.ifname, "err", err)
 	} else if re {
 		s.log.Info("interface was created again; ARP probe and rogue watch reopened", "iface", s.d.ifname)
@@ -291,21 +312,24 @@ func (s *dhcpService) resume(ctx context.Context) {
 }
 
 // serveWorkers is the serve loop's handler goroutines. A worker waits for the lease
-// store's fsync before its ACK leaves; with several waiting at once their leases share
-// one group commit, so more workers mean fewer fsyncs per ACK (measured against 4 with
-// perfdhcp in relay mode: see the daemon's report in the commit log). Memory is
-// (4+1)·serveWorkers reusable messages.
+// store's fsync before its ACK leaves; with several waiting at once their leases share one
+// group commit, so more workers mean fewer fsyncs per ACK (figures in docs/bench/dhcp.md).
+// Memory is (4+1)·serveWorkers reusable messages.
 const serveWorkers = 12
 
 // rogueCheck is how often auto mode, serving full DHCP, looks at the servers the rogue
 // watch saw.
 const rogueCheck = 2 * time.Second
 
+// rogueHold is how long another server must keep answering before auto mode gives way to
+// it: one spoofed OFFER must not turn the address service off.
+const rogueHold = 5 * time.Second
+
 // watchRogues steps auto mode back to ProxyDHCP when another DHCP server starts answering
-// on the link after detection chose full: two servers handing out addresses on one link is
-// the one thing auto mode exists to avoid. Going back to full happens only through a new
-// detection (carrier return), since a server that answers now and then must not make the
-// mode flap.
+// on the link after detection chose full and keeps answering for rogueHold: two servers
+// handing out addresses on one link is the one thing auto mode exists to avoid. Going back
+// to full happens only through a new detection (carrier return), since a server that
+// answers now and then must not make the mode flap.
 func (s *dhcpService) watchRogues(ctx context.Context, since time.Time) {
 	t := time.NewTicker(rogueCheck)
 	defer t.Stop()
@@ -317,7 +341,7 @@ func (s *dhcpService) watchRogues(ctx context.Context, since time.Time) {
 		}
 		srv := s.srv.Load()
 		for _, r := range srv.Rogues() {
-			if r.Last.After(since) {
+			if r.Last.After(since) && r.Persistent(rogueHold) {
 				s.log.Warn("auto mode: another DHCP server appeared on the link; switching to ProxyDHCP", "server", r.Addr)
 				srv.SetMode(dhcpd.ModeProxy)
 				s.d.activeMode.Store(dhcpd.ModeProxy.String())
@@ -336,15 +360,11 @@ func (s *dhcpService) port() uint16 {
 	return rawdhcp.ServerPort
 }
 
-// handler forwards to the dhcpd.Server and notes the client's facts for the HTTP side.
+// handler forwards to the current dhcpd.Server.
 type handler struct{ s *dhcpService }
 
 func (h handler) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info *rawdhcp.PacketInfo) {
-	srv := h.s.srv.Load()
-	if port := info.Dst.Port(); port != rawdhcp.ClientPort && !srv.Paused() {
-		h.s.facts.note(req, port, srv.Mode(), h.s.boot.Load())
-	}
-	srv.ServeDHCP(w, req, info)
+	h.s.srv.Load().ServeDHCP(w, req, info)
 }
 
 // pause stops answering and closes the socket (carrier loss).
@@ -379,6 +399,12 @@ func (s *dhcpService) pauseAll() { s.pause() }
 // close releases the server and flushes the lease store.
 func (s *dhcpService) close() {
 	s.pause()
+	s.unfollow()
+	s.mu.Lock()
+	if err := s.link.close(s.srv.Load()); err != nil {
+		s.log.Warn("DHCP: closing the ARP probe and server watch", "err", err)
+	}
+	s.mu.Unlock()
 	if err := s.srv.Load().Close(); err != nil {
 		s.log.Warn("DHCP close", "err", err)
 	}
@@ -433,39 +459,34 @@ func (s *dhcpService) macOf(ip netip.Addr) (mac [6]byte, ok bool) {
 		}
 		return mac, false
 	}
-	for _, l := range s.srv.Load().Leases() {
-		if l.IP == ip && len(l.MAC) == 6 {
-			copy(mac[:], l.MAC)
-			return mac, true
-		}
+	if l, ok := s.srv.Load().Lease(ip); ok && len(l.MAC) == 6 {
+		copy(mac[:], l.MAC)
+		return mac, true
 	}
 	return mac, false
 }
 
 // client returns the DHCP facts about the client holding ip.
 func (s *dhcpService) client(ip netip.Addr) (httpd.ClientInfo, bool) {
-	for _, l := range s.srv.Load().Leases() {
-		if l.IP != ip || len(l.MAC) != 6 {
-			continue
-		}
-		info := httpd.ClientInfo{MAC: l.MAC.String(), IP: l.IP, Hostname: l.Hostname}
-		var mac [6]byte
-		copy(mac[:], l.MAC)
-		if f, ok := s.facts.get(mac); ok {
-			info.Arch, info.Kind, info.Platform, info.BuildArch, info.UUID = f.Arch, f.Kind, f.Platform, f.BuildArch, f.UUID
-			if f.ArchKnown {
-				info.ArchName = f.Kind
-			}
-		}
-		if r, ok := s.resv.Load().Lookup(mac); ok {
-			info.Reservation = reservationFields(r)
-			if info.Hostname == "" {
-				info.Hostname = r.Hostname
-			}
-		}
-		return info, true
+	l, ok := s.srv.Load().Lease(ip)
+	if !ok || len(l.MAC) != 6 {
+		return httpd.ClientInfo{}, false
 	}
-	return httpd.ClientInfo{}, false
+	info := httpd.ClientInfo{MAC: l.MAC.String(), IP: l.IP, Hostname: l.Hostname}
+	mac := [6]byte(l.MAC)
+	if f, ok := s.facts.get(mac); ok {
+		info.Arch, info.Kind, info.Platform, info.BuildArch, info.UUID = f.Arch, f.Kind, f.Platform, f.BuildArch, f.UUID
+		if f.ArchKnown {
+			info.ArchName = f.Kind
+		}
+	}
+	if r, ok := s.resv.Load().Lookup(mac); ok {
+		info.Reservation = reservationFields(r)
+		if info.Hostname == "" {
+			info.Hostname = r.Hostname
+		}
+	}
+	return info, true
 }
 
 func reservationFields(r dhcpd.Reservation) map[string]string {
@@ -530,4 +551,84 @@ func receivedByType(by [9]uint64) map[string]uint64 {
 		}
 	}
 	return m
+}
+
+// linkSockets are the DHCP server's link-layer side sockets on the managed interface (from
+// pkg/rawdhcp; dhcpd itself opens none): the ARP prober, in full mode with a pool, and the
+// watch for other DHCP servers, whose sightings go to dhcpd.Server.SawServer.
+type linkSockets struct {
+	index  int // of the interface they were opened on
+	prober *rawdhcp.ARPProber
+	watch  *rawdhcp.ServerWatch
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// open opens the sockets on ifname for srv; without an interface name it opens none. Call
+// it in the interface's network namespace.
+func (l *linkSockets) open(ifname string, srv *dhcpd.Server) error {
+	if ifname == "" {
+		return nil
+	}
+	ifi, err := rawdhcp.LookupLink(ifname)
+	if err != nil {
+		return err
+	}
+	cfg := srv.Config()
+	if cfg.ProbeWait > 0 && cfg.Begin.IsValid() {
+		if l.prober, err = rawdhcp.OpenARPProber(ifname, cfg.ServerIP); err != nil {
+			return err
+		}
+		srv.SetProber(l.prober)
+	}
+	if l.watch, err = rawdhcp.OpenServerWatch(ifname); err != nil {
+		l.close(srv)
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel, l.done = cancel, make(chan struct{})
+	go func(w *rawdhcp.ServerWatch, done chan struct{}) {
+		defer close(done)
+		w.Run(ctx, cfg.ServerIP, srv.SawServer)
+	}(l.watch, l.done)
+	l.index = ifi.Index
+	return nil
+}
+
+// reattach reopens the sockets when ifname was deleted and created again since they were
+// opened (its index changed): packet sockets bound to a deleted interface stay open but
+// neither send nor hear anything. It reports whether it reopened them.
+func (l *linkSockets) reattach(ifname string, srv *dhcpd.Server) (bool, error) {
+	if ifname == "" {
+		return false, nil
+	}
+	ifi, err := rawdhcp.LookupLink(ifname)
+	if err != nil {
+		return false, err
+	}
+	if ifi.Index == l.index {
+		return false, nil
+	}
+	_ = l.close(srv)
+	return true, l.open(ifname, srv)
+}
+
+// close closes the sockets (waiting for the watch's reader) and takes the prober from srv.
+func (l *linkSockets) close(srv *dhcpd.Server) error {
+	var err error
+	if l.prober != nil {
+		srv.SetProber(nil)
+		err = l.prober.Close()
+		l.prober = nil
+	}
+	if l.watch != nil {
+		l.cancel()
+		if e := l.watch.Close(); err == nil {
+			err = e
+		}
+		<-l.done
+		l.watch = nil
+	}
+	l.index = 0
+	return err
 }

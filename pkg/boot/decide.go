@@ -239,7 +239,7 @@ func decidePi(d Decision, f *Facts, c *Config, pi *piMatch) Decision {
 	}
 	d.Boot = true
 	d.SIAddr = c.ServerIP
-	d.Opt66 = c.ServerIP.String()
+	d.Opt66 = addrText(c.ServerIP)
 	d.Opt60 = "PXEClient"
 	d.Opt97 = opt97(f)
 	switch c.Pi.Menu {
@@ -303,7 +303,7 @@ func fileOrURL(c *Config, file string) (string, string) {
 	if !c.TFTP {
 		return "", ""
 	}
-	return file, c.ServerIP.String()
+	return file, addrText(c.ServerIP)
 }
 
 // httpURL returns http://host[:port]/p for the HTTP server.

@@ -7,13 +7,12 @@ import (
 	"time"
 )
 
-// prober answers "does anyone on the link use this address?" The Linux implementation
-// sends ARP requests on an AF_PACKET socket opened at construction (so it lives in the
-// namespace the server was created in).
-type prober interface {
-	// probe reports whether ip answered within wait.
-	probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error)
-	close() error
+// Prober answers "does anyone on the link use this address?" before an address nobody
+// holds a lease on is offered: *rawdhcp.ARPProber on the served interface. The server
+// does no link-layer I/O of its own.
+type Prober interface {
+	// Probe reports whether ip answered within wait.
+	Probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error)
 }
 
 // probeCache remembers recent probe results so a client retrying its DISCOVER does not pay

@@ -2,6 +2,8 @@ package dhcpd
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/netip"
 	"runtime"
 	"sync/atomic"
@@ -120,3 +122,79 @@ func BenchmarkLeaseTableMemory(b *testing.B) {
 }
 
 var _ = time.Second
+
+// serveDORA runs one DORA through ServeDHCP, as the serve loop does, with w keeping the
+// reply; it fails the benchmark unless both replies came.
+func serveDORA(b *testing.B, s *Server, m [6]byte, disc, req *rawdhcp.Message, w *nopWriter, info *rawdhcp.PacketInfo) {
+	disc.CHAddr = [16]byte{}
+	copy(disc.CHAddr[:], m[:])
+	s.ServeDHCP(w, disc, info)
+	if t, _ := w.resp.MessageType(); t != rawdhcp.Offer || w.resp.CHAddr != disc.CHAddr {
+		b.Fatalf("DISCOVER: %v", t)
+	}
+	req.CHAddr = disc.CHAddr
+	req.SetRequestedIP(w.resp.YIAddr)
+	s.ServeDHCP(w, req, info)
+	if t, _ := w.resp.MessageType(); t != rawdhcp.Ack {
+		b.Fatalf("REQUEST: %v", t)
+	}
+}
+
+// warnLogger logs warnings only, like the peers in bench/dhcp.sh: the per-reply info line
+// is left out of the reply path's cost (it is slog's, and it is measured in
+// TestReplyLogAllocs).
+func warnLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// BenchmarkServeDORA is the reply path as the serve loop runs it (ServeDHCP: rate limit,
+// handler, boot decision, reply building, counters, event) for returning clients: zero
+// allocations per DORA.
+func BenchmarkServeDORA(b *testing.B) {
+	cfg := benchConfig()
+	cfg.Logger = warnLogger()
+	s, _ := newTestServer(b, cfg)
+	disc, req := benchMessages()
+	w := &nopWriter{}
+	info := &rawdhcp.PacketInfo{Dst: netip.MustParseAddrPort("10.40.0.1:67")}
+	const clients = 1000
+	for i := range clients {
+		serveDORA(b, s, benchMAC(i), disc, req, w, info)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		serveDORA(b, s, benchMAC(i%clients), disc, req, w, info)
+	}
+}
+
+// BenchmarkServeDORADurable is ServeDHCP with the real lease store for new clients only:
+// every ACK waits for its own durable commit (group-committed across the parallel clients).
+// Its allocations are the new lease's own: its identity, the store's record.
+func BenchmarkServeDORADurable(b *testing.B) {
+	st, _, err := lease.Open(b.TempDir(), lease.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	cfg := benchConfig()
+	cfg.Subnet = netip.MustParsePrefix("10.0.0.0/8")
+	cfg.ServerIP = netip.MustParseAddr("10.0.0.1")
+	cfg.Boot.ServerIP = cfg.ServerIP
+	cfg.Begin, cfg.End = netip.MustParseAddr("10.0.1.0"), netip.MustParseAddr("10.255.255.250")
+	cfg.Store = st
+	cfg.Logger = warnLogger()
+	s, _ := newTestServer(b, cfg)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		disc, req := benchMessages()
+		req.Options.Del(rawdhcp.OptServerID)
+		req.SetServerID(cfg.ServerIP)
+		w := &nopWriter{}
+		info := &rawdhcp.PacketInfo{Dst: netip.MustParseAddrPort("10.0.0.1:67")}
+		for pb.Next() {
+			serveDORA(b, s, benchMAC(int(next.Add(1))), disc, req, w, info)
+		}
+	})
+}

@@ -72,7 +72,8 @@ type Config struct {
 	Bus *events.Bus
 	// CommitTimeout bounds the wait for a durable commit before an ACK; default 5 s.
 	CommitTimeout time.Duration
-	// Interface is the one interface served (used by the ARP prober and the rogue watch).
+	// Interface is the name of the one interface served, for log lines (the caller opens
+	// the sockets on it).
 	Interface string
 	// ServerIP is our address on Interface (`--dhcp-server-ip`); it is option 54.
 	ServerIP netip.Addr

@@ -2,7 +2,9 @@ package dhcpd_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 
@@ -12,8 +14,9 @@ import (
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
-// How the daemon wires the server: flags → Config, the lease store, the rawdhcp Conn on
-// ports 67 and 4011, and the serve loop. Auto mode asks Detect first.
+// How the daemon wires the server: flags → Config, the lease store, and the link layer
+// from pkg/rawdhcp: the Conn on ports 67 and 4011 with its serve loop, the ARP prober and
+// the watch for other DHCP servers. Auto mode asks rawdhcp.Detect first.
 func Example() {
 	ctx := context.Background()
 	server := netip.MustParseAddr("192.168.2.2")
@@ -32,7 +35,7 @@ func Example() {
 		return
 	}
 	mode := dhcpd.ModeFull
-	if r, err := dhcpd.Detect(ctx, "eth0", 4*time.Second); err == nil && r.Found { // --dhcp-auto
+	if r, err := rawdhcp.Detect(ctx, "eth0", 4*time.Second); err == nil && r.Found { // --dhcp-auto
 		mode = dhcpd.ModeProxy
 	}
 	srv, err := dhcpd.New(dhcpd.Config{
@@ -52,6 +55,14 @@ func Example() {
 		return // the error names the setting: exit code 2
 	}
 	defer srv.Close()
+	if prober, err := rawdhcp.OpenARPProber("eth0", server); err == nil {
+		defer prober.Close()
+		srv.SetProber(prober)
+	}
+	if watch, err := rawdhcp.OpenServerWatch("eth0"); err == nil {
+		defer watch.Close()
+		go watch.Run(ctx, server, srv.SawServer) // warns about another DHCP server
+	}
 	conn, err := rawdhcp.Listen("eth0", &rawdhcp.Config{ServerAddr: server, Ports: []uint16{rawdhcp.ServerPort, rawdhcp.PXEServicePort}})
 	if err != nil {
 		return
@@ -59,4 +70,33 @@ func Example() {
 	defer conn.Close()
 	srv.SetReplier(conn) // ARP probes run off the serve loop
 	_ = (&rawdhcp.Server{Handler: srv, Workers: 4}).Serve(ctx, conn)
+}
+
+// The server's logic without sockets: a UEFI x64 PXE client's DISCOVER gets an OFFER of
+// the first pool address with the boot file for its architecture.
+func ExampleServer_Handle() {
+	server := netip.MustParseAddr("192.168.2.2")
+	srv, err := dhcpd.New(dhcpd.Config{
+		Mode:      dhcpd.ModeFull,
+		ServerIP:  server,
+		Subnet:    netip.MustParsePrefix("192.168.2.0/24"),
+		Begin:     netip.MustParseAddr("192.168.2.100"),
+		End:       netip.MustParseAddr("192.168.2.100"),
+		ProbeWait: -1,
+		Boot:      boot.Config{ServerIP: server, TFTP: true},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	var req, resp rawdhcp.Message
+	req.Op = rawdhcp.BootRequest
+	req.SetHardwareAddr(net.HardwareAddr{0x52, 0x54, 0, 0x12, 0x34, 0x56})
+	req.SetMessageType(rawdhcp.Discover)
+	req.SetVendorClass("PXEClient:Arch:00007:UNDI:003016")
+	req.SetClientArchs(7)
+	r := srv.Handle(context.Background(), &req, rawdhcp.ServerPort, &resp)
+	fmt.Println(r, resp.YIAddr, string(resp.BootFileName()))
+	// Output: OFFER 192.168.2.100 ipxe.efi
 }

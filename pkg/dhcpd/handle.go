@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/pxe-edge/pxe-edge/pkg/boot"
 	"github.com/pxe-edge/pxe-edge/pkg/events"
@@ -26,7 +28,8 @@ const (
 	ReplyProxyOffer // ProxyDHCP OFFER on port 67 (yiaddr 0)
 	ReplyProxyAck   // ProxyDHCP ACK (port 4011, or port 67 for a REQUEST naming us)
 
-	// replyDeferred: the answer needs an ARP probe and ServeDHCP will finish the request
+	// replyDeferred: the answer waits for an ARP probe or a durable lease write, and
+	// ServeDHCP will finish the request
 	// on its own goroutine (see ServeDHCP). Never returned to callers of Handle.
 	replyDeferred
 )
@@ -62,6 +65,12 @@ func (c *client) hw() net.HardwareAddr { return append(net.HardwareAddr(nil), c.
 // returns a ReplyAck or a committed-at-OFFER ReplyOffer. The caller sends resp and then
 // calls Sent to publish the event.
 func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, resp *rawdhcp.Message) Reply {
+	var d boot.Decision
+	return s.handle(ctx, req, port, resp, &d)
+}
+
+// handle is Handle that also leaves the boot decision the reply was built from in d.
+func (s *Server) handle(ctx context.Context, req *rawdhcp.Message, port uint16, resp *rawdhcp.Message, d *boot.Decision) Reply {
 	rerun := ctx.Value(rerunKey{}) != nil
 	if !rerun {
 		s.st.received.Add(1)
@@ -101,17 +110,18 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 		key = kbuf[:]
 	}
 	s.mu.Lock()
-	allowed := rerun || s.rate.allow(mac, now)
 	resv, hasResv := s.resv.Lookup(mac)
 	var id string
+	known := hasResv
 	if b := s.pool.byID[string(key)]; b != nil {
 		id = b.id
+		known = known || b.state == stBound
 	}
 	s.mu.Unlock()
 	if id == "" {
 		id = string(key)
 	}
-	if !allowed {
+	if !rerun && !s.rate.allow(mac, known, now) {
 		s.st.limited.Add(1)
 		return NoReply
 	}
@@ -136,15 +146,15 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 			s.st.ignored.Add(1)
 			return NoReply
 		}
-		return s.proxyAck(req, &c, port, resp)
+		return s.proxyAck(req, &c, port, resp, d)
 	}
 	if s.Mode() == ModeProxy {
 		switch typ {
 		case rawdhcp.Discover:
-			return s.proxyOffer(req, &c, resp)
+			return s.proxyOffer(req, &c, resp, d)
 		case rawdhcp.Request:
 			if sid, ok := req.ServerID(); ok && sid == s.cfg.ServerIP {
-				return s.proxyAck(req, &c, port, resp)
+				return s.proxyAck(req, &c, port, resp, d)
 			}
 		}
 		s.st.ignored.Add(1)
@@ -152,45 +162,19 @@ func (s *Server) Handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 	}
 	switch typ {
 	case rawdhcp.Discover:
-		return s.discover(ctx, req, &c, now, resp)
+		return s.discover(ctx, req, &c, now, resp, d)
 	case rawdhcp.Request:
-		return s.request(ctx, req, &c, now, resp)
+		return s.request(ctx, req, &c, now, resp, d)
 	case rawdhcp.Decline:
 		s.decline(ctx, req, &c, now)
 	case rawdhcp.Release:
 		s.release(ctx, req, &c, now)
 	case rawdhcp.Inform:
-		return s.inform(req, &c, resp)
+		return s.inform(req, &c, resp, d)
 	default:
 		s.st.dropped.Add(1)
 	}
 	return NoReply
-}
-
-// Sent records that resp (of kind r, answering a request from mac) left, for the counters
-// and the event bus.
-func (s *Server) Sent(r Reply, resp *rawdhcp.Message) {
-	switch r {
-	case ReplyOffer:
-		s.st.offers.Add(1)
-	case ReplyAck:
-		s.st.acks.Add(1)
-	case ReplyNak:
-		s.st.naks.Add(1)
-	case ReplyInform:
-		s.st.informs.Add(1)
-	case ReplyProxyOffer:
-		s.st.proxyOffers.Add(1)
-	case ReplyProxyAck:
-		s.st.proxyAcks.Add(1)
-	default:
-		return
-	}
-	ip := resp.YIAddr
-	if r == ReplyInform || r == ReplyProxyAck {
-		ip = resp.CIAddr
-	}
-	s.publish(events.DHCP, r.String(), resp.MAC(), ip)
 }
 
 // decide asks the boot policy about this request.
@@ -199,13 +183,15 @@ func (s *Server) decide(req *rawdhcp.Message, c *client, kind boot.MsgKind, mode
 		Msg:         kind,
 		Mode:        mode,
 		Port:        port,
-		VendorClass: string(req.VendorClass()),
+		VendorClass: bytesView(req.VendorClass()),
 		UserClass:   req.UserClass(),
 		Has175:      req.Options.Has(rawdhcp.OptIPXEEncap),
 		MAC:         c.mac,
 		GIAddr:      req.GIAddr,
 	}
-	f.Arch, _ = req.ClientArchs(nil) // allocates only for clients that send option 93
+	ab := archBufs.Get().(*[8]uint16)
+	defer archBufs.Put(ab)
+	f.Arch, _ = req.ClientArchs(ab[:0])
 	f.Opt97, _ = req.ClientMachineID()
 	cfg := *s.boot.Load()
 	if c.hasResv && c.resv.ROM != "" {
@@ -214,8 +200,17 @@ func (s *Server) decide(req *rawdhcp.Message, c *client, kind boot.MsgKind, mode
 	return boot.Decide(f, cfg)
 }
 
+// archBufs hold option 93's architectures while the boot policy reads them (the decision
+// keeps none of them), so that a PXE client's request allocates nothing.
+var archBufs = sync.Pool{New: func() any { return new([8]uint16) }}
+
+// bytesView returns b as a string without copying, for the boot policy to read during the
+// request: it classifies option 60 and keeps no part of it in its decision, and b (the
+// request's option store) is not changed while the request is handled.
+func bytesView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 // discover answers a DISCOVER in full mode.
-func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message) Reply {
+func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message, d *boot.Decision) Reply {
 	requested, _ := req.RequestedIP()
 	ip, ok, deferred := s.chooseOffer(ctx, c, requested, now)
 	if deferred {
@@ -226,106 +221,27 @@ func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, 
 		s.warnExhausted(c, now)
 		return NoReply
 	}
-	d := s.decide(req, c, boot.Discover, boot.Full, boot.PortDHCP)
-	if d.CommitAtOffer {
-		// The Pi 3 ROM boots from the OFFER and never REQUESTs: the OFFER is its ACK.
-		exp := now.Add(s.cfg.LeaseTime)
+	*d = s.decide(req, c, boot.Discover, boot.Full, boot.PortDHCP)
+	if d.CommitAtOffer && !s.holdsLease(c, u32(ip), now) {
+		// The Pi 3 ROM boots from the OFFER and never REQUESTs: the OFFER is its ACK. The
+		// lease is short, since anyone can send such a DISCOVER from a new MAC and the pool
+		// must not empty for a day; a REQUEST (Pi 4/5, or the OS later) makes it a full one.
+		exp := now.Add(min(s.cfg.LeaseTime, offerCommitLease))
 		if !s.commit(ctx, c, ip, exp, now) {
 			return NoReply
 		}
+		s.mu.Lock()
+		if b := s.pool.byIP[u32(ip)]; b != nil && b.id == c.id {
+			b.provisional = true
+		}
+		s.mu.Unlock()
 	}
-	s.buildFull(resp, req, rawdhcp.Offer, ip, c, &d, true)
+	s.buildFull(resp, req, rawdhcp.Offer, ip, c, d, true)
 	return ReplyOffer
 }
 
-const maxProbeRounds = 4
-
-// chooseOffer picks an address for c and sets it aside as offered, ARP-probing addresses
-// nobody holds a lease on.
-func (s *Server) chooseOffer(ctx context.Context, c *client, requested netip.Addr, now time.Time) (ip netip.Addr, ok, deferred bool) {
-	mayDefer := ctx.Value(deferKey{}) != nil
-	var resvIP netip.Addr
-	if c.hasResv {
-		resvIP = c.resv.IP
-	}
-	var skipBuf [maxProbeRounds]uint32
-	skip := skipBuf[:0]
-	for range maxProbeRounds {
-		s.mu.Lock()
-		r := s.pool.pick(c.id, c.mac, resvIP, requested, now, skip)
-		if !r.ok {
-			s.mu.Unlock()
-			return netip.Addr{}, false, false
-		}
-		pr := s.getProber()
-		if !r.probe || pr == nil || c.relayed {
-			s.holdOffer(r.ip, c, now)
-			s.mu.Unlock()
-			return a4(r.ip), true, false
-		}
-		s.mu.Unlock()
-		if _, cached := s.pcache.get(r.ip, now); !cached && mayDefer {
-			return netip.Addr{}, false, true
-		}
-		if s.inUse(ctx, pr, r.ip, now) {
-			s.st.conflicts.Add(1)
-			s.mu.Lock()
-			s.pool.mark(r.ip, stConflict, now.Add(s.cfg.ConflictHold))
-			s.mu.Unlock()
-			s.log.Warn("dhcp: address answered the ARP probe; not offering it", "ip", a4(r.ip), "hold", s.cfg.ConflictHold)
-			skip = append(skip, r.ip)
-			continue
-		}
-		s.mu.Lock()
-		if s.pool.free(r.ip, c.id, c.mac, now) {
-			s.holdOffer(r.ip, c, now)
-			s.mu.Unlock()
-			return a4(r.ip), true, false
-		}
-		s.mu.Unlock()
-		skip = append(skip, r.ip) // taken by a concurrent DISCOVER while we probed
-	}
-	return netip.Addr{}, false, false
-}
-
-// holdOffer marks ip offered to c, unless c already holds it as an active lease.
-func (s *Server) holdOffer(ip uint32, c *client, now time.Time) {
-	if b := s.pool.byIP[ip]; b != nil && b.id == c.id && b.state == stBound && now.Before(b.expires) {
-		return
-	}
-	s.pool.set(ip, c.id, c.mac, c.hostname, stOffered, now.Add(s.cfg.OfferHold))
-}
-
-// inUse ARP-probes ip, using the cache.
-func (s *Server) inUse(ctx context.Context, pr prober, ip uint32, now time.Time) bool {
-	if v, ok := s.pcache.get(ip, now); ok {
-		return v
-	}
-	s.st.probes.Add(1)
-	used, err := pr.probe(ctx, a4(ip), s.cfg.ProbeWait)
-	if err != nil {
-		s.debug("dhcp: arp probe failed", "ip", a4(ip), "err", err)
-		return false
-	}
-	s.pcache.put(ip, used, now)
-	return used
-}
-
-func (s *Server) warnExhausted(c *client, now time.Time) {
-	s.mu.Lock()
-	warn := now.Sub(s.exhaustedWarn) >= s.cfg.WarnInterval || s.exhaustedWarn.IsZero()
-	if warn {
-		s.exhaustedWarn = now
-	}
-	size := s.pool.size()
-	s.mu.Unlock()
-	if warn {
-		s.log.Warn("dhcp: address pool exhausted; new clients get no OFFER", "pool", size, "begin", s.cfg.Begin, "end", s.cfg.End, "mac", macString(c.mac))
-	}
-}
-
 // request answers a REQUEST in full mode (RFC 2131 §4.3.2).
-func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message) Reply {
+func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message, d *boot.Decision) Reply {
 	sid, hasSid := req.ServerID()
 	reqIP, hasReq := req.RequestedIP()
 	ci := req.CIAddr
@@ -367,7 +283,15 @@ func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, n
 	renewal := false
 	if ok {
 		b := s.pool.byIP[u]
-		renewal = b != nil && b.id == c.id && b.state == stBound && now.Before(b.expires)
+		// A lease committed at the OFFER is short: extending it is a new lease, written
+		// before the ACK like any other.
+		renewal = b != nil && b.id == c.id && b.state == stBound && !b.provisional && now.Before(b.expires)
+		if !renewal && s.cfg.Store != nil && ctx.Value(deferKey{}) != nil {
+			// A new lease waits for its durable write on a goroutine of its own, so the
+			// serve loop's workers keep reading and many leases share one fsync.
+			s.mu.Unlock()
+			return replyDeferred
+		}
 		exp := now.Add(s.cfg.LeaseTime)
 		s.pool.set(u, c.id, c.mac, c.hostname, stBound, exp)
 	}
@@ -397,26 +321,12 @@ func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, n
 		what = "renewed"
 	}
 	s.publish(events.LeaseChanged, what, c.mac, ip)
-	d := s.decide(req, c, boot.Request, boot.Full, boot.PortDHCP)
-	s.buildFull(resp, req, rawdhcp.Ack, ip, c, &d, true)
+	*d = s.decide(req, c, boot.Request, boot.Full, boot.PortDHCP)
+	s.buildFull(resp, req, rawdhcp.Ack, ip, c, d, true)
 	if hasCI {
 		resp.CIAddr = ci // RFC 2131 table 3: ciaddr from the REQUEST
 	}
 	return ReplyAck
-}
-
-// acceptable reports whether c may have address u now. Called with s.mu held.
-func (s *Server) acceptable(c *client, u uint32, now time.Time) bool {
-	if c.hasResv {
-		if u == u32(c.resv.IP) {
-			return !s.pool.heldByOther(u, c.id, now)
-		}
-		// Its reservation was unusable (declined, in use) and we offered a pool address
-		// instead: that one, and only that one, is fine.
-		b := s.pool.byIP[u]
-		return s.pool.inRange(u) && b != nil && b.id == c.id && (b.state == stOffered || b.state == stBound)
-	}
-	return s.pool.inRange(u) && s.pool.free(u, c.id, c.mac, now)
 }
 
 // commit makes c's lease on ip durable; on failure the address goes back to offered and
@@ -432,7 +342,7 @@ func (s *Server) commit(ctx context.Context, c *client, ip netip.Addr, exp, now 
 	if c.sentID {
 		l.ClientID = []byte(c.id)
 	}
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
+	cctx, cancel := s.commitContext(ctx)
 	err := s.cfg.Store.Commit(cctx, l)
 	cancel()
 	if err != nil {
@@ -440,7 +350,7 @@ func (s *Server) commit(ctx context.Context, c *client, ip netip.Addr, exp, now 
 		s.log.Error("dhcp: lease not durable; no ACK sent", "ip", ip, "mac", macString(c.mac), "err", err)
 		s.mu.Lock()
 		if b := s.pool.byIP[u32(ip)]; b != nil && b.id == c.id {
-			b.state, b.expires = stOffered, now.Add(s.cfg.OfferHold)
+			s.pool.unoffer(b, now.Add(s.cfg.OfferHold))
 		}
 		s.mu.Unlock()
 		return false
@@ -479,7 +389,7 @@ func (s *Server) decline(ctx context.Context, req *rawdhcp.Message, c *client, n
 	s.pcache.put(u, true, now)
 	s.log.Warn("dhcp: client declined its address (in use by someone else); quarantined", "ip", ip, "mac", macString(c.mac), "until", until)
 	if s.cfg.Store != nil {
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
+		cctx, cancel := s.commitContext(ctx)
 		if err := s.cfg.Store.Commit(cctx, lease.Lease{IP: ip, MAC: c.hw(), Expiry: until, State: lease.Declined}); err != nil {
 			s.log.Error("dhcp: could not record the decline", "ip", ip, "err", err)
 		}
@@ -509,7 +419,7 @@ func (s *Server) release(ctx context.Context, req *rawdhcp.Message, c *client, n
 	s.st.releases.Add(1)
 	if s.cfg.Store != nil {
 		l := lease.Lease{MAC: c.hw(), IP: ip, Expiry: now, Hostname: c.hostname, State: lease.Released}
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
+		cctx, cancel := s.commitContext(ctx)
 		if err := s.cfg.Store.Commit(cctx, l); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Error("dhcp: could not record the release", "ip", ip, "err", err)
 		}
@@ -519,39 +429,39 @@ func (s *Server) release(ctx context.Context, req *rawdhcp.Message, c *client, n
 }
 
 // inform answers an INFORM: configuration for a client that has its address (§4.3.5).
-func (s *Server) inform(req *rawdhcp.Message, c *client, resp *rawdhcp.Message) Reply {
+func (s *Server) inform(req *rawdhcp.Message, c *client, resp *rawdhcp.Message, d *boot.Decision) Reply {
 	if !req.CIAddr.IsValid() || req.CIAddr.IsUnspecified() {
 		s.st.dropped.Add(1)
 		return NoReply
 	}
-	d := s.decide(req, c, boot.Inform, boot.Full, boot.PortDHCP)
-	s.buildFull(resp, req, rawdhcp.Ack, netip.IPv4Unspecified(), c, &d, false)
+	*d = s.decide(req, c, boot.Inform, boot.Full, boot.PortDHCP)
+	s.buildFull(resp, req, rawdhcp.Ack, netip.IPv4Unspecified(), c, d, false)
 	resp.CIAddr = req.CIAddr
 	return ReplyInform
 }
 
 // proxyOffer answers a DISCOVER in proxy mode: boot information only, to PXE/HTTP clients.
-func (s *Server) proxyOffer(req *rawdhcp.Message, c *client, resp *rawdhcp.Message) Reply {
-	d := s.decide(req, c, boot.Discover, boot.Proxy, boot.PortDHCP)
+func (s *Server) proxyOffer(req *rawdhcp.Message, c *client, resp *rawdhcp.Message, d *boot.Decision) Reply {
+	*d = s.decide(req, c, boot.Discover, boot.Proxy, boot.PortDHCP)
 	if !d.Boot {
 		s.st.ignored.Add(1)
 		s.debug("dhcp: proxy mode: not answering", "mac", macString(c.mac), "kind", d.Kind, "reason", d.Reason)
 		return NoReply
 	}
-	s.buildProxy(resp, req, rawdhcp.Offer, &d)
+	s.buildProxy(resp, req, rawdhcp.Offer, d)
 	return ReplyProxyOffer
 }
 
 // proxyAck answers a REQUEST (or INFORM) on port 4011, or a port-67 REQUEST naming us in
 // proxy mode: boot information, no address.
-func (s *Server) proxyAck(req *rawdhcp.Message, c *client, port uint16, resp *rawdhcp.Message) Reply {
-	d := s.decide(req, c, boot.Request, boot.Proxy, port)
+func (s *Server) proxyAck(req *rawdhcp.Message, c *client, port uint16, resp *rawdhcp.Message, d *boot.Decision) Reply {
+	*d = s.decide(req, c, boot.Request, boot.Proxy, port)
 	if !d.Boot {
 		s.st.ignored.Add(1)
 		s.debug("dhcp: proxy request: not answering", "mac", macString(c.mac), "port", port, "kind", d.Kind, "reason", d.Reason)
 		return NoReply
 	}
-	s.buildProxy(resp, req, rawdhcp.Ack, &d)
+	s.buildProxy(resp, req, rawdhcp.Ack, d)
 	resp.CIAddr = req.CIAddr
 	if !resp.CIAddr.IsValid() {
 		resp.CIAddr = netip.IPv4Unspecified()

@@ -512,3 +512,67 @@ func TestSweepAnnouncesExpiry(t *testing.T) {
 		t.Fatalf("expired events %v, want [%v]", expired, ip)
 	}
 }
+
+// withPi4 makes a request look like a Pi 4 bootloader's: PXE vendor class, arch 0 and the
+// option 97 GUID "RPi4" with serial i.
+func withPi4(i byte) func(*rawdhcp.Message) {
+	return func(m *rawdhcp.Message) {
+		m.SetVendorClass("PXEClient:Arch:00000:UNDI:002001")
+		m.SetClientArchs(0)
+		m.SetClientMachineID(append([]byte{0, 'R', 'P', 'i', '4', 0x11, 0x31, 0xc0, 0}, 1, 2, 3, 4, i, 0, 0, 0))
+	}
+}
+
+// TestCommitAtOfferIsShort: a DISCOVER that commits at the OFFER commits a short lease, the
+// REQUEST writes the full one, and a flood of such DISCOVERs from new MACs holds the pool
+// only for the short lease.
+func TestCommitAtOfferIsShort(t *testing.T) {
+	cfg := testConfig()
+	cfg.LeaseTime = 24 * time.Hour
+	st := newMemStore()
+	cfg.Store = st
+	s, clk := newTestServer(t, cfg)
+	start := clk.Now()
+
+	pi := [6]byte{0xd8, 0x3a, 0xdd, 0, 0, 1}
+	r, o := do(t, s, request(rawdhcp.Discover, pi, withPi4(1)), 67)
+	if r != ReplyOffer {
+		t.Fatal(r)
+	}
+	l := st.leases[o.YIAddr]
+	if l.State != lease.Bound || l.Expiry.After(start.Add(offerCommitLease)) {
+		t.Fatalf("lease committed at the OFFER: %+v, want bound until at most %v", l, start.Add(offerCommitLease))
+	}
+	commits := st.commits
+	clk.Add(time.Second)
+	r, _ = do(t, s, request(rawdhcp.Request, pi, withPi4(1), withServerID(tServer), withRequested(o.YIAddr.String())), 67)
+	if r != ReplyAck {
+		t.Fatal(r)
+	}
+	if st.commits != commits+1 || !st.leases[o.YIAddr].Expiry.Equal(clk.Now().Add(24*time.Hour)) {
+		t.Fatalf("after the REQUEST: %d commits (was %d), lease %+v", st.commits, commits, st.leases[o.YIAddr])
+	}
+	// A second DISCOVER (a reboot) must not shorten the full lease.
+	if r, _ := do(t, s, request(rawdhcp.Discover, pi, withPi4(1)), 67); r != ReplyOffer {
+		t.Fatal(r)
+	}
+	if !st.leases[o.YIAddr].Expiry.Equal(clk.Now().Add(24 * time.Hour)) {
+		t.Fatalf("re-DISCOVER shortened the lease: %+v", st.leases[o.YIAddr])
+	}
+
+	// Flood: new "Pi" MACs take every other address of the ten-address pool.
+	for i := range 20 {
+		do(t, s, request(rawdhcp.Discover, [6]byte{0xd8, 0x3a, 0xdd, 1, 0, byte(i)}, withPi4(byte(i))), 67)
+	}
+	if r, _ := do(t, s, request(rawdhcp.Discover, mac(50)), 67); r != NoReply {
+		t.Fatalf("pool not exhausted by the flood: %v", r)
+	}
+	clk.Add(offerCommitLease + time.Second)
+	if r, _ := do(t, s, request(rawdhcp.Discover, mac(50)), 67); r != ReplyOffer {
+		t.Fatalf("new client after the flood's short leases ran out: %v", r)
+	}
+	// The real Pi's full lease survived.
+	if r, o2 := do(t, s, request(rawdhcp.Discover, pi, withPi4(1)), 67); r != ReplyOffer || o2.YIAddr != o.YIAddr {
+		t.Fatalf("Pi lost its address: %v %v", r, o2.YIAddr)
+	}
+}

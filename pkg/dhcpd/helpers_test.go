@@ -202,7 +202,7 @@ type fakeProber struct {
 	calls int
 }
 
-func (f *fakeProber) probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error) {
+func (f *fakeProber) Probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++

@@ -15,16 +15,20 @@ import (
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
-// labServer runs a Server on a rawdhcp Conn opened inside ns (ports 67 and 4011). Its log
-// is returned for assertions and shown if the test fails.
+// labServer runs a Server on a rawdhcp Conn opened inside ns (ports 67 and 4011), with the
+// link-layer side sockets wired as the daemon wires them: the ARP prober (full mode with a
+// pool and ProbeWait > 0) and the watch for other servers. Its log is returned for
+// assertions and shown if the test fails.
 func labServer(t *testing.T, ns *netlab.NS, ifname string, cfg Config) (*Server, *netlab.SyncBuffer) {
 	t.Helper()
 	logs := &netlab.SyncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.Interface = ifname
 	var (
-		s    *Server
-		conn *rawdhcp.Conn
+		s      *Server
+		conn   *rawdhcp.Conn
+		prober *rawdhcp.ARPProber
+		watch  *rawdhcp.ServerWatch
 	)
 	err := ns.Do(func() error {
 		var err error
@@ -32,20 +36,41 @@ func labServer(t *testing.T, ns *netlab.NS, ifname string, cfg Config) (*Server,
 		if err != nil {
 			return err
 		}
+		if watch, err = rawdhcp.OpenServerWatch(ifname); err != nil {
+			return err
+		}
+		if cfg.ProbeWait > 0 && cfg.Begin.IsValid() {
+			if prober, err = rawdhcp.OpenARPProber(ifname, cfg.ServerIP); err != nil {
+				return err
+			}
+		}
 		s, err = New(cfg)
 		if err != nil {
-			conn.Close()
 			return err
+		}
+		if prober != nil {
+			s.SetProber(prober)
 		}
 		s.SetReplier(conn)
 		return nil
 	})
 	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
+		if watch != nil {
+			watch.Close()
+		}
+		if prober != nil {
+			prober.Close()
+		}
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- (&rawdhcp.Server{Handler: s, Workers: 4}).Serve(ctx, conn) }()
+	watched := make(chan struct{})
+	go func() { watch.Run(ctx, cfg.ServerIP, s.SawServer); close(watched) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -53,8 +78,13 @@ func labServer(t *testing.T, ns *netlab.NS, ifname string, cfg Config) (*Server,
 		case <-time.After(5 * time.Second):
 			t.Error("serve loop did not stop")
 		}
+		watch.Close()
+		<-watched
 		conn.Close()
 		s.Close()
+		if prober != nil {
+			prober.Close()
+		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}

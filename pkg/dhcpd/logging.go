@@ -26,9 +26,9 @@ var replyMsgs = [...]string{
 
 // logReply writes the one info line per reply that a production boot server keeps (who
 // booted what, as dnsmasq's DHCPACK lines): the client's MAC, the address, the kind of
-// client the boot policy saw and the boot file it got. It asks the (pure) boot policy again
-// for the kind rather than carry it out of Handle; that costs nothing when info is off.
-func (s *Server) logReply(r Reply, req *rawdhcp.Message, port uint16, resp *rawdhcp.Message) {
+// client the boot policy saw (d, the decision the reply was built from) and the boot file
+// it got.
+func (s *Server) logReply(r Reply, req *rawdhcp.Message, port uint16, resp *rawdhcp.Message, d *boot.Decision) {
 	ctx := context.Background()
 	if int(r) >= len(replyMsgs) || replyMsgs[r] == "" || !s.log.Enabled(ctx, slog.LevelInfo) {
 		return
@@ -54,21 +54,6 @@ func (s *Server) logReply(r Reply, req *rawdhcp.Message, port uint16, resp *rawd
 		attrs[n] = slog.String("reason", string(why))
 		n++
 	} else {
-		kind, mode := boot.Discover, boot.Full
-		switch r {
-		case ReplyAck, ReplyProxyAck:
-			kind = boot.Request
-		case ReplyInform:
-			kind = boot.Inform
-		}
-		if r == ReplyProxyOffer || r == ReplyProxyAck {
-			mode = boot.Proxy
-		}
-		c := client{mac: mac}
-		s.mu.Lock()
-		c.resv, c.hasResv = s.resv.Lookup(mac)
-		s.mu.Unlock()
-		d := s.decide(req, &c, kind, mode, port)
 		attrs[n] = slog.String("kind", d.Kind)
 		n++
 		file := string(resp.BootFileName())

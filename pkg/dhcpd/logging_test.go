@@ -116,3 +116,28 @@ func (w *nopWriter) NewReply(typ rawdhcp.MessageType) *rawdhcp.Message {
 }
 
 func (w *nopWriter) Reply(*rawdhcp.Message) error { return nil }
+
+// TestServeDORAAllocs: a returning client's DISCOVER → OFFER and REQUEST → ACK through
+// ServeDHCP allocate nothing (info line off; see TestReplyLogAllocs for it).
+func TestServeDORAAllocs(t *testing.T) {
+	s, _ := levelServer(t, slog.LevelWarn, ModeFull)
+	w := &nopWriter{}
+	info := &rawdhcp.PacketInfo{Dst: netip.MustParseAddrPort("10.40.0.1:67")}
+	disc := request(rawdhcp.Discover, mac(3), withPXE(7))
+	req := request(rawdhcp.Request, mac(3), withPXE(7), withServerID(tServer), withRequested("10.40.0.100"))
+	dora := func() {
+		s.ServeDHCP(w, disc, info)
+		if t, _ := w.resp.MessageType(); t != rawdhcp.Offer {
+			panic("no OFFER")
+		}
+		req.SetRequestedIP(w.resp.YIAddr)
+		s.ServeDHCP(w, req, info)
+		if t, _ := w.resp.MessageType(); t != rawdhcp.Ack {
+			panic("no ACK")
+		}
+	}
+	dora()
+	if n := testing.AllocsPerRun(200, dora); n != 0 {
+		t.Errorf("%.1f allocations per DORA of a returning client", n)
+	}
+}

@@ -38,6 +38,9 @@ type binding struct {
 	hostname string
 	state    bindState
 	expires  time.Time
+	// provisional: a short lease committed at the OFFER (see offerCommitLease) that a
+	// REQUEST has not yet made a full one.
+	provisional bool
 }
 
 // pool is the address table: the dynamic range Begin..End plus reserved addresses (which
@@ -55,6 +58,12 @@ type pool struct {
 	// fullUntil caches "no address can be handed out before then" after a failed pick, so
 	// a flood of new clients against a full pool costs O(1) each, not a table scan.
 	fullUntil time.Time
+	// version counts changes to the rows, so that a snapshot of the table can tell whether
+	// it is still current.
+	version uint64
+	// block and spare supply new rows (see newBinding).
+	block []binding
+	spare []*binding
 }
 
 func newPool(begin, end netip.Addr) *pool {
@@ -213,6 +222,7 @@ func (p *pool) pick(id string, mac [6]byte, resv netip.Addr, requested netip.Add
 
 // set binds ip to id in the given state until expires, replacing whatever either held.
 func (p *pool) set(ip uint32, id string, mac [6]byte, hostname string, st bindState, expires time.Time) *binding {
+	p.version++
 	if old := p.byID[id]; old != nil && old.ip != ip {
 		p.drop(old)
 	}
@@ -222,10 +232,10 @@ func (p *pool) set(ip uint32, id string, mac [6]byte, hostname string, st bindSt
 		b = nil
 	}
 	if b == nil {
-		b = &binding{ip: ip}
+		b = p.newBinding(ip)
 		p.byIP[ip] = b
 	}
-	b.id, b.mac, b.state, b.expires = id, mac, st, expires
+	b.id, b.mac, b.state, b.expires, b.provisional = id, mac, st, expires, false
 	if hostname != "" || st != stBound {
 		b.hostname = hostname
 	}
@@ -237,24 +247,62 @@ func (p *pool) set(ip uint32, id string, mac [6]byte, hostname string, st bindSt
 
 // mark takes ip out of service (declined or conflict) until expires.
 func (p *pool) mark(ip uint32, st bindState, expires time.Time) {
+	p.version++
 	if b := p.byIP[ip]; b != nil {
 		p.drop(b)
 	}
-	p.byIP[ip] = &binding{ip: ip, state: st, expires: expires}
+	b := p.newBinding(ip)
+	b.state, b.expires = st, expires
+	p.byIP[ip] = b
 }
+
+// newBinding returns a zeroed row for ip: a dropped one when there is one, else the next of
+// a block allocated bindingBlock rows at a time, so that a new lease costs no allocation of
+// its own on the request path.
+func (p *pool) newBinding(ip uint32) *binding {
+	var b *binding
+	if n := len(p.spare); n > 0 {
+		b = p.spare[n-1]
+		p.spare = p.spare[:n-1]
+	} else {
+		if len(p.block) == 0 {
+			p.block = make([]binding, bindingBlock)
+		}
+		b = &p.block[0]
+		p.block = p.block[1:]
+	}
+	*b = binding{ip: ip}
+	return b
+}
+
+const bindingBlock = 256
 
 // drop removes b from the table.
 func (p *pool) drop(b *binding) {
-	if p.byIP[b.ip] == b {
+	p.version++
+	inIP := p.byIP[b.ip] == b
+	if inIP {
 		delete(p.byIP, b.ip)
 	}
 	if b.id != "" && p.byID[b.id] == b {
 		delete(p.byID, b.id)
 	}
+	if inIP && len(p.spare) < bindingBlock {
+		// Nothing else holds b once it is out of byIP (callers hold rows only under the
+		// server's mutex), so it can be reused; the id string goes with it.
+		defer func() { *b = binding{}; p.spare = append(p.spare, b) }()
+	}
 	if p.inRange(b.ip) && b.ip-p.begin < p.hint {
 		p.hint = b.ip - p.begin
 	}
 	p.fullUntil = time.Time{}
+}
+
+// unoffer turns b back into an offer held until until (its lease could not be made
+// durable).
+func (p *pool) unoffer(b *binding, until time.Time) {
+	b.state, b.expires = stOffered, until
+	p.version++
 }
 
 // release ends id's lease on ip now. The row stays so that the client gets the same address
@@ -265,12 +313,14 @@ func (p *pool) release(ip uint32, id string, now time.Time) bool {
 		return false
 	}
 	b.expires = now
+	p.version++
 	p.fullUntil = time.Time{}
 	return true
 }
 
 // setReserved replaces the reservation index.
 func (p *pool) setReserved(r *Reservations) {
+	p.version++
 	clear(p.reserved)
 	for _, e := range r.list() {
 		p.reserved[u32(e.IP)] = e.MAC

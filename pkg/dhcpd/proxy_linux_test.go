@@ -177,12 +177,12 @@ func (u *udhcpd) restart() {
 }
 
 // detect runs Detect in the from namespace.
-func (u *udhcpd) detect() DetectResult {
+func (u *udhcpd) detect() rawdhcp.DetectResult {
 	u.t.Helper()
-	var r DetectResult
+	var r rawdhcp.DetectResult
 	err := u.from.Do(func() error {
 		var err error
-		r, err = Detect(context.Background(), "eth0", 3*time.Second)
+		r, err = rawdhcp.Detect(context.Background(), "eth0", 3*time.Second)
 		return err
 	})
 	if err != nil {
@@ -307,7 +307,7 @@ func TestDetect(t *testing.T) {
 	ns := switched(t, l, []string{"srv", "dhcp"}, []string{"10.40.0.1/24", "10.40.0.2/24"})
 	srv, other := ns[0], ns[1]
 	u := startUdhcpd(t, other, srv) // already saw one answer through Detect
-	var r DetectResult
+	var r rawdhcp.DetectResult
 	for attempt := 0; attempt < 3; attempt++ {
 		if attempt > 0 {
 			u.restart() // udhcpd went deaf (see udhcpd)

@@ -79,9 +79,18 @@ func (s *Server) LoadPyPXELeases(ctx context.Context, path string) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("save-leases: %w", err)
 	}
+	n, err := s.adoptPyPXELeases(ctx, data)
+	if err != nil {
+		return n, fmt.Errorf("save-leases: %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// adoptPyPXELeases is LoadPyPXELeases on the file's contents.
+func (s *Server) adoptPyPXELeases(ctx context.Context, data []byte) (int, error) {
 	var in map[string]pypxeLease
 	if err := json.Unmarshal(data, &in); err != nil {
-		return 0, fmt.Errorf("save-leases: %s: %w", path, err)
+		return 0, err
 	}
 	keys := make([]string, 0, len(in))
 	for k := range in {
@@ -115,7 +124,7 @@ func (s *Server) LoadPyPXELeases(ctx context.Context, path string) (int, error) 
 		}
 		if s.cfg.Store != nil {
 			if err := s.cfg.Store.Commit(ctx, lease.Lease{MAC: hw, IP: ip, Expiry: exp, State: lease.Bound}); err != nil {
-				return n, fmt.Errorf("save-leases: %w", err)
+				return n, err
 			}
 		}
 		n++

@@ -2,17 +2,13 @@ package dhcpd
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/pkg/boot"
-	"github.com/pxe-edge/pxe-edge/pkg/events"
 	"github.com/pxe-edge/pxe-edge/pkg/lease"
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
@@ -33,59 +29,27 @@ type Server struct {
 	rate          *rateLimiter
 	exhaustedWarn time.Time
 	lastSweep     time.Time
-	rogues        map[netip.Addr]*RogueServer
 
-	sockMu    sync.RWMutex // guards prober, watch and ifindex against Reattach
-	prober    prober
-	watch     *rogueWatch
-	watchDone chan struct{}
-	ifindex   int // of Config.Interface when the sockets were opened
+	proberMu  sync.RWMutex // guards prober against SetProber
+	prober    Prober
 	replier   atomic.Pointer[Replier]
 	deferSem  chan struct{}
 	pcache    *probeCache
 	ctx       context.Context // ends at Close: bounds probes and commits in flight
 	stop      context.CancelFunc
+	deferCtx  context.Context // ctx saying "may finish on its own goroutine" (ServeDHCP)
+	rerunCtx  context.Context // ctx saying "second run of a request": not counted again
+	commitCtx atomic.Pointer[commitDeadline]
 	wg        sync.WaitGroup
 
-	st stats
+	st     stats
+	drops  rawdhcp.DropLog // per-packet lines, rate-limited
+	view   leaseView       // the table as observers see it
+	rogues rogueTable      // other DHCP servers on the link
 }
 
-// stats are the server's counters (see Stats).
-type stats struct {
-	received, dropped, limited, ignored            atomic.Uint64
-	offers, acks, naks, proxyOffers, proxyAcks     atomic.Uint64
-	informs, declines, releases, exhausted, probes atomic.Uint64
-	conflicts, commitErrors                        atomic.Uint64
-	byType                                         [9]atomic.Uint64
-}
-
-// Stats is a snapshot of the server's counters, for metrics.
-type Stats struct {
-	Received     uint64 // requests handed to the server
-	Dropped      uint64 // malformed or foreign packets (wrong op, no type, relayed from elsewhere)
-	RateLimited  uint64 // dropped by the per-MAC rate limit
-	Ignored      uint64 // valid requests that get no answer by design (whitelist, proxy non-PXE, other server selected)
-	Offers       uint64
-	Acks         uint64
-	Naks         uint64
-	ProxyOffers  uint64
-	ProxyAcks    uint64 // port-4011 (and port-67 proxy) ACKs
-	Informs      uint64
-	Declines     uint64
-	Releases     uint64
-	Exhausted    uint64 // DISCOVERs left unanswered because the pool was full
-	Probes       uint64 // ARP probes sent (cache misses)
-	Conflicts    uint64 // addresses found in use by the ARP probe
-	CommitErrors uint64 // leases that could not be made durable (no ACK sent)
-	// ByType counts well-formed requests by DHCP message type, indexed by the option 53
-	// value (1 DISCOVER … 8 INFORM; 0 unused).
-	ByType [9]uint64
-}
-
-// New builds a server from cfg (validated here). In full mode with ProbeWait ≥ 0 it opens
-// the ARP probe socket and the rogue-server watch on cfg.Interface now, so call it inside
-// the network namespace that owns the interface. Leases found in cfg.Store are loaded.
-// Close releases the sockets.
+// New builds a server from cfg (validated here). Leases found in cfg.Store are loaded. It
+// opens no socket: see SetProber and SawServer for the link layer's part.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -100,11 +64,13 @@ func New(cfg Config) (*Server, error) {
 		pool:     newPool(cfg.Begin, cfg.End),
 		resv:     cfg.Reservations,
 		rate:     newRateLimiter(cfg.RatePerMAC, cfg.RateBurst),
-		rogues:   make(map[netip.Addr]*RogueServer),
 		pcache:   newProbeCache(cfg.ProbeCache),
 		deferSem: make(chan struct{}, maxDeferred),
 	}
+	s.drops.Every = dropLogEvery
 	s.ctx, s.stop = context.WithCancel(context.Background())
+	s.deferCtx = context.WithValue(s.ctx, deferKey{}, true)
+	s.rerunCtx = context.WithValue(s.ctx, rerunKey{}, true)
 	s.mode.Store(uint32(cfg.Mode))
 	bc := cfg.Boot
 	s.boot.Store(&bc)
@@ -116,109 +82,33 @@ func New(cfg Config) (*Server, error) {
 		s.wg.Add(1)
 		go s.sweepLoop()
 	}
-	if cfg.Interface != "" {
-		if err := s.openSockets(); err != nil {
-			s.Close()
-			return nil, err
-		}
-	}
 	return s, nil
 }
 
-// openSockets opens the ARP probe (full mode with a pool) and the rogue watch on
-// cfg.Interface and remembers the interface's index. Called with sockMu held (or before
-// the server is shared).
-func (s *Server) openSockets() error {
-	cfg := s.cfg
-	ifi, err := net.InterfaceByName(cfg.Interface)
-	if err != nil {
-		return fmt.Errorf("dhcpd: interface %s: %w", cfg.Interface, err)
-	}
-	if cfg.ProbeWait > 0 && cfg.Begin.IsValid() {
-		p, err := newARPProber(cfg.Interface, cfg.ServerIP)
-		if err != nil {
-			return err
-		}
-		s.prober = p
-	}
-	w, err := newRogueWatch(cfg.Interface)
-	if err != nil {
-		s.closeSockets()
-		return err
-	}
-	s.watch = w
-	done := make(chan struct{})
-	s.watchDone = done
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(done)
-		w.run(s.ctx, cfg.ServerIP, s.sawServer)
-	}()
-	s.ifindex = ifi.Index
-	return nil
-}
-
-// closeSockets closes the rogue watch (waiting for its reader) and the ARP prober.
-// Called with sockMu held.
-func (s *Server) closeSockets() error {
-	var err error
-	if s.watch != nil {
-		err = s.watch.close()
-		<-s.watchDone
-		s.watch, s.watchDone = nil, nil
-	}
-	if s.prober != nil {
-		if e := s.prober.close(); err == nil {
-			err = e
-		}
-		s.prober = nil
-	}
-	s.ifindex = 0
-	return err
-}
-
-// Reattach reopens the ARP probe and rogue-watch sockets when the interface was deleted
-// and created again since they were opened (its index changed): packet sockets bound to a
-// deleted interface stay open but neither send nor hear anything. It reports whether it
-// reopened them; with the same index, or no Config.Interface, it does nothing. Call it in
-// the interface's network namespace, as New.
-func (s *Server) Reattach() (bool, error) {
-	if s.cfg.Interface == "" {
-		return false, nil
-	}
-	ifi, err := net.InterfaceByName(s.cfg.Interface)
-	if err != nil {
-		return false, fmt.Errorf("dhcpd: interface %s: %w", s.cfg.Interface, err)
-	}
-	s.sockMu.Lock()
-	defer s.sockMu.Unlock()
-	if ifi.Index == s.ifindex {
-		return false, nil
-	}
-	if err := s.closeSockets(); err != nil {
-		s.debug("dhcp: closing the sockets of the old interface", "err", err)
-	}
-	return true, s.openSockets()
+// SetProber sets the ARP prober for addresses nobody holds a lease on (nil: offer
+// without probing): the caller opens it on the served interface (rawdhcp.OpenARPProber)
+// and swaps it when the interface is created again. Relayed clients are never probed.
+func (s *Server) SetProber(p Prober) {
+	s.proberMu.Lock()
+	s.prober = p
+	s.proberMu.Unlock()
 }
 
 // getProber returns the current ARP prober (nil: no probing).
-func (s *Server) getProber() prober {
-	s.sockMu.RLock()
-	defer s.sockMu.RUnlock()
+func (s *Server) getProber() Prober {
+	s.proberMu.RLock()
+	defer s.proberMu.RUnlock()
 	return s.prober
 }
 
-// Close stops the ARP prober and the rogue watch. The lease store is the caller's.
+// Close ends the probes and commits in flight and waits for the server's goroutines. The
+// lease store, the prober and the sockets are the caller's.
 func (s *Server) Close() error {
 	if s.stop != nil {
 		s.stop()
 	}
-	s.sockMu.Lock()
-	err := s.closeSockets()
-	s.sockMu.Unlock()
 	s.wg.Wait()
-	return err
+	return nil
 }
 
 // SetMode switches between full and proxy answering (auto mode).
@@ -262,57 +152,11 @@ func (s *Server) SetBoot(c boot.Config) {
 	s.boot.Store(&c)
 }
 
+// Config returns the server's configuration, with defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
 // Boot returns the boot configuration in use.
 func (s *Server) Boot() boot.Config { return *s.boot.Load() }
-
-// Stats returns the counters.
-func (s *Server) Stats() Stats {
-	c := &s.st
-	st := Stats{
-		Received: c.received.Load(), Dropped: c.dropped.Load(), RateLimited: c.limited.Load(),
-		Ignored: c.ignored.Load(), Offers: c.offers.Load(), Acks: c.acks.Load(), Naks: c.naks.Load(),
-		ProxyOffers: c.proxyOffers.Load(), ProxyAcks: c.proxyAcks.Load(), Informs: c.informs.Load(),
-		Declines: c.declines.Load(), Releases: c.releases.Load(), Exhausted: c.exhausted.Load(),
-		Probes: c.probes.Load(), Conflicts: c.conflicts.Load(), CommitErrors: c.commitErrors.Load(),
-	}
-	for i := range st.ByType {
-		st.ByType[i] = c.byType[i].Load()
-	}
-	return st
-}
-
-// LeaseInfo is one row of the lease table, for the dashboard and the status API.
-type LeaseInfo struct {
-	IP       netip.Addr       `json:"ip"`
-	MAC      net.HardwareAddr `json:"-"`
-	MACText  string           `json:"mac,omitempty"`
-	Hostname string           `json:"hostname,omitempty"`
-	State    string           `json:"state"` // offered, bound, expired, declined, conflict
-	Expires  time.Time        `json:"expires"`
-	Reserved bool             `json:"reserved,omitempty"`
-}
-
-// Leases returns a copy of the address table sorted by address.
-func (s *Server) Leases() []LeaseInfo {
-	now := s.now()
-	s.mu.Lock()
-	out := make([]LeaseInfo, 0, len(s.pool.byIP))
-	for ip, b := range s.pool.byIP {
-		li := LeaseInfo{IP: a4(ip), Hostname: b.hostname, State: b.state.String(), Expires: b.expires}
-		if b.id != "" {
-			li.MAC = append(net.HardwareAddr(nil), b.mac[:]...)
-			li.MACText = li.MAC.String()
-		}
-		if b.state == stBound && !now.Before(b.expires) {
-			li.State = "expired"
-		}
-		_, li.Reserved = s.pool.reserved[ip]
-		out = append(out, li)
-	}
-	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b LeaseInfo) int { return a.IP.Compare(b.IP) })
-	return out
-}
 
 // PoolInfo is the pool's size and use, for the dashboard and metrics.
 type PoolInfo struct {
@@ -329,53 +173,6 @@ func (s *Server) Pool() PoolInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return PoolInfo{Size: s.pool.size(), InUse: s.pool.inUse(now), Reservations: s.resv.Len(), Mode: s.Mode().String(), Paused: s.Paused()}
-}
-
-// RogueServer is another DHCP server seen answering on our link.
-type RogueServer struct {
-	Addr  netip.Addr       `json:"addr"`
-	MAC   net.HardwareAddr `json:"-"`
-	Last  time.Time        `json:"last"`
-	Count uint64           `json:"count"`
-}
-
-// Rogues returns the other DHCP servers seen while serving full DHCP.
-func (s *Server) Rogues() []RogueServer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]RogueServer, 0, len(s.rogues))
-	for _, r := range s.rogues {
-		out = append(out, *r)
-	}
-	slices.SortFunc(out, func(a, b RogueServer) int { return a.Addr.Compare(b.Addr) })
-	return out
-}
-
-// sawServer is the rogue watch's callback.
-func (s *Server) sawServer(addr netip.Addr, mac net.HardwareAddr, typ rawdhcp.MessageType) {
-	if s.Mode() != ModeFull || s.Paused() {
-		return
-	}
-	now := s.now()
-	s.mu.Lock()
-	r := s.rogues[addr]
-	warn := r == nil || now.Sub(r.Last) >= s.cfg.WarnInterval
-	if r == nil {
-		if len(s.rogues) >= 64 {
-			clear(s.rogues)
-		}
-		r = &RogueServer{Addr: addr}
-		s.rogues[addr] = r
-	}
-	if warn {
-		r.Last = now
-	}
-	r.MAC = mac
-	r.Count++
-	s.mu.Unlock()
-	if warn {
-		s.log.Warn("dhcp: another DHCP server is answering on this link", "server", addr, "mac", mac.String(), "type", typ.String(), "interface", s.cfg.Interface)
-	}
 }
 
 // loadLeases fills the table from the store at start.
@@ -422,7 +219,10 @@ func (s *Server) loadLeases(ls []lease.Lease) {
 		if exp.IsZero() {
 			exp = now.Add(100 * 365 * 24 * time.Hour)
 		}
-		s.pool.set(ip, id, mac, l.Hostname, st, exp)
+		b := s.pool.set(ip, id, mac, l.Hostname, st, exp)
+		// A lease this short may be one committed at the OFFER: its REQUEST must write a
+		// full lease, not only move the expiry.
+		b.provisional = st == stBound && exp.Sub(now) <= offerCommitLease
 		kept++
 	}
 	if kept+skipped > 0 {
@@ -430,62 +230,15 @@ func (s *Server) loadLeases(ls []lease.Lease) {
 	}
 }
 
-// publish sends a DHCP event for a reply that left.
-func (s *Server) publish(kind events.Kind, msg string, mac [6]byte, ip netip.Addr) {
-	if s.cfg.Bus == nil {
-		return
-	}
-	e := events.Event{Kind: kind, Proto: "dhcp", Msg: msg, MAC: net.HardwareAddr(mac[:]).String()}
-	if ip.IsValid() && !ip.IsUnspecified() {
-		e.Client = netip.AddrPortFrom(ip, 68)
-	}
-	s.cfg.Bus.Publish(e)
-}
-
+// debug writes a debug line; each message at most once per dropLogEvery, since most are
+// about one packet and a flood must not flood the log.
 func (s *Server) debug(msg string, args ...any) {
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug(msg, args...)
+		s.drops.Log(s.log, slog.LevelDebug, s.now(), msg, args...)
 	}
 }
+
+// dropLogEvery is how often each per-packet debug or warning line may be written.
+const dropLogEvery = 10 * time.Second
 
 func macString(mac [6]byte) string { return net.HardwareAddr(mac[:]).String() }
-
-// sweepInterval is how often expired leases are announced on the bus.
-const sweepInterval = 15 * time.Second
-
-// sweepLoop publishes LeaseChanged "expired" for leases that ran out, so the dashboard
-// does not have to poll. Expired leases stay in the table until reclaimed.
-func (s *Server) sweepLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(sweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			s.sweep(s.now())
-		}
-	}
-}
-
-// sweep publishes an event for every lease that expired since the previous sweep.
-func (s *Server) sweep(now time.Time) {
-	type gone struct {
-		mac [6]byte
-		ip  netip.Addr
-	}
-	var out []gone
-	s.mu.Lock()
-	since := s.lastSweep
-	s.lastSweep = now
-	for ip, b := range s.pool.byIP {
-		if b.state == stBound && !b.expires.After(now) && b.expires.After(since) && b.id != "" {
-			out = append(out, gone{b.mac, a4(ip)})
-		}
-	}
-	s.mu.Unlock()
-	for _, g := range out {
-		s.publish(events.LeaseChanged, "expired", g.mac, g.ip)
-	}
-}

@@ -64,6 +64,19 @@ type Event struct {
 	Msg      string         `json:"msg,omitempty"`     // message type, mode, or a short description
 	Err      string         `json:"err,omitempty"`
 	Retrans  int            `json:"retransmits,omitempty"`
+	Machine  Machine        `json:"machine,omitzero"` // DHCP replies: what the request told about the client
+}
+
+// Machine is what a DHCP request told about the client, as the boot policy read it for the
+// reply (one decision per packet): observers learn a client's facts from the DHCP event
+// instead of deciding again.
+type Machine struct {
+	Kind      string `json:"kind,omitempty"` // the boot policy's label: "bios", "uefi-x64", "ipxe", "rpi4", …
+	Arch      uint16 `json:"arch"`           // option 93 architecture, when ArchKnown
+	ArchKnown bool   `json:"arch_known,omitempty"`
+	Platform  string `json:"platform,omitempty"`  // iPXE's ${platform}: "pcbios", "efi", …
+	BuildArch string `json:"buildarch,omitempty"` // iPXE's ${buildarch}: "i386", "x86_64", "arm64", …
+	UUID      string `json:"uuid,omitempty"`      // option 97 machine id, 8-4-4-4-12
 }
 
 // Bus fans events out to subscribers. The zero value is not usable; a nil *Bus is, and

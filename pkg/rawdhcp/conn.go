@@ -61,10 +61,11 @@ type Stats struct {
 	Replies       uint64 // replies sent
 	ReplyErrors   uint64 // replies that could not be built or sent
 	HandlerPanics uint64 // handler calls that panicked (recovered)
+	QueueFull     uint64 // messages dropped because their worker's queue was full
 }
 
 type counters struct {
-	received, handled, malformed, foreign, replies, replyErrors, panics atomic.Uint64
+	received, handled, malformed, foreign, replies, replyErrors, panics, queueFull atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -76,6 +77,7 @@ func (c *counters) snapshot() Stats {
 		Replies:       c.replies.Load(),
 		ReplyErrors:   c.replyErrors.Load(),
 		HandlerPanics: c.panics.Load(),
+		QueueFull:     c.queueFull.Load(),
 	}
 }
 
@@ -97,8 +99,9 @@ func routeReply(resp, req *Message, info *PacketInfo) route {
 	}
 	bcast := route{dstMAC: BroadcastMAC, dst: netip.AddrPortFrom(limitedBroadcast, ClientPort), srcPort: srcPort}
 	// A service on another port than 67 (PXE 4011) answers the client's own address and
-	// port: the client already has an address and sent to us directly.
-	if srcPort != ServerPort && srcPort != ClientPort && nonzero(info.Src.Addr()) {
+	// port: the client already has an address and sent to us directly (a broadcast or
+	// multicast source is no client's address).
+	if a := info.Src.Addr(); srcPort != ServerPort && srcPort != ClientPort && nonzero(a) && a != limitedBroadcast && !a.IsMulticast() {
 		return route{dstMAC: info.SrcMAC, dst: info.Src, srcPort: srcPort}
 	}
 	if nonzero(req.GIAddr) {

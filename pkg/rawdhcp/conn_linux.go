@@ -68,7 +68,7 @@ func Listen(ifname string, cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	ifi, err := net.InterfaceByName(ifname)
+	ifi, err := LookupLink(ifname)
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: opNet, Err: err}
 	}

@@ -82,24 +82,42 @@ func (m *Message) Decode(b []byte) error {
 		// Plain BOOTP: the vendor area is not DHCP options.
 		return nil
 	}
-	overload, err := m.Options.parseArea(b[optionsOff:], "options", true)
+	d := optDecoder{o: &m.Options}
+	overload, err := d.parseAreas(b)
 	if err != nil {
 		return err
 	}
-	// RFC 2131 §4.1 / RFC 3396: options field first, then file, then sname.
+	d.layout()
+	if _, err := d.parseAreas(b); err != nil {
+		return err
+	}
 	if overload&1 != 0 {
-		if _, err := m.Options.parseArea(b[fileOff:fileOff+fileLen], "file", false); err != nil {
-			return err
-		}
 		m.File = [128]byte{}
 	}
 	if overload&2 != 0 {
-		if _, err := m.Options.parseArea(b[snameOff:snameOff+snameLen], "sname", false); err != nil {
-			return err
-		}
 		m.SName = [64]byte{}
 	}
 	return nil
+}
+
+// parseAreas runs one pass of d over the option areas of message b in the order RFC 2131
+// §4.1 and RFC 3396 give: the options field, then file, then sname when option 52 says so.
+func (d *optDecoder) parseAreas(b []byte) (overload byte, err error) {
+	overload, err = d.parseArea(b[optionsOff:], "options", true)
+	if err != nil {
+		return 0, err
+	}
+	if overload&1 != 0 {
+		if _, err := d.parseArea(b[fileOff:fileOff+fileLen], "file", false); err != nil {
+			return 0, err
+		}
+	}
+	if overload&2 != 0 {
+		if _, err := d.parseArea(b[snameOff:snameOff+snameLen], "sname", false); err != nil {
+			return 0, err
+		}
+	}
+	return overload, nil
 }
 
 // Append encodes m and appends it to dst. Options are written in store order after the magic

@@ -112,30 +112,52 @@ func (o *Options) CopyFrom(src *Options) {
 	o.ents = append(o.ents[:0], src.ents...)
 }
 
-// add appends data to option code while decoding: a repeated code is concatenated to the
-// earlier value (RFC 3396), which keeps its place in the order.
-func (o *Options) add(code OptionCode, data []byte) {
-	i := o.find(code)
-	if i < 0 {
-		o.ents = append(o.ents, optEntry{code: code, off: uint32(len(o.buf)), n: uint32(len(data))})
-		o.buf = append(o.buf, data...)
+// optDecoder joins the options of one message in two passes over its areas (RFC 3396: a
+// repeated code continues the earlier value, across the options field, file and sname):
+// the first sizes every value, the second copies each piece into place. So decoding costs
+// time linear in the packet and the store holds exactly the option bytes, however the
+// pieces of different options interleave.
+type optDecoder struct {
+	o    *Options
+	idx  [256]uint16 // code → index in o.ents + 1
+	fill bool        // second pass
+}
+
+// add records one piece of option code: its length in the first pass, its bytes in the
+// second.
+func (d *optDecoder) add(code OptionCode, data []byte) {
+	o := d.o
+	if d.fill {
+		e := &o.ents[d.idx[code]-1]
+		copy(o.buf[e.off+e.n:], data)
+		e.n += uint32(len(data))
 		return
 	}
-	e := &o.ents[i]
-	if int(e.off+e.n) != len(o.buf) {
-		// Not the newest value: move it to the end so the joined value is contiguous. The
-		// old bytes are dead until the next Reset.
-		off := len(o.buf)
-		o.buf = append(o.buf, o.buf[e.off:e.off+e.n]...)
-		e.off = uint32(off)
+	if k := d.idx[code]; k != 0 {
+		o.ents[k-1].n += uint32(len(data))
+		return
 	}
-	o.buf = append(o.buf, data...)
-	e.n += uint32(len(data))
+	o.ents = append(o.ents, optEntry{code: code, n: uint32(len(data))})
+	d.idx[code] = uint16(len(o.ents))
+}
+
+// layout ends the first pass: it gives every value its place in one buffer and empties
+// the values for the second pass to fill.
+func (d *optDecoder) layout() {
+	o := d.o
+	total := 0
+	for i := range o.ents {
+		o.ents[i].off = uint32(total)
+		total += int(o.ents[i].n)
+		o.ents[i].n = 0
+	}
+	o.buf = append(o.buf[:0], make([]byte, total)...)
+	d.fill = true
 }
 
 // parseArea decodes options from one area (the options field, or file/sname when
 // overloaded). It returns the overload value if option 52 was seen and allow52 is set.
-func (o *Options) parseArea(b []byte, area string, allow52 bool) (overload byte, err error) {
+func (d *optDecoder) parseArea(b []byte, area string, allow52 bool) (overload byte, err error) {
 	for i := 0; i < len(b); {
 		code := OptionCode(b[i])
 		switch code {
@@ -166,7 +188,7 @@ func (o *Options) parseArea(b []byte, area string, allow52 bool) (overload byte,
 			overload = data[0]
 			continue
 		}
-		o.add(code, data)
+		d.add(code, data)
 	}
 	// A missing end option is tolerated: some clients omit it and nothing is ambiguous.
 	return overload, nil

@@ -42,7 +42,8 @@ type Server struct {
 	// More than one lets a handler that waits (for a durable lease write) overlap with
 	// others.
 	Workers int
-	// Logger gets a debug line per dropped packet and errors; nil discards.
+	// Logger gets debug lines about dropped packets (each kind at most once per ten
+	// seconds, with a count of those held back) and errors; nil discards.
 	Logger *slog.Logger
 }
 
@@ -86,6 +87,7 @@ func (s *Server) Serve(ctx context.Context, c *Conn) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	drops := &DropLog{Every: dropLogEvery}
 	n := max(s.Workers, 1)
 	slots := make([]slot, n*(queueDepth+1))
 	free := make(chan *slot, len(slots))
@@ -137,7 +139,7 @@ func (s *Server) Serve(ctx context.Context, c *Conn) error {
 			}
 			switch {
 			case errors.Is(err, ErrMalformed):
-				log.Debug("rawdhcp: dropped malformed packet", "err", err)
+				drops.Log(log, slog.LevelDebug, time.Now(), "rawdhcp: dropped malformed packet", "err", err)
 				continue
 			case errors.Is(err, ErrForeign):
 				continue
@@ -162,7 +164,7 @@ func (s *Server) Serve(ctx context.Context, c *Conn) error {
 		backoff = 0
 		if !wantOp(&sl.req, &sl.info) {
 			c.stats.foreign.Add(1)
-			log.Debug("rawdhcp: dropped foreign packet", "op", sl.req.Op, "src", sl.info.Src, "dst", sl.info.Dst)
+			drops.Log(log, slog.LevelDebug, time.Now(), "rawdhcp: dropped foreign packet", "op", sl.req.Op, "src", sl.info.Src, "dst", sl.info.Dst)
 			free <- sl
 			continue
 		}
@@ -170,7 +172,15 @@ func (s *Server) Serve(ctx context.Context, c *Conn) error {
 		if n > 1 {
 			q = queues[shard(&sl.req, n)]
 		}
-		q <- sl
+		// Never wait for a full queue: a worker stuck on a slow disk or a probe would stall
+		// every other client's messages behind this read. Its clients retransmit.
+		select {
+		case q <- sl:
+		default:
+			c.stats.queueFull.Add(1)
+			drops.Log(log, slog.LevelDebug, time.Now(), "rawdhcp: dropped a message, its worker's queue is full", "chaddr", MAC(sl.req.CHAddr[:6]))
+			free <- sl
+		}
 	}
 }
 

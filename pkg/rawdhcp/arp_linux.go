@@ -1,6 +1,6 @@
 //go:build linux
 
-package dhcpd
+package rawdhcp
 
 import (
 	"context"
@@ -18,8 +18,10 @@ import (
 
 const ethPARP = 0x0806
 
-// arpProber sends ARP requests and watches for replies from the probed addresses.
-type arpProber struct {
+// ARPProber asks "does anyone on the link use this address?" with ARP requests (RFC 5227
+// style probes from our own address) and watches for an answer. It is safe for concurrent
+// use: probes of one address share one answer.
+type ARPProber struct {
 	conn   *packet.Conn
 	srcMAC net.HardwareAddr
 	srcIP  netip.Addr
@@ -40,33 +42,23 @@ var arpFilter = mustAssemble([]bpf.Instruction{
 	bpf.RetConstant{Val: 0},
 })
 
-func mustAssemble(ins []bpf.Instruction) []bpf.RawInstruction {
-	raw, err := bpf.Assemble(ins)
+// OpenARPProber opens the ARP socket on the interface ifname; requests carry src as the
+// sender's address. Call it in the interface's network namespace; Close releases it.
+func OpenARPProber(ifname string, src netip.Addr) (*ARPProber, error) {
+	ifi, err := ethernetLink(ifname)
 	if err != nil {
-		panic(err)
-	}
-	return raw
-}
-
-// newARPProber opens the ARP socket on ifname; requests carry srcIP as sender address.
-func newARPProber(ifname string, srcIP netip.Addr) (*arpProber, error) {
-	ifi, err := net.InterfaceByName(ifname)
-	if err != nil {
-		return nil, fmt.Errorf("dhcpd: arp probe: %w", err)
-	}
-	if len(ifi.HardwareAddr) != 6 {
-		return nil, fmt.Errorf("dhcpd: arp probe: %s has no Ethernet address", ifname)
+		return nil, fmt.Errorf("rawdhcp: arp probe: %w", err)
 	}
 	c, err := packet.Listen(ifi, packet.Datagram, ethPARP, &packet.Config{Filter: arpFilter})
 	if err != nil {
-		return nil, fmt.Errorf("dhcpd: arp probe: %w", err)
+		return nil, fmt.Errorf("rawdhcp: arp probe: %w", err)
 	}
-	p := &arpProber{conn: c, srcMAC: ifi.HardwareAddr, srcIP: srcIP, waiting: make(map[netip.Addr]chan struct{}), done: make(chan struct{})}
+	p := &ARPProber{conn: c, srcMAC: ifi.HardwareAddr, srcIP: src, waiting: make(map[netip.Addr]chan struct{}), done: make(chan struct{})}
 	go p.read()
 	return p, nil
 }
 
-func (p *arpProber) read() {
+func (p *ARPProber) read() {
 	defer close(p.done)
 	buf := make([]byte, 128)
 	for {
@@ -81,16 +73,12 @@ func (p *arpProber) read() {
 			}
 			return
 		}
-		if n < 28 {
-			continue
-		}
 		if a, ok := from.(*packet.Addr); ok && string(a.HardwareAddr) == string(p.srcMAC) {
 			continue // our own request, seen on the way out
 		}
-		op := binary.BigEndian.Uint16(buf[6:8])
-		sender := netip.AddrFrom4([4]byte(buf[14:18]))
 		// A reply from the address, or a request/announcement sent by a host using it.
-		if op != 1 && op != 2 {
+		sender, ok := arpSender(buf[:n])
+		if !ok {
 			continue
 		}
 		p.mu.Lock()
@@ -102,7 +90,8 @@ func (p *arpProber) read() {
 	}
 }
 
-func (p *arpProber) probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error) {
+// Probe reports whether ip answered within wait (two requests, the second halfway).
+func (p *ARPProber) Probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error) {
 	ch := make(chan struct{})
 	p.mu.Lock()
 	if old, ok := p.waiting[ip]; ok {
@@ -135,7 +124,7 @@ func (p *arpProber) probe(ctx context.Context, ip netip.Addr, wait time.Duration
 	resend := time.NewTimer(wait / 2)
 	defer resend.Stop()
 	if _, err := p.conn.WriteTo(req[:], bcast); err != nil {
-		return false, fmt.Errorf("dhcpd: arp probe %s: %w", ip, err)
+		return false, fmt.Errorf("rawdhcp: arp probe %s: %w", ip, err)
 	}
 	for {
 		select {
@@ -151,7 +140,8 @@ func (p *arpProber) probe(ctx context.Context, ip netip.Addr, wait time.Duration
 	}
 }
 
-func (p *arpProber) close() error {
+// Close closes the socket and waits for its reader.
+func (p *ARPProber) Close() error {
 	err := p.conn.Close()
 	<-p.done
 	return err

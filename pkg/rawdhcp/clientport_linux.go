@@ -1,6 +1,6 @@
 //go:build linux
 
-package dhcpd
+package rawdhcp
 
 import (
 	"net"

@@ -1,6 +1,6 @@
 //go:build linux
 
-package dhcpd
+package rawdhcp
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mdlayher/packet"
-	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
 // Detect looks for another DHCP server on ifname: it broadcasts a DISCOVER from the
@@ -26,42 +25,39 @@ import (
 // Use a timeout of at least 3-4 s: servers ARP-check an address before offering it
 // (busybox udhcpd waits 2 s by default), and an OFFER arriving later is missed.
 func Detect(ctx context.Context, ifname string, timeout time.Duration) (DetectResult, error) {
-	ifi, err := net.InterfaceByName(ifname)
+	ifi, err := ethernetLink(ifname)
 	if err != nil {
-		return DetectResult{}, fmt.Errorf("dhcpd: detect: %w", err)
-	}
-	if len(ifi.HardwareAddr) != 6 {
-		return DetectResult{}, fmt.Errorf("dhcpd: detect: %s has no Ethernet address", ifname)
+		return DetectResult{}, fmt.Errorf("rawdhcp: detect: %w", err)
 	}
 	c, err := listenClientPort(ifi)
 	if err != nil {
-		return DetectResult{}, fmt.Errorf("dhcpd: detect: %w", err)
+		return DetectResult{}, fmt.Errorf("rawdhcp: detect: %w", err)
 	}
 	defer c.Close()
 
 	var xb [4]byte
 	_, _ = rand.Read(xb[:])
 	xid := binary.BigEndian.Uint32(xb[:])
-	var d rawdhcp.Message
-	d.Op = rawdhcp.BootRequest
+	var d Message
+	d.Op = BootRequest
 	d.SetHardwareAddr(ifi.HardwareAddr)
 	d.XID = xid
-	d.Flags = rawdhcp.FlagBroadcast // the answer must reach us although we have no lease
-	d.SetMessageType(rawdhcp.Discover)
-	d.SetParamRequestList(rawdhcp.OptSubnetMask, rawdhcp.OptRouter, rawdhcp.OptDNS)
+	d.Flags = FlagBroadcast // the answer must reach us although we have no lease
+	d.SetMessageType(Discover)
+	d.SetParamRequestList(OptSubnetMask, OptRouter, OptDNS)
 	payload, err := d.Append(nil)
 	if err != nil {
-		return DetectResult{}, fmt.Errorf("dhcpd: detect: %w", err)
+		return DetectResult{}, fmt.Errorf("rawdhcp: detect: %w", err)
 	}
-	for len(payload) < rawdhcp.MinReplyLen {
+	for len(payload) < MinReplyLen {
 		payload = append(payload, 0)
 	}
-	frame, err := rawdhcp.AppendIPv4UDP(nil, rawdhcp.IPv4UDP{
+	frame, err := AppendIPv4UDP(nil, IPv4UDP{
 		Src: netip.AddrPortFrom(netip.IPv4Unspecified(), 68),
 		Dst: netip.AddrPortFrom(netip.AddrFrom4([4]byte{255, 255, 255, 255}), 67),
 	}, payload)
 	if err != nil {
-		return DetectResult{}, fmt.Errorf("dhcpd: detect: %w", err)
+		return DetectResult{}, fmt.Errorf("rawdhcp: detect: %w", err)
 	}
 	bcast := &packet.Addr{HardwareAddr: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
 
@@ -72,11 +68,11 @@ func Detect(ctx context.Context, ifname string, timeout time.Duration) (DetectRe
 	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	buf := make([]byte, 1600)
-	var m rawdhcp.Message
+	var m Message
 	const sends = 3
 	for i := range sends {
 		if _, err := c.WriteTo(frame, bcast); err != nil {
-			return DetectResult{}, fmt.Errorf("dhcpd: detect: send DISCOVER: %w", err)
+			return DetectResult{}, fmt.Errorf("rawdhcp: detect: send DISCOVER: %w", err)
 		}
 		// Listen until the next send or the deadline.
 		until := time.Now().Add(time.Until(deadline) / time.Duration(sends-i))
@@ -91,20 +87,22 @@ func Detect(ctx context.Context, ifname string, timeout time.Duration) (DetectRe
 				if errors.As(err, &ne) && ne.Timeout() {
 					break
 				}
-				return DetectResult{}, fmt.Errorf("dhcpd: detect: %w", err)
+				return DetectResult{}, fmt.Errorf("rawdhcp: detect: %w", err)
 			}
 			a, _ := from.(*packet.Addr)
 			if a == nil || string(a.HardwareAddr) == string(ifi.HardwareAddr) {
 				continue
 			}
-			src, _, sport, _, p, ok := parseUDP4(buf[:n])
-			if !ok || sport != 67 || m.Decode(p) != nil || m.Op != rawdhcp.BootReply || m.XID != xid {
+			h, p, err := parseIPv4UDP(buf[:n], false)
+			if err != nil || h.Src.Port() != ServerPort || m.Decode(p) != nil || m.Op != BootReply || m.XID != xid {
 				continue
 			}
-			if t, ok := m.MessageType(); !ok || t != rawdhcp.Offer {
+			src := h.Src.Addr()
+			if t, ok := m.MessageType(); !ok || t != Offer {
 				continue
 			}
 			r := DetectResult{Found: true, Relay: src, ServerMAC: append(net.HardwareAddr(nil), a.HardwareAddr...), Offered: m.YIAddr}
+			var ok bool
 			r.Server, ok = m.ServerID()
 			if !ok {
 				r.Server = src

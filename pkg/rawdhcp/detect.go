@@ -1,4 +1,4 @@
-package dhcpd
+package rawdhcp
 
 import (
 	"net"
