@@ -42,8 +42,6 @@ type raService struct {
 	bus    *events.Bus
 	allow  *rawdhcp.AllowList
 	conn   atomic.Pointer[rawdhcp.RAConn]
-	// isIPXE reports whether the DHCP client with this MAC is iPXE.
-	isIPXE func(mac [6]byte) bool
 	// listen opens the socket (rawdhcp.ListenRA on ifname).
 	listen func() (*rawdhcp.RAConn, error)
 
@@ -52,8 +50,8 @@ type raService struct {
 	fed         chan struct{} // closed when feed returns
 }
 
-func newRAService(ifname string, bus *events.Bus, log *slog.Logger, isIPXE func([6]byte) bool) *raService {
-	s := &raService{ifname: ifname, log: log, bus: bus, isIPXE: isIPXE,
+func newRAService(ifname string, bus *events.Bus, log *slog.Logger) *raService {
+	s := &raService{ifname: ifname, log: log, bus: bus,
 		allow: rawdhcp.NewAllowList(raMaxClients, raClientTTL)}
 	s.listen = func() (*rawdhcp.RAConn, error) {
 		return rawdhcp.ListenRA(s.ifname, &rawdhcp.RAConfig{Allow: s.allow, Logger: s.log})
@@ -90,23 +88,11 @@ func (s *raService) Stop(context.Context) {
 // was given (the only way to learn who is iPXE, and the only link it may speak on).
 func (d *Daemon) raOn() bool { return d.cfg.IPXERA && d.dhcpOn() && d.ifname != "" }
 
-// newRA is the RA service on the managed interface; it asks the DHCP service's facts who is
-// iPXE.
-func (d *Daemon) newRA() *raService {
-	return newRAService(d.ifname, d.bus, d.logs.For("dhcp"), func(mac [6]byte) bool {
-		svc := d.dhcpSvc()
-		return svc != nil && svc.facts.isIPXE(mac)
-	})
-}
+// newRA is the RA service on the managed interface.
+func (d *Daemon) newRA() *raService { return newRAService(d.ifname, d.bus, d.logs.For("dhcp")) }
 
-// isIPXE reports whether the latest DHCP request from mac came from iPXE, as the boot
-// policy labelled it. The DHCP event is published after the request was noted here.
-func (c *factsCache) isIPXE(mac [6]byte) bool {
-	f, ok := c.get(mac)
-	return ok && strings.HasPrefix(f.Kind, boot.KindIPXE)
-}
 
-// feed puts every client that got a DHCP reply and is iPXE on the allow list, until evs is
+// feed puts every client that got a DHCP reply as iPXE on the allow list, until evs is
 // closed.
 func (s *raService) feed(evs <-chan events.Event) {
 	for e := range evs {
@@ -117,10 +103,11 @@ func (s *raService) feed(evs <-chan events.Event) {
 		if err != nil || len(hw) != 6 {
 			continue
 		}
-		mac := rawdhcp.MAC(hw)
-		if !s.isIPXE(mac) {
+		// The event carries the boot decision its reply was built from.
+		if !strings.HasPrefix(e.Machine.Kind, boot.KindIPXE) {
 			continue
 		}
+		mac := rawdhcp.MAC(hw)
 		if c := s.conn.Load(); c != nil {
 			c.Allow(mac) // answers a solicitation that came before the DHCP reply
 		} else {

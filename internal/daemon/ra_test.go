@@ -11,27 +11,9 @@ import (
 
 	"github.com/pxe-edge/pxe-edge/internal/netlab"
 	"github.com/pxe-edge/pxe-edge/pkg/boot"
-	"github.com/pxe-edge/pxe-edge/pkg/dhcpd"
 	"github.com/pxe-edge/pxe-edge/pkg/events"
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
-
-// noteRequest records a DISCOVER from mac in facts, as the DHCP handler does before it
-// answers; userClass "" sends none.
-func noteRequest(facts *factsCache, mac [6]byte, userClass, vendorClass string) {
-	var m rawdhcp.Message
-	m.Op, m.HType, m.HLen = rawdhcp.BootRequest, 1, 6
-	copy(m.CHAddr[:], mac[:])
-	m.SetMessageType(rawdhcp.Discover)
-	if vendorClass != "" {
-		m.SetVendorClass(vendorClass)
-	}
-	if userClass != "" {
-		m.Options.SetString(rawdhcp.OptUserClass, userClass)
-	}
-	bc := boot.Config{TFTP: true, HTTP: true, IPXE: true}
-	facts.note(&m, rawdhcp.ServerPort, dhcpd.ModeFull, &bc)
-}
 
 func mac6(s string) [6]byte {
 	hw, err := net.ParseMAC(s)
@@ -44,30 +26,28 @@ func mac6(s string) [6]byte {
 // The allow list holds exactly the clients that got a DHCP reply and whose request was
 // iPXE's; other events and other clients leave it alone.
 func TestRAServiceFeed(t *testing.T) {
-	facts := newFactsCache()
 	ipxe, pxe, later, none := mac6("52:54:00:00:00:01"), mac6("52:54:00:00:00:02"), mac6("52:54:00:00:00:03"), mac6("52:54:00:00:00:04")
-	noteRequest(facts, ipxe, "iPXE", "PXEClient:Arch:00000:UNDI:002001")
-	noteRequest(facts, pxe, "", "PXEClient:Arch:00007:UNDI:003016")
-	noteRequest(facts, later, "", "PXEClient:Arch:00007:UNDI:003016")
 	bus := events.NewBus()
-	s := newRAService("unused", bus, slog.New(slog.DiscardHandler), facts.isIPXE)
+	s := newRAService("unused", bus, slog.New(slog.DiscardHandler))
 	evs, cancel := bus.Subscribe(16)
 	done := make(chan struct{})
 	go func() { s.feed(evs); close(done) }()
 	mac := func(m [6]byte) string { return net.HardwareAddr(m[:]).String() }
-	bus.Publish(events.Event{Kind: events.DHCP, Proto: "dhcp", Msg: "offer", MAC: mac(ipxe)})
-	bus.Publish(events.Event{Kind: events.DHCP, Proto: "dhcp", Msg: "offer", MAC: mac(pxe)})
+	reply := func(m string, kind string) {
+		bus.Publish(events.Event{Kind: events.DHCP, Proto: "dhcp", Msg: "offer", MAC: m, Machine: events.Machine{Kind: kind}})
+	}
+	reply(mac(ipxe), boot.KindIPXE)
+	reply(mac(pxe), "uefi-x64")
 	bus.Publish(events.Event{Kind: events.TransferStarted, Proto: "tftp", MAC: mac(none)})
-	bus.Publish(events.Event{Kind: events.DHCP, Proto: "dhcp", Msg: "offer", MAC: mac(none)})
-	bus.Publish(events.Event{Kind: events.DHCP, Proto: "dhcp", Msg: "offer", MAC: "not-a-mac"})
+	reply(mac(none), "")
+	reply("not-a-mac", boot.KindIPXE)
 	// The firmware's PXE got its reply; then the iPXE it loaded asks from the same MAC.
-	bus.Publish(events.Event{Kind: events.DHCP, Proto: "dhcp", Msg: "offer", MAC: mac(later)})
+	reply(mac(later), "uefi-x64")
 	deadline := time.Now().Add(5 * time.Second)
 	for !s.allow.Contains(ipxe, time.Now()) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	noteRequest(facts, later, "iPXE", "PXEClient:Arch:00007:UNDI:003016")
-	bus.Publish(events.Event{Kind: events.DHCP, Proto: "dhcp", Msg: "ack", MAC: mac(later)})
+	reply(mac(later), boot.KindIPXE)
 	cancel()
 	<-done
 	now := time.Now()
@@ -93,9 +73,8 @@ func TestRAServiceLab(t *testing.T) {
 	l.Veth(srv, "eth0", "", cli, "eth0", "")
 	cliMAC := mac6(strings.TrimSpace(cli.MustRun("cat", "/sys/class/net/eth0/address")))
 
-	facts := newFactsCache()
 	bus := events.NewBus()
-	s := newRAService("eth0", bus, slog.New(slog.DiscardHandler), facts.isIPXE)
+	s := newRAService("eth0", bus, slog.New(slog.DiscardHandler))
 	open := s.listen
 	s.listen = func() (c *rawdhcp.RAConn, err error) {
 		err = srv.Do(func() error { c, err = open(); return err })
@@ -127,8 +106,8 @@ func TestRAServiceLab(t *testing.T) {
 	if out := rdisc(); !strings.Contains(out, "No response") {
 		t.Fatalf("before any DHCP event: want no response:\n%s", out)
 	}
-	noteRequest(facts, cliMAC, "iPXE", "PXEClient:Arch:00000:UNDI:002001")
-	bus.Publish(events.Event{Kind: events.DHCP, Proto: "dhcp", Msg: "offer", MAC: net.HardwareAddr(cliMAC[:]).String()})
+	bus.Publish(events.Event{Kind: events.DHCP, Proto: "dhcp", Msg: "offer", MAC: net.HardwareAddr(cliMAC[:]).String(),
+		Machine: events.Machine{Kind: boot.KindIPXE}})
 	time.Sleep(rawdhcp.DefaultRAGap) // the waiting solicitation is answered at once; then the gap
 	out := rdisc()
 	for _, want := range []string{"Router lifetime           :            0 (0x00000000) seconds",
