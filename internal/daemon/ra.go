@@ -91,7 +91,6 @@ func (d *Daemon) raOn() bool { return d.cfg.IPXERA && d.dhcpOn() && d.ifname != 
 // newRA is the RA service on the managed interface.
 func (d *Daemon) newRA() *raService { return newRAService(d.ifname, d.bus, d.logs.For("dhcp")) }
 
-
 // feed puts every client that got a DHCP reply as iPXE on the allow list, until evs is
 // closed.
 func (s *raService) feed(evs <-chan events.Event) {
