@@ -121,3 +121,26 @@ func (s *Server) acceptable(c *client, u uint32, now time.Time) bool {
 	}
 	return s.pool.inRange(u) && s.pool.free(u, c.id, c.mac, now)
 }
+
+// storeDegraded reports whether the lease store cannot write now (a full disk), and logs
+// it, with the store's reason, at most once per WarnInterval while it lasts.
+func (s *Server) storeDegraded(now time.Time) bool {
+	if s.cfg.Store == nil {
+		return false
+	}
+	h := s.cfg.Store.Health()
+	if !h.Degraded {
+		return false
+	}
+	s.mu.Lock()
+	warn := s.storeWarn.IsZero() || now.Sub(s.storeWarn) >= s.cfg.WarnInterval
+	if warn {
+		s.storeWarn = now
+	}
+	s.mu.Unlock()
+	if warn {
+		s.log.Error("dhcp: the lease store cannot write; new clients get no offer until it can (known clients are still served)",
+			"err", h.Err, "since", h.Since, "refused", h.Refused, "next_retry", h.NextRetry)
+	}
+	return true
+}

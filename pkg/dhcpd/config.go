@@ -20,6 +20,9 @@ type LeaseStore interface {
 	Commit(ctx context.Context, l lease.Lease) error
 	Touch(mac net.HardwareAddr, expiry time.Time) error
 	All() []lease.Lease
+	// Health tells whether the store can write (a full disk makes it degraded until space
+	// returns); while it cannot, no new client is offered an address.
+	Health() lease.Health
 }
 
 // Mode says how the server answers.

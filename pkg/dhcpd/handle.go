@@ -3,6 +3,7 @@ package dhcpd
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -53,6 +54,7 @@ type client struct {
 	hasResv  bool
 	hostname string // option 12 from the reservation, else from the client
 	relayed  bool   // came through a relay agent: not on our link, so no ARP probe
+	known    bool   // holds a lease here or a reservation
 }
 
 // hw returns a copy of the MAC for the lease store. A copy, not a slice of c.mac: handing
@@ -130,7 +132,7 @@ func (s *Server) handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 		s.debug("dhcp: not in the whitelist", "mac", macString(mac))
 		return NoReply
 	}
-	c := client{id: id, sentID: len(cid) > 0, mac: mac, resv: resv, hasResv: hasResv}
+	c := client{id: id, sentID: len(cid) > 0, mac: mac, resv: resv, hasResv: hasResv, known: known}
 	c.relayed = req.GIAddr.IsValid() && !req.GIAddr.IsUnspecified()
 	switch {
 	case hasResv && resv.Hostname != "":
@@ -211,6 +213,12 @@ func bytesView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(
 
 // discover answers a DISCOVER in full mode.
 func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message, d *boot.Decision) Reply {
+	if !c.known && s.storeDegraded(now) {
+		// A new lease could not be made durable: offering one would only end in a refused
+		// REQUEST. Known clients go on (their renewals live in memory until space returns).
+		s.st.storeFull.Add(1)
+		return NoReply
+	}
 	requested, _ := req.RequestedIP()
 	ip, ok, deferred := s.chooseOffer(ctx, c, requested, now)
 	if deferred {
@@ -347,7 +355,7 @@ func (s *Server) commit(ctx context.Context, c *client, ip netip.Addr, exp, now 
 	cancel()
 	if err != nil {
 		s.st.commitErrors.Add(1)
-		s.log.Error("dhcp: lease not durable; no ACK sent", "ip", ip, "mac", macString(c.mac), "err", err)
+		s.drops.Log(s.log, slog.LevelError, now, "dhcp: lease not durable; no ACK sent", "ip", ip, "mac", macString(c.mac), "err", err)
 		s.mu.Lock()
 		if b := s.pool.byIP[u32(ip)]; b != nil && b.id == c.id {
 			s.pool.unoffer(b, now.Add(s.cfg.OfferHold))

@@ -52,6 +52,38 @@ func TestDORAAndDurableBeforeAck(t *testing.T) {
 	}
 }
 
+// While the lease store cannot write (a full disk), a new client is offered nothing (its
+// REQUEST could only be refused), a client holding a lease renews, a reserved client is still
+// offered its address; once the store writes again, new clients get offers.
+func TestStoreDegradedNewClientsWait(t *testing.T) {
+	cfg := testConfig()
+	cfg.Reservations, _ = ParseReservations([]byte(`{"dhcp":{"binding":{"02:00:00:00:00:09":{"ipaddr":"10.40.0.50"}}}}`))
+	st := newMemStore()
+	cfg.Store = st
+	s, _ := newTestServer(t, cfg)
+	held := dora(t, s, mac(1))
+	st.health = lease.Health{Degraded: true, Err: lease.ErrNoSpace}
+
+	if r, _ := do(t, s, request(rawdhcp.Discover, mac(2)), 67); r != NoReply {
+		t.Fatalf("new client while the store cannot write: %v, want no reply", r)
+	}
+	if s.Stats().StoreFull != 1 {
+		t.Fatalf("StoreFull = %d, want 1", s.Stats().StoreFull)
+	}
+	r, ack := do(t, s, request(rawdhcp.Request, mac(1), withRequested(held.String())), 67)
+	if r != ReplyAck || ack.YIAddr != held {
+		t.Fatalf("renewal while the store cannot write: %v %v, want ACK %v", r, ack.YIAddr, held)
+	}
+	if r, off := do(t, s, request(rawdhcp.Discover, mac(9)), 67); r != ReplyOffer || off.YIAddr != netip.MustParseAddr("10.40.0.50") {
+		t.Fatalf("reserved client while the store cannot write: %v %v", r, off.YIAddr)
+	}
+
+	st.health = lease.Health{}
+	if r, _ := do(t, s, request(rawdhcp.Discover, mac(2)), 67); r != ReplyOffer {
+		t.Fatalf("new client once the store writes again: %v, want OFFER", r)
+	}
+}
+
 func TestAddressChoiceOrder(t *testing.T) {
 	cfg := testConfig()
 	cfg.Reservations, _ = ParseReservations([]byte(`{"dhcp":{"binding":{"02:00:00:00:00:09":{"ipaddr":"10.40.0.50"}}}}`))

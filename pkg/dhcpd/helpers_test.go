@@ -150,6 +150,7 @@ type memStore struct {
 	commits int
 	touches int
 	fail    error
+	health  lease.Health // what Health reports (a full disk: Degraded)
 }
 
 func newMemStore() *memStore { return &memStore{leases: make(map[netip.Addr]lease.Lease)} }
@@ -183,6 +184,12 @@ func (m *memStore) Touch(mac net.HardwareAddr, exp time.Time) error {
 		}
 	}
 	return lease.ErrNotFound
+}
+
+func (m *memStore) Health() lease.Health {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.health
 }
 
 func (m *memStore) All() []lease.Lease {

@@ -28,6 +28,7 @@ type Server struct {
 	resv          *Reservations
 	rate          *rateLimiter
 	exhaustedWarn time.Time
+	storeWarn     time.Time // last "lease store cannot write" line
 	lastSweep     time.Time
 
 	proberMu  sync.RWMutex // guards prober against SetProber

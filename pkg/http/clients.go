@@ -47,9 +47,23 @@ type DaemonStatus struct {
 	// DHCPReceived counts DHCP messages received, by message type ("DISCOVER",
 	// "REQUEST", "INFORM", "RELEASE", "DECLINE"). Replies are counted from the event bus.
 	DHCPReceived map[string]uint64
+	// LeaseStore is the DHCP lease store's state; nil without a store (proxy mode, no DHCP).
+	LeaseStore *LeaseStoreHealth
 	// NBD lists the clients attached to the NBD server; NBDOn says whether one runs.
 	NBD   []NBDClient
 	NBDOn bool
+}
+
+// LeaseStoreHealth says whether the DHCP lease store can write (a full SD card makes it
+// degraded until space returns) and counts what that cost.
+type LeaseStoreHealth struct {
+	Degraded          bool      `json:"degraded"`
+	Err               string    `json:"err,omitempty"`
+	Since             time.Time `json:"since,omitzero"`
+	Refused           uint64    `json:"refused"`             // commits refused (no ACK sent)
+	Failures          uint64    `json:"write_failures"`      // failed writes or syncs
+	Recoveries        uint64    `json:"recoveries"`          // degraded periods ended by a rewrite
+	NewClientsWaiting uint64    `json:"new_clients_refused"` // DISCOVERs of new clients left unanswered meanwhile
 }
 
 // NBDClient is one client attached to the NBD server, as the dashboard shows it.

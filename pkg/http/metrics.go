@@ -165,6 +165,18 @@ func (s *Server) writeMetrics() []byte {
 	p.sample("pxe_edge_http_transfers_total", c.httpDone, "result", "done")
 	p.sample("pxe_edge_http_transfers_total", c.httpFailed, "result", "failed")
 
+	if h := d.LeaseStore; h != nil {
+		p.head("pxe_edge_lease_store_degraded", "gauge", "1 while the lease store cannot write (a full disk): no new DHCP client gets an address.")
+		p.sample("pxe_edge_lease_store_degraded", b2i(h.Degraded))
+		p.head("pxe_edge_lease_store_refused_total", "counter", "Lease commits refused by the store (no ACK sent).")
+		p.sample("pxe_edge_lease_store_refused_total", h.Refused)
+		p.head("pxe_edge_lease_store_write_failures_total", "counter", "Failed lease-store writes or syncs.")
+		p.sample("pxe_edge_lease_store_write_failures_total", h.Failures)
+		p.head("pxe_edge_lease_store_recoveries_total", "counter", "Degraded periods of the lease store that ended by themselves.")
+		p.sample("pxe_edge_lease_store_recoveries_total", h.Recoveries)
+		p.head("pxe_edge_dhcp_new_clients_refused_total", "counter", "DISCOVERs of new clients left unanswered while the lease store could not write.")
+		p.sample("pxe_edge_dhcp_new_clients_refused_total", h.NewClientsWaiting)
+	}
 	if d.NBDOn {
 		writeNBDMetrics(&p, d.NBD)
 	}

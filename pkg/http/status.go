@@ -24,6 +24,8 @@ type statusJSON struct {
 	// DHCPReceived counts the DHCP messages the server received, by type ("DISCOVER",
 	// "REQUEST", …); absent when no DHCP server runs.
 	DHCPReceived map[string]uint64 `json:"dhcp_received,omitempty"`
+	// LeaseStore is the DHCP lease store's state; absent without one.
+	LeaseStore *LeaseStoreHealth `json:"lease_store,omitempty"`
 	// NBD lists the attached NBD clients; absent when no NBD server runs.
 	NBD           []NBDClient `json:"nbd,omitempty"`
 	EventsDropped uint64      `json:"events_dropped"`
@@ -43,6 +45,7 @@ func (s *Server) status(withRecent bool) statusJSON {
 		if len(d.DHCPReceived) > 0 {
 			st.DHCPReceived = d.DHCPReceived
 		}
+		st.LeaseStore = d.LeaseStore
 		if d.NBDOn {
 			st.NBD = d.NBD
 			if st.NBD == nil {
