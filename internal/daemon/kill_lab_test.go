@@ -93,44 +93,7 @@ func TestKillDuringChurnKeepsAckedLeases(t *testing.T) {
 // churn runs DORA exchanges for new MACs (02:ed:<round>:<n>) through relay until stop, and
 // reports every ACK. Each exchange waits at most a second for each reply.
 func churn(relay *net.UDPConn, round int, stop <-chan struct{}, ack func([6]byte, netip.Addr)) error {
-	server := &net.UDPAddr{IP: net.IPv4(10, 60, 20, 1), Port: 67}
-	gi := netip.MustParseAddr("10.60.20.2")
-	buf := make([]byte, 1500)
-	var req, resp rawdhcp.Message
-	exchange := func(mac [6]byte, xid uint32, typ rawdhcp.MessageType, want rawdhcp.MessageType, offer *rawdhcp.Message) (*rawdhcp.Message, error) {
-		req.Reset()
-		req.Op, req.HType, req.HLen, req.Hops, req.XID, req.GIAddr = rawdhcp.BootRequest, 1, 6, 1, xid, gi
-		copy(req.CHAddr[:], mac[:])
-		req.SetMessageType(typ)
-		if offer != nil {
-			req.SetRequestedIP(offer.YIAddr)
-			if sid, ok := offer.ServerID(); ok {
-				req.SetServerID(sid)
-			}
-		}
-		out, err := req.Append(nil)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := relay.WriteToUDP(out, server); err != nil {
-			return nil, err
-		}
-		deadline := time.Now().Add(time.Second)
-		for {
-			_ = relay.SetReadDeadline(deadline)
-			n, _, err := relay.ReadFromUDP(buf)
-			if err != nil {
-				return nil, err // a timeout too: the server is gone
-			}
-			if resp.Decode(buf[:n]) != nil || resp.XID != xid {
-				continue
-			}
-			if got, _ := resp.MessageType(); got != want {
-				return nil, fmt.Errorf("%x: got %v, want %v", mac, got, want)
-			}
-			return &resp, nil
-		}
-	}
+	rc := newRelayClient(relay, "10.60.20.1", "10.60.20.2")
 	for n := 0; n < 60000; n++ {
 		select {
 		case <-stop:
@@ -138,19 +101,90 @@ func churn(relay *net.UDPConn, round int, stop <-chan struct{}, ack func([6]byte
 		default:
 		}
 		mac := [6]byte{0x02, 0xed, byte(round), byte(n >> 16), byte(n >> 8), byte(n)}
-		xid := uint32(round)<<24 | uint32(n)
-		offer, err := exchange(mac, xid, rawdhcp.Discover, rawdhcp.Offer, nil)
+		ip, err := rc.dora(mac, uint32(round)<<24|uint32(n)<<1)
 		if err != nil {
 			return ignoreAfterStop(stop, err)
 		}
-		o := *offer
-		ackMsg, err := exchange(mac, xid+1<<20, rawdhcp.Request, rawdhcp.Ack, &o)
-		if err != nil {
-			return ignoreAfterStop(stop, err)
-		}
-		ack(mac, ackMsg.YIAddr)
+		ack(mac, ip)
 	}
 	return nil
+}
+
+// relayClient speaks DHCP as a relay agent (giaddr) from one UDP socket on port 67, so one
+// socket can act for many MACs.
+type relayClient struct {
+	conn     *net.UDPConn
+	server   *net.UDPAddr
+	gi       netip.Addr
+	buf      []byte
+	req, got rawdhcp.Message
+}
+
+func newRelayClient(conn *net.UDPConn, server, giaddr string) *relayClient {
+	return &relayClient{conn: conn, server: net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(server), 67)),
+		gi: netip.MustParseAddr(giaddr), buf: make([]byte, 1500)}
+}
+
+// exchange sends one request for mac and waits (a second at most) for the reply of type
+// want; a reply of another type is an error.
+func (rc *relayClient) exchange(mac [6]byte, xid uint32, typ, want rawdhcp.MessageType, requested, serverID, ciaddr netip.Addr) (*rawdhcp.Message, error) {
+	req := &rc.req
+	req.Reset()
+	req.Op, req.HType, req.HLen, req.Hops, req.XID, req.GIAddr = rawdhcp.BootRequest, 1, 6, 1, xid, rc.gi
+	copy(req.CHAddr[:], mac[:])
+	req.SetMessageType(typ)
+	if requested.IsValid() {
+		req.SetRequestedIP(requested)
+	}
+	if serverID.IsValid() {
+		req.SetServerID(serverID)
+	}
+	if ciaddr.IsValid() {
+		req.CIAddr = ciaddr
+	}
+	out, err := req.Append(nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := rc.conn.WriteToUDP(out, rc.server); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		_ = rc.conn.SetReadDeadline(deadline)
+		n, _, err := rc.conn.ReadFromUDP(rc.buf)
+		if err != nil {
+			return nil, err // a timeout too: no answer
+		}
+		if rc.got.Decode(rc.buf[:n]) != nil || rc.got.XID != xid {
+			continue
+		}
+		if got, _ := rc.got.MessageType(); got != want {
+			return nil, fmt.Errorf("%x: got %v, want %v", mac, got, want)
+		}
+		return &rc.got, nil
+	}
+}
+
+// dora leases an address for mac (xid and xid+1 for its two exchanges).
+func (rc *relayClient) dora(mac [6]byte, xid uint32) (netip.Addr, error) {
+	offer, err := rc.exchange(mac, xid, rawdhcp.Discover, rawdhcp.Offer, netip.Addr{}, netip.Addr{}, netip.Addr{})
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	ip := offer.YIAddr
+	sid, _ := offer.ServerID()
+	ack, err := rc.exchange(mac, xid+1, rawdhcp.Request, rawdhcp.Ack, ip, sid, netip.Addr{})
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return ack.YIAddr, nil
+}
+
+// renew renews mac's lease on ip (RENEWING: ciaddr set, no server id).
+func (rc *relayClient) renew(mac [6]byte, xid uint32, ip netip.Addr) error {
+	_, err := rc.exchange(mac, xid, rawdhcp.Request, rawdhcp.Ack, netip.Addr{}, netip.Addr{}, ip)
+	return err
 }
 
 // ignoreAfterStop treats an error as the server's death (nil) when the server is dead or
