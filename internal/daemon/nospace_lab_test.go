@@ -37,7 +37,7 @@ func nospaceCycles(t *testing.T) int {
 // restart; a restart on the full disk still serves; no acknowledged lease is lost.
 func TestFullDiskDHCPRecovers(t *testing.T) {
 	netlab.RequireCommands(t, "mount", "umount", "tftp", "curl")
-	lb := newLab(t, "10.60.24.1/24", "10.60.24.2/24")
+	lb := newLab(t, "10.60.24.1/16", "10.60.24.2/16")
 	dir, sum := netbootDir(t, "f.bin", 4096)
 	state := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", state).CombinedOutput(); err != nil {
@@ -55,7 +55,7 @@ func TestFullDiskDHCPRecovers(t *testing.T) {
 	rc := newRelayClient(relay, "10.60.24.1", "10.60.24.2")
 	start := func() *netlab.Proc {
 		p := lb.srv.Start(binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.24.1",
-			"-b", "10.60.24.10", "-e", "10.60.24.250", "--state-dir", state, "--http", "--http-port", "8080")
+			"-n", "255.255.0.0", "-b", "10.60.25.1", "-e", "10.60.40.250", "--state-dir", state, "--http", "--http-port", "8080")
 		waitFor(t, p, "msg=\"DHCP answering\"")
 		return p
 	}
