@@ -141,6 +141,9 @@ func (s *dhcpService) build(resv *dhcpd.Reservations, bootMap map[uint16]string)
 	if mode == dhcpd.ModeFull {
 		dc.Begin, dc.End = c.DHCPBegin, c.DHCPEnd
 	}
+	if c.NBDBlockDevice != "" {
+		dc.RootPath = s.d.nbdRootPath()
+	}
 	if s.store != nil {
 		dc.Store = s.store
 	}

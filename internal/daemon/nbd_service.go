@@ -84,3 +84,14 @@ func (d *Daemon) macString(addr netip.Addr) (string, bool) {
 	}
 	return net.HardwareAddr(mac[:]).String(), true
 }
+
+// nbdRootPath is the --nbd export as DHCP's root path (option 17) names it: Debian's
+// nbdroot=dhcp reads "server:port/export". The server is the NBD address when one is set,
+// else the DHCP server's.
+func (d *Daemon) nbdRootPath() string {
+	ip, err := netip.ParseAddr(d.cfg.NBDServerIP)
+	if err != nil || ip.IsUnspecified() {
+		ip = d.cfg.DHCPServerIP
+	}
+	return nbd.RootPath(ip, uint16(d.cfg.NBDPort), filepath.Base(d.cfg.NBDBlockDevice))
+}

@@ -78,6 +78,9 @@ func (s *Server) buildFull(resp, req *rawdhcp.Message, typ rawdhcp.MessageType, 
 	if s.cfg.Domain != "" {
 		v.have.add(rawdhcp.OptDomainName)
 	}
+	if s.cfg.RootPath != "" && req.Requested(rawdhcp.OptRootPath) {
+		v.have.add(rawdhcp.OptRootPath)
+	}
 	v.have.add(rawdhcp.OptBroadcastAddr)
 	s.addBoot(resp, &v)
 	s.emit(resp, req, &v)
@@ -189,6 +192,8 @@ func (s *Server) put(resp *rawdhcp.Message, oc rawdhcp.OptionCode, v *values) {
 		resp.SetHostname(v.host)
 	case rawdhcp.OptDomainName:
 		resp.SetDomainName(s.cfg.Domain)
+	case rawdhcp.OptRootPath:
+		resp.Options.SetString(rawdhcp.OptRootPath, s.cfg.RootPath)
 	case rawdhcp.OptBroadcastAddr:
 		resp.SetBroadcastAddr(s.cfg.Broadcast)
 	case rawdhcp.OptVendorClass:

@@ -91,6 +91,9 @@ type Config struct {
 	DNS []netip.Addr
 	// Domain is option 15; empty means none.
 	Domain string
+	// RootPath is option 17, sent only to clients that ask for it (an initramfs booting a
+	// diskless root: Debian's nbdroot=dhcp reads "server:port/export"); empty means none.
+	RootPath string
 	// Broadcast is option 28; invalid means computed from Subnet.
 	Broadcast netip.Addr
 	// LeaseTime is option 51; T1 (58) and T2 (59) are 0.5 and 0.875 of it.

@@ -84,6 +84,21 @@ func TestStoreDegradedNewClientsWait(t *testing.T) {
 	}
 }
 
+// The NBD root path (option 17) goes only to a client that asks for it.
+func TestRootPathOnRequest(t *testing.T) {
+	cfg := testConfig()
+	cfg.RootPath = "10.40.0.1:10809/root.img"
+	s, _ := newTestServer(t, cfg)
+	r, off := do(t, s, request(rawdhcp.Discover, mac(1), withPRL(rawdhcp.OptSubnetMask, rawdhcp.OptRootPath)), 67)
+	if v, ok := off.Options.Get(rawdhcp.OptRootPath); r != ReplyOffer || !ok || string(v) != cfg.RootPath {
+		t.Fatalf("asked for 17: %v %q %v", r, v, ok)
+	}
+	r, off = do(t, s, request(rawdhcp.Discover, mac(2), withPRL(rawdhcp.OptSubnetMask)), 67)
+	if _, ok := off.Options.Get(rawdhcp.OptRootPath); r != ReplyOffer || ok {
+		t.Fatalf("did not ask for 17 and got it: %v", r)
+	}
+}
+
 func TestAddressChoiceOrder(t *testing.T) {
 	cfg := testConfig()
 	cfg.Reservations, _ = ParseReservations([]byte(`{"dhcp":{"binding":{"02:00:00:00:00:09":{"ipaddr":"10.40.0.50"}}}}`))

@@ -14,6 +14,7 @@ const (
 	OptDNS                OptionCode = 6
 	OptHostname           OptionCode = 12
 	OptDomainName         OptionCode = 15
+	OptRootPath           OptionCode = 17
 	OptBroadcastAddr      OptionCode = 28
 	OptVendorSpecific     OptionCode = 43
 	OptRequestedIP        OptionCode = 50

@@ -249,7 +249,8 @@ func disklessGuest(t *testing.T, d *diskless, tap, mac, nbdroot string) []string
 
 // The guest's own half: kernel and initramfs from QEMU, address from pxe-edge's DHCP
 // (busybox udhcpc), root over NBD, a write on it, and a second boot that sees the write. The
-// first boot names its root in Debian's nbdroot= form, the second in dracut's.
+// first boot names its root in Debian's nbdroot= form, the second in dracut's, or, with
+// pxe-edge's NBD, nbdroot=dhcp: the root path from DHCP option 17.
 func TestDisklessKernelNBD(t *testing.T) {
 	e := newEnv(t, 30)
 	const mac = "52:54:00:70:30:10"
@@ -257,7 +258,12 @@ func TestDisklessKernelNBD(t *testing.T) {
 	e.startServer(append([]string{"--dhcp"}, d.nbd.serverFlags...)...)
 	tap := e.tap()
 	for boot := 1; boot <= 2; boot++ {
-		g := e.startGuest(fmt.Sprintf("diskless-kernel-%d", boot), disklessGuest(t, d, tap, mac, d.nbdroot(e.ServerIP(), mac, boot == 2))...)
+		spec := d.nbdroot(e.ServerIP(), mac, boot == 2)
+		if boot == 2 && d.nbd.backend == "pxe-edge" {
+			// pxe-edge names its --nbd root in DHCP option 17 to clients that ask.
+			spec = "nbdroot=dhcp"
+		}
+		g := e.startGuest(fmt.Sprintf("diskless-kernel-%d", boot), disklessGuest(t, d, tap, mac, spec)...)
 		took := expectBoot(t, g, mac, boot)
 		t.Logf("boot %d (-kernel, NBD via %s): marker after %v", boot, d.nbd.backend, took.Round(100*time.Millisecond))
 	}
@@ -313,8 +319,17 @@ func TestDisklessPXE(t *testing.T) {
 }
 
 // disklessHostScript is the per-host iPXE script: kernel and initramfs from the netboot root
-// over HTTP, the root over NBD from the server that answered DHCP.
+// over HTTP, the root over NBD from the server that answered DHCP. pxe-edge's own NBD root is
+// named by the script template ({{.NBD.root}}, rendered per client).
 func disklessHostScript(d *diskless, mac string) string {
+	if d.nbd.backend == "pxe-edge" {
+		return `#!ipxe
+echo pxe-edge: diskless boot for ${netX/mac}
+kernel ../diskless/vmlinuz console=ttyS0 panic=5 BOOTIF=01-${netX/mac:hexhyp} nbdroot={{.NBD.root}}
+initrd ../diskless/initrd.gz
+boot
+`
+	}
 	return fmt.Sprintf(`#!ipxe
 echo pxe-edge: diskless boot for ${netX/mac}
 kernel ../diskless/vmlinuz console=ttyS0 panic=5 BOOTIF=01-${netX/mac:hexhyp} nbdroot=${next-server},%d,%s
