@@ -38,6 +38,16 @@ func (s *Server) chooseOffer(ctx context.Context, c *client, requested netip.Add
 		s.mu.Lock()
 		r := s.pool.pick(c.id, c.mac, resvIP, requested, now, skip)
 		if !r.ok {
+			// Nothing free: a client that asked before may take the oldest offer nobody
+			// REQUESTed; a MAC asking for the first time (a flood's) gets nothing.
+			if s.retries.seen(c.mac, now) {
+				if ip, ok := s.pool.stealOffer(c.id, c.mac); ok {
+					s.st.stolen.Add(1)
+					s.holdOffer(ip, c, now)
+					s.mu.Unlock()
+					return a4(ip), true, false
+				}
+			}
 			s.mu.Unlock()
 			return netip.Addr{}, false, false
 		}

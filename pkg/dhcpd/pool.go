@@ -41,6 +41,13 @@ type binding struct {
 	// provisional: a short lease committed at the OFFER (see offerCommitLease) that a
 	// REQUEST has not yet made a full one.
 	provisional bool
+	ver         uint64 // pool.version when the row was last set: tells offerQ's stale entries
+}
+
+// offerRef is an address offered at pool version ver, in offerQ.
+type offerRef struct {
+	ip  uint32
+	ver uint64
 }
 
 // pool is the address table: the dynamic range Begin..End plus reserved addresses (which
@@ -64,6 +71,10 @@ type pool struct {
 	// block and spare supply new rows (see newBinding).
 	block []binding
 	spare []*binding
+	// offerQ lists offers oldest first (entries go stale when their row changes), so that
+	// stealOffer finds the oldest outstanding offer in O(1) amortised.
+	offerQ    []offerRef
+	offerHead int
 }
 
 func newPool(begin, end netip.Addr) *pool {
@@ -235,7 +246,10 @@ func (p *pool) set(ip uint32, id string, mac [6]byte, hostname string, st bindSt
 		b = p.newBinding(ip)
 		p.byIP[ip] = b
 	}
-	b.id, b.mac, b.state, b.expires, b.provisional = id, mac, st, expires, false
+	b.id, b.mac, b.state, b.expires, b.provisional, b.ver = id, mac, st, expires, false, p.version
+	if st == stOffered && p.inRange(ip) {
+		p.queueOffer(offerRef{ip, b.ver})
+	}
 	if hostname != "" || st != stBound {
 		b.hostname = hostname
 	}
@@ -243,6 +257,45 @@ func (p *pool) set(ip uint32, id string, mac [6]byte, hostname string, st bindSt
 		p.byID[id] = b
 	}
 	return b
+}
+
+// queueOffer appends r to offerQ, dropping consumed and stale entries when the queue has
+// grown past a few times the pool, so it stays bounded however many DISCOVERs come.
+func (p *pool) queueOffer(r offerRef) {
+	if p.offerHead >= 1024 && 2*p.offerHead >= len(p.offerQ) {
+		n := copy(p.offerQ, p.offerQ[p.offerHead:])
+		p.offerQ, p.offerHead = p.offerQ[:n], 0
+	}
+	if len(p.offerQ) >= 4*max(p.size(), 256) {
+		kept := p.offerQ[:0]
+		for _, e := range p.offerQ[p.offerHead:] {
+			if b := p.byIP[e.ip]; b != nil && b.ver == e.ver && b.state == stOffered {
+				kept = append(kept, e)
+			}
+		}
+		p.offerQ, p.offerHead = kept, 0
+	}
+	p.offerQ = append(p.offerQ, r)
+}
+
+// stealOffer returns the pool address offered longest ago to a client other than id (and
+// not reserved for another MAC), for a client that found nothing free: an offer only sets
+// an address aside, and one the client never REQUESTed must not keep a returning client
+// out. Offers come off the queue as they are looked at.
+func (p *pool) stealOffer(id string, mac [6]byte) (uint32, bool) {
+	for p.offerHead < len(p.offerQ) {
+		e := p.offerQ[p.offerHead]
+		p.offerHead++
+		b := p.byIP[e.ip]
+		if b == nil || b.ver != e.ver || b.state != stOffered || b.id == id {
+			continue
+		}
+		if r, ok := p.reserved[e.ip]; ok && r != mac {
+			continue
+		}
+		return e.ip, true
+	}
+	return 0, false
 }
 
 // mark takes ip out of service (declined or conflict) until expires.

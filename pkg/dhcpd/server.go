@@ -28,7 +28,8 @@ type Server struct {
 	resv          *Reservations
 	rate          *rateLimiter
 	exhaustedWarn time.Time
-	storeWarn     time.Time // last "lease store cannot write" line
+	storeWarn     time.Time   // last "lease store cannot write" line
+	retries       retryFilter // who asked before, when the pool has nothing free
 	lastSweep     time.Time
 
 	proberMu  sync.RWMutex // guards prober against SetProber

@@ -10,6 +10,7 @@ type stats struct {
 	offers, acks, naks, proxyOffers, proxyAcks     atomic.Uint64
 	informs, declines, releases, exhausted, probes atomic.Uint64
 	conflicts, commitErrors, panics, storeFull     atomic.Uint64
+	stolen                                         atomic.Uint64
 	byType                                         [9]atomic.Uint64
 }
 
@@ -33,6 +34,7 @@ type Stats struct {
 	CommitErrors uint64 // leases that could not be made durable (no ACK sent)
 	Panics       uint64 // deferred request handlers (ARP probe, lease write) that panicked (recovered)
 	StoreFull    uint64 // DISCOVERs of new clients left unanswered while the lease store could not write
+	Stolen       uint64 // offers taken back for a returning client when the pool had nothing free
 	// ByType counts well-formed requests by DHCP message type, indexed by the option 53
 	// value (1 DISCOVER … 8 INFORM; 0 unused).
 	ByType [9]uint64
@@ -46,7 +48,7 @@ func (s *Server) Stats() Stats {
 		Ignored: c.ignored.Load(), Offers: c.offers.Load(), Acks: c.acks.Load(), Naks: c.naks.Load(),
 		ProxyOffers: c.proxyOffers.Load(), ProxyAcks: c.proxyAcks.Load(), Informs: c.informs.Load(),
 		Declines: c.declines.Load(), Releases: c.releases.Load(), Exhausted: c.exhausted.Load(),
-		Probes: c.probes.Load(), Conflicts: c.conflicts.Load(), CommitErrors: c.commitErrors.Load(), Panics: c.panics.Load(), StoreFull: c.storeFull.Load(),
+		Probes: c.probes.Load(), Conflicts: c.conflicts.Load(), CommitErrors: c.commitErrors.Load(), Panics: c.panics.Load(), StoreFull: c.storeFull.Load(), Stolen: c.stolen.Load(),
 	}
 	for i := range st.ByType {
 		st.ByType[i] = c.byType[i].Load()
