@@ -30,7 +30,7 @@ endif
 PKG       ?= ./...
 TESTFLAGS ?=
 
-.PHONY: all build test test-unit deps-test bench lint netboot demo cross deb clean
+.PHONY: all build test test-unit deps-test bench reliability lint netboot demo cross deb clean
 
 all: build
 
@@ -60,7 +60,14 @@ deps-test:
 bench:
 	@scripts/install-deps.sh bench
 	$(GO) test -run '^$$' -bench . -benchmem $(PKG)
-	@for s in bench/*.sh; do [ -f "$$s" ] || continue; echo "== $$s"; bash "$$s" || exit 1; done
+	@for s in bench/*.sh; do case $$s in bench/reliability*) continue;; esac; echo "== $$s"; bash "$$s" || exit 1; done
+
+## reliability: the long fault and hostile-input runs of docs/RELIABILITY.md (hours with the
+## default FUZZTIME=10m; FUZZTIME=30s PARTS="fuzz kill" for a shorter pass).
+reliability:
+	@scripts/install-deps.sh test
+	@scripts/install-deps.sh bench
+	bash bench/reliability.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

@@ -246,15 +246,23 @@ func TestNetem(t *testing.T) {
 	l := netlab.New(t)
 	b := &lab{srv: l.Namespace("tsrv"), cli: l.Namespace("tcli"), root: t.TempDir()}
 	os.Chmod(b.root, 0o755)
+	// PXE_TFTP_NETEM="loss dup reorder" in percent (bench/reliability.sh: "20 5 10").
+	loss, dup, reorder := 10, 10, 10
+	if v := os.Getenv("PXE_TFTP_NETEM"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d %d %d", &loss, &dup, &reorder); err != nil || loss > 50 || dup > 50 || reorder > 50 {
+			t.Fatalf("PXE_TFTP_NETEM=%q: want three percentages up to 50", v)
+		}
+	}
+	t.Logf("impairment: %d %% loss, %d %% duplication, %d %% reordering each way", loss, dup, reorder)
 	var w *wire
 	if netemAvailable(t, b.srv) {
 		l.Veth(b.srv, "eth0", srvIP+"/24", b.cli, "eth0", cliIP+"/24")
 		for _, ns := range []*netlab.NS{b.srv, b.cli} {
-			ns.Netem("eth0", "delay", "1ms", "loss", "10%", "duplicate", "10%", "reorder", "25%", "50%")
+			ns.Netem("eth0", "delay", "1ms", "loss", fmt.Sprintf("%d%%", loss), "duplicate", fmt.Sprintf("%d%%", dup), "reorder", fmt.Sprintf("%d%%", 2*reorder+5), "50%")
 		}
 	} else {
 		t.Log("kernel has no sch_netem: impairing the link with a userspace TAP wire instead")
-		w = newWire(t, b.srv, srvIP+"/24", b.cli, cliIP+"/24", 0.10, 0.10, 0.10)
+		w = newWire(t, b.srv, srvIP+"/24", b.cli, cliIP+"/24", float64(loss)/100, float64(dup)/100, float64(reorder)/100)
 	}
 	b.start(t, "TFTP_TIMEOUT_MS=100", "TFTP_RETRIES=20")
 	sum := b.file(t, "f", 100_000)
