@@ -1,0 +1,120 @@
+package daemon_test
+
+import (
+	"context"
+	le "encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pxe-edge/pxe-edge/internal/netlab"
+)
+
+// fakeBzImage is the start of an x86-64 bzImage: enough header for the catalogue to call it
+// a kernel for BIOS and x86-64 UEFI.
+func fakeBzImage() []byte {
+	b := make([]byte, 4096)
+	b[0], b[1] = 'M', 'Z'
+	copy(b[0x202:], "HdrS")
+	le.LittleEndian.PutUint16(b[0x206:], 0x020f)
+	b[0x236] = 1
+	return b
+}
+
+// The images service through the binary, without DHCP (the client is unknown, as in proxy
+// mode): a netboot directory without boot.ipxe gives iPXE the generated menu (arch from
+// its ?platform=), files inside images/ come over HTTP and TFTP, pxelinux.cfg/default is
+// generated over TFTP, the write token is made once (0600), and SIGHUP re-scans images/ and
+// reloads the profiles, keeping the old ones when the new file is bad.
+func TestImagesService(t *testing.T) {
+	netlab.RequireCommands(t, "tftp", "curl")
+	lb := newLab(t, "10.60.40.2/24", "10.60.40.50/24")
+	dir, _ := netbootDir(t, "pxelinux.0", 1000)
+	k := fakeBzImage()
+	for name, b := range map[string][]byte{
+		"images/inst/linux": k, "images/inst/initrd.gz": []byte("initrd"), "images/inst/cmdline": []byte("quiet"),
+		"images/junk.iso": []byte("not an ISO"),
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := t.TempDir()
+	prof := filepath.Join(state, "profiles.json")
+	if err := os.WriteFile(prof, []byte(`{"default": "inst", "timeout": 0}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := lb.srv.Start(binary(t), "-a", dir, "--http", "--http-port", "8080", "--state-dir", state, "--profiles", prof, "--images-rescan", "1h")
+	waitFor(t, p, "msg=serving")
+	if !strings.Contains(p.Output(), "dashboard write token created") {
+		t.Errorf("no token logged:\n%s", p.Output())
+	}
+	if st, err := os.Stat(filepath.Join(state, "dashboard.token")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("token file: %v %v", st, err)
+	}
+	base := "http://10.60.40.2:8080"
+	menu := getURL(t, lb.cli, base+"/boot.ipxe?platform=pcbios&buildarch=i386")
+	for _, want := range []string{"#!ipxe", base + "/images/inst/linux", "initrd=initrd.gz", "quiet", "sanboot --no-describe --drive 0x80"} {
+		if !strings.Contains(menu, want) {
+			t.Errorf("generated menu lacks %q:\n%s", want, menu)
+		}
+	}
+	if got := getURL(t, lb.cli, base+"/images/inst/initrd.gz"); got != "initrd" {
+		t.Errorf("HTTP images/inst/initrd.gz: %q", got)
+	}
+	if img := getURL(t, lb.cli, base+"/api/images"); !strings.Contains(img, `"name":"junk.iso"`) || !strings.Contains(img, `"bootable":false`) {
+		t.Errorf("/api/images: %s", img)
+	}
+	if _, err := tftpGet(t, lb.cli, "10.60.40.2", "images/inst/initrd.gz"); err != nil {
+		t.Errorf("TFTP images/inst/initrd.gz: %v", err)
+	}
+	cfg := filepath.Join(t.TempDir(), "default")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := lb.cli.Run(ctx, "tftp", "-m", "binary", "10.60.40.2", "-c", "get", "pxelinux.cfg/default", cfg); err != nil {
+		t.Fatalf("TFTP pxelinux.cfg/default: %v %s", err, out)
+	}
+	if b, _ := os.ReadFile(cfg); !strings.Contains(string(b), "KERNEL images/inst/linux") {
+		t.Errorf("generated pxelinux.cfg/default:\n%s", b)
+	}
+
+	// SIGHUP: a new image appears; a bad profiles file keeps the old profiles.
+	if err := os.WriteFile(filepath.Join(dir, "images", "tool.ipxe"), []byte("#!ipxe\nshell\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prof, []byte(`{"default": "inst", "timeout": 99999}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Signal(syscall.SIGHUP)
+	waitFor(t, p, "reload failed")
+	if img := getURL(t, lb.cli, base+"/api/images"); !strings.Contains(img, `"name":"tool.ipxe"`) {
+		t.Errorf("SIGHUP did not re-scan images/: %s", img)
+	}
+	if pr := getURL(t, lb.cli, base+"/api/profiles"); !strings.Contains(pr, `"timeout":0`) {
+		t.Errorf("a bad profiles file replaced the old one: %s", pr)
+	}
+	if err := os.WriteFile(prof, []byte(`{"default": "tool.ipxe", "timeout": 5}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Signal(syscall.SIGHUP)
+	waitFor(t, p, "profiles reloaded")
+	if pr := getURL(t, lb.cli, base+"/api/profiles"); !strings.Contains(pr, `"default":"tool.ipxe"`) {
+		t.Errorf("SIGHUP did not reload the profiles: %s", pr)
+	}
+	stopOK(t, p)
+
+	// A restart keeps the token.
+	p = lb.srv.Start(binary(t), "-a", dir, "--http", "--http-port", "8080", "--state-dir", state, "--profiles", prof)
+	waitFor(t, p, "msg=serving")
+	if strings.Contains(p.Output(), "token created") || !strings.Contains(p.Output(), "dashboard write token loaded") {
+		t.Errorf("restart: token not reused:\n%s", p.Output())
+	}
+	stopOK(t, p)
+}
