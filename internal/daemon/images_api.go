@@ -18,6 +18,11 @@ type menusView struct{ s *imagesService }
 // boot.ipxe nor hosts/<mac>.ipxe.
 func (v menusView) DefaultScript(c httpd.MenuClient) ([]byte, bool) {
 	s := v.s
+	if !c.Known && c.Platform == "" {
+		// No lease (proxy mode, another DHCP server): iPXE tells its own platform (and MAC,
+		// used when --http-trust-query-mac allows) on a second request.
+		return []byte("#!ipxe\nchain boot.ipxe?platform=${platform}&buildarch=${buildarch}&mac=${netX/mac:hexhyp}\n"), true
+	}
 	arch := clientArch(c.Platform, c.BuildArch, c.Info, c.Known)
 	dec := s.res.Resolve(s.facts(c.IP, c.Info, arch))
 	cl := images.Client{Arch: arch, MAC: c.Info.MAC, ServerURL: c.BaseURL}

@@ -60,6 +60,9 @@ func TestImagesService(t *testing.T) {
 		t.Errorf("token file: %v %v", st, err)
 	}
 	base := "http://10.60.40.2:8080"
+	if m := getURL(t, lb.cli, base+"/boot.ipxe"); !strings.Contains(m, "chain boot.ipxe?platform=${platform}") {
+		t.Errorf("an unknown client without ?platform= was not asked for it:\n%s", m)
+	}
 	menu := getURL(t, lb.cli, base+"/boot.ipxe?platform=pcbios&buildarch=i386")
 	for _, want := range []string{"#!ipxe", base + "/images/inst/linux", "initrd=initrd.gz", "quiet", "sanboot --no-describe --drive 0x80"} {
 		if !strings.Contains(menu, want) {

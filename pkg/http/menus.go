@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -54,7 +55,12 @@ func (s *Server) defaultScript(w *respWriter, r *http.Request, q *requester) boo
 		return false
 	}
 	d := s.scriptData(r, q)
-	c := MenuClient{IP: q.ip, Info: q.info, Known: q.known, Platform: d.Platform, BuildArch: d.BuildArch, BaseURL: d.BaseURL}
+	info := q.info
+	if !q.known && q.hasMAC {
+		// A ?mac= the operator chose to trust (Config.TrustQueryMAC): proxy mode.
+		info.MAC = net.HardwareAddr(q.mac[:]).String()
+	}
+	c := MenuClient{IP: q.ip, Info: info, Known: q.known, Platform: d.Platform, BuildArch: d.BuildArch, BaseURL: d.BaseURL}
 	out, ok := s.cfg.Menus.DefaultScript(c)
 	if !ok {
 		return false
