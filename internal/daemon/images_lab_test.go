@@ -121,3 +121,73 @@ func TestImagesService(t *testing.T) {
 	}
 	stopOK(t, p)
 }
+
+// Boot-once through pxelinux: a client with a lease gets its next boot set with the token,
+// the generated pxelinux.cfg/default boots that entry and consumes the setting (pxelinux
+// cannot mark a kernel URL), and the next configuration takes the profile's default again.
+func TestImagesBootOncePXELinux(t *testing.T) {
+	netlab.RequireCommands(t, "tftp", "curl", "busybox")
+	lb := newLab(t, "", "")
+	dir, _ := netbootDir(t, "pxelinux.0", 1000)
+	p := filepath.Join(dir, "images", "inst", "linux")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, fakeBzImage(), 0o644)
+	os.WriteFile(filepath.Join(dir, "images", "inst", "initrd.img"), []byte("initrd"), 0o644)
+	state := t.TempDir()
+	prof := filepath.Join(state, "profiles.json")
+	os.WriteFile(prof, []byte(`{"default": "local", "timeout": 5}`), 0o644)
+	srv := lb.srv.Start(binary(t), "-a", dir, "--dhcp", "--iface", "eth0", "-s", "10.60.41.2", "-b", "10.60.41.100",
+		"-e", "10.60.41.150", "--state-dir", state, "--profiles", prof, "--http", "--http-port", "8080")
+	waitFor(t, srv, "DHCP answering")
+	ip, err := udhcpc(t, lb.cli)
+	if err != nil {
+		t.Fatalf("lease: %v\n%s", err, srv.Output())
+	}
+	lb.cli.MustRun("ip", "addr", "add", ip+"/24", "dev", "eth0")
+	mac := strings.TrimSpace(lb.cli.MustRun("cat", "/sys/class/net/eth0/address"))
+	tok, err := os.ReadFile(filepath.Join(state, "dashboard.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	post := func(auth string) string {
+		out, err := lb.cli.Run(ctx, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+			"-H", "Authorization: Bearer "+auth, "-H", "Content-Type: application/json",
+			"-d", `{"mac":"`+mac+`","entry":"inst"}`, "http://10.60.41.2:8080/api/nextboot")
+		if err != nil {
+			t.Fatalf("curl: %v %s", err, out)
+		}
+		return string(out)
+	}
+	if code := post("nope"); code != "401" {
+		t.Errorf("POST with a wrong token: %s", code)
+	}
+	if code := post(strings.TrimSpace(string(tok))); code != "200" {
+		t.Fatalf("POST with the token: %s\n%s", code, srv.Output())
+	}
+	get := func() string {
+		dst := filepath.Join(t.TempDir(), "default")
+		if out, err := lb.cli.Run(ctx, "tftp", "-m", "binary", "10.60.41.2", "-c", "get", "pxelinux.cfg/default", dst); err != nil {
+			t.Fatalf("TFTP pxelinux.cfg/default: %v %s", err, out)
+		}
+		b, _ := os.ReadFile(dst)
+		return string(b)
+	}
+	first := get()
+	waitFor(t, srv, "boot-once used")
+	if !strings.Contains(srv.Output(), "by=pxelinux") || !strings.Contains(first, "KERNEL images/inst/linux") ||
+		strings.Contains(first, "DEFAULT local") {
+		t.Errorf("first configuration (boot-once inst):\n%s\n%s", first, srv.Output())
+	}
+	second := get()
+	if !strings.Contains(second, "DEFAULT local\n") {
+		t.Errorf("second configuration did not fall back to the default:\n%s", second)
+	}
+	if nb := getURL(t, lb.cli, "http://10.60.41.2:8080/api/nextboot"); !strings.Contains(nb, `"next":"local"`) || strings.Contains(nb, `"boot_once":true`) {
+		t.Errorf("/api/nextboot after the boot: %s", nb)
+	}
+	stopOK(t, srv)
+}
