@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	httpd "github.com/pxe-edge/pxe-edge/pkg/http"
 	"github.com/pxe-edge/pxe-edge/pkg/images"
@@ -155,12 +156,31 @@ func (s *imagesService) imagesHandler() http.Handler {
 // tftpSource overlays the catalogue on inner: files inside images over TFTP and, when the
 // netboot directory has none, a generated pxelinux.cfg/default and grub/grub.cfg.
 func (s *imagesService) tftpSource(inner tftp.FileSource) tftp.FileSource {
-	return &images.TFTPSource{Catalog: s.cat, Inner: inner, Generate: s.generate}
+	return onceSource{FileSource: &images.TFTPSource{Catalog: s.cat, Inner: inner, Generate: s.generate}, s: s}
+}
+
+// onceSource consumes a client's boot-once setting when it fetches a file of that entry over
+// TFTP (pxelinux and GRUB load kernels, initrds and memdisk ISOs from images/). Handing out
+// the menu is too early: pxelinux reads pxelinux.cfg/default once more when menu.c32
+// starts, and a client that never boots the entry keeps its setting.
+type onceSource struct {
+	tftp.FileSource
+	s *imagesService
+}
+
+func (o onceSource) Open(req *tftp.Request) (tftp.File, error) {
+	f, err := o.FileSource.Open(req)
+	if rest, ok := strings.CutPrefix(req.Path, "images/"); ok && err == nil {
+		entry, _, _ := strings.Cut(rest, "/")
+		if mac, ok := o.s.d.macOf(req.Client.Addr().Unmap()); ok {
+			o.s.consume(net.HardwareAddr(mac[:]).String(), entry, "tftp")
+		}
+	}
+	return f, err
 }
 
 // generate renders pxelinux.cfg/default (BIOS clients without iPXE) and grub/grub.cfg (GRUB
-// network clients). Neither can mark a kernel URL, so a boot-once default is consumed when
-// its menu is handed out.
+// network clients) for the client's profile and boot-once setting.
 func (s *imagesService) generate(req *tftp.Request) ([]byte, bool) {
 	var kind string
 	switch req.Path {
@@ -196,11 +216,6 @@ func (s *imagesService) generate(req *tftp.Request) ([]byte, bool) {
 	}
 	s.log.Info("images: generated menu", "file", req.Path, "client", req.Client, "mac", info.MAC, "arch", arch,
 		"default", dec.Default, "profile", dec.Profile, "boot_once", dec.BootOnce)
-	if dec.BootOnce && info.MAC != "" {
-		if name, ok := images.MenuDefault(entries, c, dec, kind); ok && name == dec.Default {
-			s.consume(info.MAC, name, kind)
-		}
-	}
 	return []byte(out), true
 }
 
