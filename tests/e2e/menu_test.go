@@ -301,11 +301,14 @@ func TestMenuImages(t *testing.T) {
 
 // TestMenuPXELinuxMemdisk is PyPXE's own workflow through the daemon: without --ipxe a BIOS
 // guest gets pxelinux.0; the netboot directory has no pxelinux.cfg/default, so pxe-edge
-// generates one from images/ (menu.c32; the profile's default is ipxe.iso, a small BIOS ISO
-// offered through memdisk); pxelinux loads memdisk and the ISO by TFTP from inside images/
-// and the ISO's iPXE starts.
+// generates one from images/ (menu.c32, a one-second timeout); the machine's boot-once
+// setting, made through POST /api/nextboot, is ipxe.iso (a small BIOS ISO offered through
+// memdisk) while its profile's default is the local disk; pxelinux loads memdisk and the ISO
+// by TFTP from inside images/ and the ISO's iPXE starts. The ISO's fetch consumes the
+// setting (not the configuration, which pxelinux reads twice).
 func TestMenuPXELinuxMemdisk(t *testing.T) {
 	e := newEnv(t, 41)
+	const mac = "52:54:00:70:41:10"
 	netlab.RequireFiles(t, "/usr/lib/syslinux/memdisk", "/usr/lib/ipxe/ipxe.iso")
 	if err := os.Remove(filepath.Join(e.dir, "pxelinux.cfg", "default")); err != nil {
 		t.Fatal(err)
@@ -318,16 +321,30 @@ func TestMenuPXELinuxMemdisk(t *testing.T) {
 		writeFile(t, filepath.Join(e.dir, dst), b)
 	}
 	prof := filepath.Join(e.state, "profiles.json")
-	writeFile(t, prof, []byte(`{"default": "ipxe.iso", "timeout": 1}`))
-	p := e.startServer("--dhcp", "--profiles", prof)
-	g := e.startGuest("bios", biosGuest(t, e.tap(), "52:54:00:70:41:10")...)
+	writeFile(t, prof, []byte(`{"default": "local", "timeout": 1}`))
+	p := e.startServer("--dhcp", "--http", "--http-port", "80", "--profiles", prof)
+	tok, err := os.ReadFile(filepath.Join(e.state, "dashboard.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := e.api("POST", "/api/nextboot", `{"mac": "`+mac+`", "entry": "ipxe.iso"}`, "Authorization: Bearer "+strings.TrimSpace(string(tok))); code != 200 {
+		t.Fatalf("POST /api/nextboot: %d %s", code, body)
+	}
+	g := e.startGuest("bios", biosGuest(t, e.tap(), mac)...)
 	g.waitRE(regexp.MustCompile(`(?s)MEMDISK.*Loading ipxe.krn.*iPXE initialising devices`), guestTimeout)
 	took := time.Since(g.start)
 	out := p.Output()
-	for _, want := range []string{"generated menu", "file=pxelinux.cfg/default", "file=menu.c32", "file=memdisk", "file=images/ipxe.iso"} {
+	for _, want := range []string{"generated menu", "file=pxelinux.cfg/default", "file=menu.c32", "file=memdisk", "file=images/ipxe.iso",
+		"boot-once used", "by=tftp"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("server log lacks %q", want)
 		}
 	}
-	t.Logf("BIOS → pxelinux.0 → generated pxelinux.cfg/default → menu.c32 → memdisk → ipxe.iso in %v", took.Round(time.Second))
+	if n := strings.Count(out, "boot_once=true"); n < 2 {
+		t.Errorf("pxelinux got the boot-once configuration %d times, want both reads", n)
+	}
+	if n, once := e.nextBoot(mac); n != "local" || once {
+		t.Errorf("after the boot %s boots %q once=%v, want local", mac, n, once)
+	}
+	t.Logf("BIOS → pxelinux.0 → generated pxelinux.cfg/default → menu.c32 → memdisk → ipxe.iso (boot-once) in %v", took.Round(time.Second))
 }
