@@ -251,14 +251,14 @@ func TestMenuImages(t *testing.T) {
 		t.Fatalf("after the restart %s boots %q once=%v, want debian-12.iso once", macBIOS, n, once)
 	}
 
-	// First round: BIOS → the ISO's kernel by boot-once, while a third machine sanboots the
-	// same ISO through a script entry.
+	// One guest at a time (TCG on a shared machine). A third machine sanboots the ISO through
+	// a script entry; then the BIOS guest boots the ISO's kernel by boot-once.
 	start := time.Now()
-	gb := e.startGuest("bios", append(biosGuest(t, e.tap(), macBIOS), "-m", "1024")...)
 	gs := e.startGuest("bios-sanboot", biosGuest(t, e.tap(), macSan)...)
 	ts := gs.wait("pxe-edge: isolinux started from the ISO", guestTimeout)
 	t.Logf("BIOS → generated menu → script entry → sanboot of the ISO → isolinux in %v", ts.Round(time.Second))
 	gs.kill()
+	gb := e.startGuest("bios", append(biosGuest(t, e.tap(), macBIOS), "-m", "1024")...)
 	tb := gb.wait(installerScreen, installerTimeout)
 	t.Logf("BIOS → generated menu → boot-once ISO (kernel + initrd from inside it) → installer in %v", tb.Round(time.Second))
 	gb.kill()
@@ -281,12 +281,13 @@ func TestMenuImages(t *testing.T) {
 		t.Errorf("after the boot %s boots %q once=%v, want its profile's debian-installer", macBIOS, n, once)
 	}
 
-	// Second round: the BIOS guest's next boot takes its default, the installer directory;
-	// so does the UEFI guest by its profile.
+	// The BIOS guest's next boot takes its default, the installer directory; so does the
+	// UEFI guest by its profile.
 	gb2 := e.startGuest("bios-again", append(biosGuest(t, e.tap(), macBIOS), "-m", "1024")...)
-	gu := e.startGuest("ovmf", append(ovmfGuest(t, e.tap(), macUEFI), "-m", "1024")...)
 	tb2 := gb2.wait(installerScreen, installerTimeout)
 	t.Logf("BIOS next boot → its default (installer directory) → installer in %v", tb2.Round(time.Second))
+	gb2.kill()
+	gu := e.startGuest("ovmf", append(ovmfGuest(t, e.tap(), macUEFI), "-m", "1024")...)
 	tu := gu.wait(installerScreen, installerTimeout)
 	t.Logf("UEFI → ipxe.efi → generated menu → installer directory → installer in %v", tu.Round(time.Second))
 	out = p.Output()
