@@ -87,6 +87,13 @@ func TestImagesService(t *testing.T) {
 	if b, _ := os.ReadFile(cfg); !strings.Contains(string(b), "KERNEL images/inst/linux") {
 		t.Errorf("generated pxelinux.cfg/default:\n%s", b)
 	}
+	grub := filepath.Join(t.TempDir(), "grub.cfg")
+	if out, err := lb.cli.Run(ctx, "tftp", "-m", "binary", "10.60.40.2", "-c", "get", "grub/grub.cfg", grub); err != nil {
+		t.Fatalf("TFTP grub/grub.cfg: %v %s", err, out)
+	}
+	if b, _ := os.ReadFile(grub); !strings.Contains(string(b), "linux '/images/inst/linux'") || !strings.Contains(string(b), "set default=") {
+		t.Errorf("generated grub/grub.cfg:\n%s", b)
+	}
 
 	// SIGHUP: a new image appears; a bad profiles file keeps the old profiles.
 	if err := os.WriteFile(filepath.Join(dir, "images", "tool.ipxe"), []byte("#!ipxe\nshell\n"), 0o644); err != nil {

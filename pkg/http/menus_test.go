@@ -135,6 +135,12 @@ func TestNextBootAPI(t *testing.T) {
 	if resp.StatusCode != 421 {
 		t.Errorf("foreign Host: %d", resp.StatusCode)
 	}
+	_, page := rawRequest(t, addr, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+	for _, want := range []string{`id="menu-section"`, `"/api/nextboot"`, "Authorization", "sessionStorage"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("dashboard lacks %s", want)
+		}
+	}
 	if !strings.Contains(logs.String(), "without the token") || !strings.Contains(logs.String(), "cross-origin") {
 		t.Error("refusals not logged")
 	}
