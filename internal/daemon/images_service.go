@@ -95,8 +95,12 @@ func (s *imagesService) Reload() error {
 
 func (s *imagesService) Stop(context.Context) { s.run.stop() }
 
-// consume clears mac's boot-once setting for entry, logging what happened.
+// consume clears mac's boot-once setting for entry, logging what happened. An empty entry
+// clears nothing (ConsumeIf would take it as "any").
 func (s *imagesService) consume(mac, entry, how string) {
+	if entry == "" {
+		return
+	}
 	ok, err := s.res.ConsumeIf(mac, entry)
 	switch {
 	case err != nil:
