@@ -21,9 +21,10 @@ type service interface {
 }
 
 // services lists what this configuration runs, in start order. The image catalogue and the
-// file and block servers come first (NBD before HTTP, whose status pages report it) and DHCP after them, so that a client is offered a boot only once its files can be fetched
-// (and, stopping in reverse, DHCP goes quiet before the file servers drain); the link
-// supervisor comes last because it resumes DHCP on carrier.
+// file and block servers come first (NBD before HTTP, whose status pages report it) and DHCP
+// after them, so that a client is offered a boot only once its files can be fetched (and,
+// stopping in reverse, DHCP goes quiet before the file servers drain); the link supervisor
+// comes last because it resumes DHCP on carrier.
 func (d *Daemon) services() []service {
 	var l []service
 	// The image catalogue comes first: TFTP and HTTP serve it from the moment they listen.
