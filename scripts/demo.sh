@@ -6,6 +6,9 @@
 #   make demo ARCH=arm64     # arm64 UEFI guest (qemu-system-aarch64 -M virt, AAVMF)
 #   make demo ARCH=diskless  # x86-64 diskless Linux: iPXE ROM → HTTP kernel + initramfs → root
 #                            # over NBD; boots twice, the second boot sees the first's write
+#   make demo ARCH=menu      # x86 BIOS guest: no boot.ipxe, so iPXE gets the menu pxe-edge
+#                            # generates from images/; a machine profile picks Debian's netboot
+#                            # installer with no keystroke, up to the installer's first screen
 #
 # ARCH=diskless builds its guest with scripts/diskless-assets.sh (Debian packages, cached in
 # /var/cache/pxe-edge/diskless) and serves the root image with the NBD server DISKLESS_NBD
@@ -14,6 +17,11 @@
 # or pxe-edge (pxe-edge's own --nbd with per-MAC copy-on-write overlays). With per-MAC
 # overlays a second guest with another MAC boots too and must see a fresh root. DISKLESS_BOOTS (default 2) boots of the
 # first guest. docs/diskless.md has the details.
+#
+# ARCH=menu serves a copy of netboot/ without boot.ipxe and with images/debian-installer/
+# (links to the files of Debian's debian-installer-12-netboot-amd64 package), and starts
+# pxe-edge with --profiles naming the guest's MAC (default debian-installer, timeout 0).
+# docs/images.md has the details.
 #
 # What it does: installs the Debian packages it lacks (scripts/install-deps.sh demo), builds
 # bin/pxe-edge and netboot/ (`make build netboot`), builds a throw-away lab out of network
@@ -36,10 +44,13 @@ case $mode in
   bios|x86-bios|pcbios) mode=bios ;;
   arm64|aarch64) mode=arm64 ;;
   diskless|nbd) mode=diskless ;;
-  *) echo "demo: unknown ARCH=$mode (use nothing, bios, arm64 or diskless)" >&2; exit 2 ;;
+  menu|images) mode=menu ;;
+  *) echo "demo: unknown ARCH=$mode (use nothing, bios, arm64, diskless or menu)" >&2; exit 2 ;;
 esac
 
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-150}   # seconds for the guest to get through boot.ipxe (each boot)
+[ $mode != menu ] || GUEST_TIMEOUT=${GUEST_TIMEOUT_MENU:-300} # …or to the installer's first screen
+DI_NETBOOT=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
 SUBNET=10.80.0                        # board/demo range (docs/DESIGN.md)
 SERVER=$SUBNET.1
 MAC=52:54:00:80:00:42
@@ -61,6 +72,9 @@ case $mode in
   uefi) need_pkgs="qemu-system-x86 ovmf ipxe" need_files="/usr/share/qemu/OVMF.fd" ;;
   bios) need_pkgs="qemu-system-x86 ipxe-qemu ipxe" need_files="/usr/lib/ipxe/qemu/efi-e1000.rom" ;;
   arm64) need_pkgs="qemu-system-arm qemu-efi-aarch64 ipxe" need_files="/usr/share/AAVMF/AAVMF_CODE.fd" ;;
+  menu)
+    need_pkgs="qemu-system-x86 ipxe-qemu ipxe debian-installer-12-netboot-amd64"
+    need_files="/usr/lib/ipxe/qemu/efi-virtio.rom $DI_NETBOOT/linux $DI_NETBOOT/initrd.gz" ;;
   diskless)
     need_pkgs="qemu-system-x86 ipxe-qemu ipxe cpio e2fsprogs" need_files="/usr/lib/ipxe/qemu/efi-virtio.rom"
     case $DISKLESS_NBD in
@@ -147,6 +161,23 @@ trap 'echo; echo "demo: interrupted"; exit 130' INT TERM HUP
 # over NBD (the repository's netboot/ stays as it is).
 serve=$netboot
 nbd_args=()
+menu_args=()
+if [ $mode = menu ]; then
+  # No boot.ipxe: iPXE clients get the menu pxe-edge generates from images/. The installer
+  # is a kernel + initrd directory entry; the profile boots it at once on the guest's MAC.
+  serve=$tmp/netboot
+  mkdir -p "$serve"
+  cp -a "$netboot/." "$serve/"
+  rm -f "$serve/boot.ipxe"
+  mkdir -p "$serve/images/debian-installer"
+  ln -s "$DI_NETBOOT/linux" "$DI_NETBOOT/initrd.gz" "$serve/images/debian-installer/"
+  cat >"$tmp/profiles.json" <<EOT
+{"default": "local", "timeout": 10, "args": "console=ttyS0",
+ "profiles": [{"name": "demo", "match": {"mac": ["$MAC"]}, "default": "debian-installer", "timeout": 0}]}
+EOT
+  menu_args=(--profiles "$tmp/profiles.json")
+  say "images/: debian-installer/ (links to $DI_NETBOOT); profile: $MAC boots it with no keystroke"
+fi
 if [ $mode = diskless ]; then
   serve=$tmp/netboot
   mkdir -p "$serve"
@@ -209,7 +240,8 @@ prefix() {
 field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2"; }
 mkdir -p "$tmp/state"
 args=(--iface eth0 --dhcp -s "$SERVER" -n 255.255.255.0 -b "$SUBNET.100" -e "$SUBNET.150" -r '' -d ''
-  --http --http-port 80 --ipxe --tftp -a "$serve" --state-dir "$tmp/state" ${nbd_args[@]+"${nbd_args[@]}"})
+  --http --http-port 80 --ipxe --tftp -a "$serve" --state-dir "$tmp/state" ${nbd_args[@]+"${nbd_args[@]}"}
+  ${menu_args[@]+"${menu_args[@]}"})
 say "starting: pxe-edge$(printf ' %q' "${args[@]}")"
 ip netns exec "$ns_srv" "$bin" "${args[@]}" > >(prefix $'\033[36m[pxe-edge]\033[0m' "$tmp/pxe-edge.log") 2>&1 &
 pxe_pid=$!
@@ -219,6 +251,10 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 grep -q 'DHCP answering' "$tmp/pxe-edge.log" || die "pxe-edge did not start serving within 20 s"
+if [ $mode = menu ]; then
+  say "catalogue (GET /api/images): $(ip netns exec "$ns_srv" curl -s "http://$SERVER/api/images" |
+    sed -n 's/.*"name":"\([^"]*\)","kind":"\([^"]*\)".*"method":"\([^"]*\)".*/\1 (\2, \3)/p')"
+fi
 
 if [ $mode = diskless ] && [ "$DISKLESS_NBD" != pxe-edge ]; then
   # The stand-in NBD server, on the address pxe-edge has just put on eth0.
@@ -282,6 +318,9 @@ guest_cmd() {
         -drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd
         -drive if=pflash,format=raw,file="$tmp/vars.fd"
         -device virtio-net-pci,netdev=n0,mac=$1,romfile=) ;;
+    menu)
+      what="x86 BIOS guest (SeaBIOS, virtio-net with the iPXE ROM) on the generated menu"
+      qemu=(qemu-system-x86_64 -accel tcg -m 1024 -boot n -device virtio-net-pci,netdev=n0,mac=$1) ;;
     diskless)
       what="x86-64 diskless guest (SeaBIOS, virtio-net with the iPXE ROM; root over NBD from $nbd_what)"
       qemu=(qemu-system-x86_64 -accel tcg -m 256 -boot n -device virtio-net-pci,netdev=n0,mac=$1) ;;
@@ -293,6 +332,7 @@ guest_cmd() {
 # What ends a boot on the console: a success and a failure marker.
 ok_mark='pxe-edge: leaving iPXE' fail_mark='pxe-edge: boot failed'
 if [ $mode = diskless ]; then ok_mark='PXE-EDGE-DISKLESS-OK' fail_mark='PXE-EDGE-DISKLESS-FAIL'; fi
+if [ $mode = menu ]; then ok_mark='Select a language' fail_mark='Boot failed.'; fi
 
 # run_guest MAC CONSOLE: boot the guest once, its console to the terminal and to CONSOLE;
 # sets result (ok, failed, exited, timeout) and t_run/t_end (power-on, end).
@@ -408,7 +448,8 @@ done < <(grep 'msg=http ' "$tmp/pxe-edge.log" | grep -v ' path=/api/' | cut -f2-
 for m in 'Start PXE over IPv4' 'NBP file downloaded' 'iPXE initialising devices' 'boot.ipxe : ' \
   'pxe-edge: boot.ipxe reached' 'pxe-edge: menu choice' 'pxe-edge: leaving iPXE' 'pxe-edge: boot failed' \
   'pxe-edge: diskless boot for' '] Linux version' 'pxe-edge-diskless: initramfs' 'udhcpc: lease of' \
-  'Connected /dev/nbd0' 'EXT4-fs (nbd0): mounted' 'PXE-EDGE-DISKLESS-' '] reboot: Power down'; do
+  'Connected /dev/nbd0' 'EXT4-fs (nbd0): mounted' 'PXE-EDGE-DISKLESS-' '] reboot: Power down' \
+  'Booting debian-installer' 'Run /init as init process' 'Select a language'; do
   grep -F -m1 -- "$m" "$tmp/console.log" 2>/dev/null |
     awk -F'\t' '{ x = $2; if (length(x) > 100) x = substr(x, 1, 100) "…"; printf "%s\tconsole: %s\n", $1, x }' >>"$tl" || true
 done
@@ -461,6 +502,16 @@ if [ $mode = diskless ]; then
     failed) die "the diskless guest reported a failure (console above)" ;;
     exited) die "the guest stopped before its root came up (console above)" ;;
     timeout) die "the guest did not reach its NBD root within $GUEST_TIMEOUT s (console above)" ;;
+  esac
+  exit 0
+fi
+if [ $mode = menu ]; then
+  grep -F -m1 'generated iPXE menu' "$tmp/pxe-edge.log" | cut -f2- | sed 's/^/  menu         /' | cut -c1-220 || true
+  case $result in
+    ok) say "OK: the guest got pxe-edge's generated menu, its profile chose the installer with no keystroke, and Debian's installer showed its first screen" ;;
+    failed) die "the generated menu's boot failed (console above)" ;;
+    exited) die "the guest stopped before the installer's first screen (console above)" ;;
+    timeout) die "the installer's first screen did not appear within $GUEST_TIMEOUT s (console above)" ;;
   esac
   exit 0
 fi

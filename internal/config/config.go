@@ -117,11 +117,13 @@ type Config struct {
 	TFTPIdleTimeout   time.Duration // TFTP_IDLE_TIMEOUT, --tftp-idle-timeout: drop a transfer without progress this long
 
 	// Ours.
-	Iface        string // IFACE, --iface: the boot-network interface; "" = first wired one with a carrier
-	BootMap      string // BOOT_MAP, --boot-map: option 93 architecture → boot file JSON, reloaded on SIGHUP
-	StateDir     string // STATE_DIR, --state-dir: lease journal and snapshot
-	LogFormat    string // LOG_FORMAT, --log-format: "text" or "json"
-	SyslogFormat string // SYSLOG_FORMAT, --syslog-format: "rfc5424" or "rfc3164"
+	Iface        string        // IFACE, --iface: the boot-network interface; "" = first wired one with a carrier
+	BootMap      string        // BOOT_MAP, --boot-map: option 93 architecture → boot file JSON, reloaded on SIGHUP
+	Profiles     string        // PROFILES, --profiles: machine profiles JSON for the generated menus, reloaded on SIGHUP
+	ImagesRescan time.Duration // IMAGES_RESCAN, --images-rescan: period of the images/ re-scan
+	StateDir     string        // STATE_DIR, --state-dir: lease journal and snapshot
+	LogFormat    string        // LOG_FORMAT, --log-format: "text" or "json"
+	SyslogFormat string        // SYSLOG_FORMAT, --syslog-format: "rfc5424" or "rfc3164"
 
 	// ConfigFile is the --config file the values were loaded from ("" = none).
 	ConfigFile string
@@ -167,6 +169,7 @@ func Defaults() *Config {
 		NBDPort:           10809,
 		NBDCowMemMax:      64,
 		StateDir:          "/var/lib/pxe-edge",
+		ImagesRescan:      10 * time.Second,
 		HTTPStatus:        true,
 		LogFormat:         "text",
 		SyslogFormat:      "rfc5424",

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/pxe-edge/pxe-edge/pkg/profiles"
 )
 
 // Validate checks the configuration as a whole and returns every problem at once, each naming
@@ -93,6 +95,16 @@ func (c *Config) Validate() error {
 		if _, err := os.Stat(c.BootMap); err != nil {
 			bad("%s: %v", byKey["BOOT_MAP"].flagName(), err)
 		}
+	}
+	if c.Profiles != "" {
+		// A bad profiles file is a start-up error (exit 2), like a bad flag; on SIGHUP the
+		// daemon keeps the old profiles instead.
+		if _, err := profiles.Load(c.Profiles); err != nil {
+			bad("%s: %v", byKey["PROFILES"].flagName(), err)
+		}
+	}
+	if c.ImagesRescan < time.Second || c.ImagesRescan > time.Hour {
+		bad("%s: %v; use 1s-1h", byKey["IMAGES_RESCAN"].flagName(), c.ImagesRescan)
 	}
 	if c.Mode() != DHCPOff {
 		errs = append(errs, c.validateDHCP()...)

@@ -14,9 +14,10 @@ import (
 // httpService serves the netboot directory, the per-client scripts, the status API and the
 // dashboard over HTTP.
 type httpService struct {
-	d   *Daemon
-	srv *httpd.Server
-	run runner
+	d      *Daemon
+	images *imagesService // the catalogue served at /images/ and the generated menus
+	srv    *httpd.Server
+	run    runner
 }
 
 func (s *httpService) Name() string { return "HTTP" }
@@ -24,7 +25,12 @@ func (s *httpService) Name() string { return "HTTP" }
 func (s *httpService) Start(ctx context.Context) error {
 	d := s.d
 	addr := d.bindAddr("HTTP_SERVER_IP", d.cfg.HTTPServerIP, d.cfg.HTTPPort)
-	srv, err := httpd.New(d.httpConfig(addr))
+	cfg := d.httpConfig(addr)
+	if s.images != nil {
+		cfg.Mounts = append(cfg.Mounts, httpd.Mount{Prefix: "/images/", Handler: s.images.imagesHandler()})
+		cfg.Menus = menusView{s.images}
+	}
+	srv, err := httpd.New(cfg)
 	if err != nil {
 		return fmt.Errorf("HTTP: %w", err)
 	}

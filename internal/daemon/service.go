@@ -20,20 +20,27 @@ type service interface {
 	Stop(ctx context.Context)
 }
 
-// services lists what this configuration runs, in start order. The file and block servers
-// come first (NBD before HTTP, whose status pages report it) and DHCP after them, so that a client is offered a boot only once its files can be fetched
-// (and, stopping in reverse, DHCP goes quiet before the file servers drain); the link
-// supervisor comes last because it resumes DHCP on carrier.
+// services lists what this configuration runs, in start order. The image catalogue and the
+// file and block servers come first (NBD before HTTP, whose status pages report it) and DHCP
+// after them, so that a client is offered a boot only once its files can be fetched (and,
+// stopping in reverse, DHCP goes quiet before the file servers drain); the link supervisor
+// comes last because it resumes DHCP on carrier.
 func (d *Daemon) services() []service {
 	var l []service
+	// The image catalogue comes first: TFTP and HTTP serve it from the moment they listen.
+	var img *imagesService
+	if d.cfg.UseTFTP || d.cfg.UseHTTP {
+		img = &imagesService{d: d}
+		l = append(l, img)
+	}
 	if d.cfg.UseTFTP {
-		l = append(l, &tftpService{d: d})
+		l = append(l, &tftpService{d: d, images: img})
 	}
 	if d.cfg.NBDBlockDevice != "" {
 		l = append(l, &nbdService{d: d})
 	}
 	if d.cfg.UseHTTP {
-		l = append(l, &httpService{d: d})
+		l = append(l, &httpService{d: d, images: img})
 	}
 	if d.dhcpOn() {
 		l = append(l, &dhcpUnit{d: d})

@@ -13,12 +13,13 @@ import (
 // tftpService serves the netboot directory over TFTP, with per-client roots and Raspberry Pi
 // prefixes (pkg/bootfs) over the plain root.
 type tftpService struct {
-	d    *Daemon
-	srv  *tftp.Server
-	conn *net.UDPConn
-	root *tftp.DirSource
-	fs   *bootfs.Source
-	run  runner
+	d      *Daemon
+	images *imagesService // files inside images/ and generated menus over the plain source
+	srv    *tftp.Server
+	conn   *net.UDPConn
+	root   *tftp.DirSource
+	fs     *bootfs.Source
+	run    runner
 }
 
 func (s *tftpService) Name() string { return "TFTP" }
@@ -42,7 +43,11 @@ func (s *tftpService) Start(ctx context.Context) error {
 		return fmt.Errorf("TFTP: %w", err)
 	}
 	s.root, s.fs, s.conn = root, fs, conn
-	s.srv = d.tftpServer(fs)
+	var src tftp.FileSource = fs
+	if s.images != nil {
+		src = s.images.tftpSource(fs)
+	}
+	s.srv = d.tftpServer(src)
 	d.log.Info("TFTP listening", "addr", addr, "root", d.cfg.NetbootDir, "max", d.cfg.TFTPMax)
 	s.run.start(ctx, func(ctx context.Context) {
 		if err := s.srv.Serve(ctx, conn); err != nil && !errors.Is(err, tftp.ErrServerClosed) {

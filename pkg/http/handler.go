@@ -28,7 +28,7 @@ func (s *Server) serveHTTP(hw http.ResponseWriter, r *http.Request) {
 			"status", w.status, "bytes", w.bytes, "duration", time.Since(start).Round(time.Microsecond))
 	}()
 	w.Header().Set("Server", "pxe-edge")
-	if r.ContentLength != 0 {
+	if r.ContentLength != 0 && !s.isNextBootWrite(r) {
 		refuseBody(w)
 	}
 	s.route(w, r)
@@ -53,6 +53,8 @@ func (s *Server) route(w *respWriter, r *http.Request) {
 			s.serveEvents(w, r)
 		case "/metrics":
 			s.serveMetrics(w, r)
+		default:
+			s.serveMenuAPI(w, r)
 		}
 		return
 	}
@@ -64,11 +66,12 @@ func (s *Server) route(w *respWriter, r *http.Request) {
 }
 
 func isStatusRoute(p string) bool {
-	return p == "/" || p == "/api/status" || p == "/api/events" || p == "/metrics"
+	return p == "/" || p == "/api/status" || p == "/api/events" || p == "/metrics" || isMenuRoute(p)
 }
 
 // refuseBody makes sure a request body is never waited for. No route reads one (every
-// route is GET or HEAD), but after the handler net/http reads up to 256 KiB of an unread body
+// route but POST /api/nextboot, which reads its small body under its own deadline, is GET
+// or HEAD), but after the handler net/http reads up to 256 KiB of an unread body
 // to keep the connection, without a deadline: a client that announces a body and never sends
 // it would hold its slot for good. So the body's read deadline is now, and the connection is
 // closed after the answer (whatever is left of the body must not be parsed as a request).

@@ -180,6 +180,9 @@ func (s *Server) serveScript(w *respWriter, r *http.Request, root *os.Root, name
 	}
 	if used == "" {
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			if name == "boot.ipxe" && s.defaultScript(w, r, q) {
+				return
+			}
 			httpError(w, http.StatusNotFound, "")
 			return
 		}

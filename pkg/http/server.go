@@ -82,6 +82,11 @@ type Config struct {
 	// Mounts are read-only handlers served under URL prefixes beside Root (mount.go), e.g.
 	// the image catalogue at /images/. The first matching prefix wins.
 	Mounts []Mount
+	// Menus, when set, is the image catalogue's side: boot.ipxe falls back to its generated
+	// menu when the netboot directory has neither boot.ipxe nor the client's hosts/<mac>.ipxe,
+	// and the status routes add /api/images, /api/profiles and /api/nextboot (GET; POST
+	// with the dashboard token sets a machine's next boot).
+	Menus Menus
 	// Clients gives per-client facts and the daemon status. It may be nil: scripts then
 	// see only the request's IP (and facts the client put in the query string).
 	Clients Clients

@@ -15,6 +15,9 @@
 //	tuning_test.go flags in real replies and boots: --pi-menu/--no-pi, --http-boot-path
 //	               (replayed OVMF/AAVMF DISCOVERs and a real OVMF HTTP boot),
 //	               --uboot-file/--uboot-config-file (a real U-Boot)
+//	menu_test.go   no boot.ipxe: the menu generated from images/ and --profiles; Debian's
+//	               netboot installer on BIOS and UEFI, an ISO's kernel by boot-once (API,
+//	               token, restart), sanboot of the ISO; pxelinux → menu.c32 → memdisk → ISO
 //	golden_test.go tshark traces per client kind: checked live, stored in testdata/ with
 //	               -update, and re-checked (with pkg/boot re-deciding them) by TestGoldenTraces
 //
