@@ -515,6 +515,9 @@ func reservationFields(r dhcpd.Reservation) map[string]string {
 	if r.Hostname != "" {
 		m["hostname"] = r.Hostname
 	}
+	if r.Group != "" {
+		m["group"] = r.Group // machine profiles match on it
+	}
 	return m
 }
 

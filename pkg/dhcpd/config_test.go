@@ -120,3 +120,18 @@ func TestReservationsPyPXEFormat(t *testing.T) {
 		t.Fatalf("reservation outside the subnet: %v", err)
 	}
 }
+
+// A binding's "group" names the machine profiles' group; it is kept as written, and bounded.
+func TestReservationGroup(t *testing.T) {
+	r, err := ParseReservations([]byte(`{"dhcp":{"binding":{"02:00:00:00:00:07":{"ipaddr":"10.40.0.7","group":"rack-a"}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := r.Lookup([6]byte{2, 0, 0, 0, 0, 7}); !ok || e.Group != "rack-a" {
+		t.Fatalf("group: %+v %v", e, ok)
+	}
+	long := `{"dhcp":{"binding":{"02:00:00:00:00:07":{"ipaddr":"10.40.0.7","group":"` + strings.Repeat("g", 65) + `"}}}}`
+	if _, err := ParseReservations([]byte(long)); err == nil {
+		t.Fatal("a 65-byte group was accepted")
+	}
+}

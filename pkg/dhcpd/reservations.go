@@ -24,6 +24,7 @@ type Reservation struct {
 	DNS      []netip.Addr // "dns": option 6
 	ROM      string       // "rom": boot file for this client, overriding the architecture default
 	Hostname string       // "hostname" (a pxe-edge extension): option 12
+	Group    string       // "group" (a pxe-edge extension): the machine profiles' group name
 }
 
 // Reservations is an immutable set of static bindings keyed by MAC. A nil *Reservations is
@@ -40,6 +41,7 @@ type jsonBinding struct {
 	DNS      []string `json:"dns"`
 	ROM      string   `json:"rom"`
 	Hostname string   `json:"hostname"`
+	Group    string   `json:"group"`
 }
 
 // LoadReservations reads PyPXE's static configuration file
@@ -130,7 +132,10 @@ func ParseReservations(data []byte) (*Reservations, error) {
 		if len(jb.Hostname) > 255 {
 			return nil, fmt.Errorf("%w: binding %q: hostname is longer than 255 bytes", ErrReservations, k)
 		}
-		e.ROM, e.Hostname = jb.ROM, jb.Hostname
+		if len(jb.Group) > 64 {
+			return nil, fmt.Errorf("%w: binding %q: group is longer than 64 bytes", ErrReservations, k)
+		}
+		e.ROM, e.Hostname, e.Group = jb.ROM, jb.Hostname, jb.Group
 		r.byMAC[e.MAC] = e
 	}
 	return r, nil
