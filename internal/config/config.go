@@ -122,6 +122,7 @@ type Config struct {
 	Profiles     string        // PROFILES, --profiles: machine profiles JSON for the generated menus, reloaded on SIGHUP
 	ImagesRescan time.Duration // IMAGES_RESCAN, --images-rescan: period of the images/ re-scan
 	StateDir     string        // STATE_DIR, --state-dir: lease journal and snapshot
+	RunAs        string        // RUN_AS, --user: drop to this user after set-up (root only)
 	LogFormat    string        // LOG_FORMAT, --log-format: "text" or "json"
 	SyslogFormat string        // SYSLOG_FORMAT, --syslog-format: "rfc5424" or "rfc3164"
 

@@ -21,4 +21,4 @@ func requireCaps(need ...capability) error { return nil }
 func unprivilegedPortStart() int { return 1024 }
 
 // dropPrivileges does nothing outside Linux.
-func dropPrivileges() ([]string, error) { return nil, nil }
+func dropPrivileges(runAs, stateDir string) ([]string, error) { return nil, nil }

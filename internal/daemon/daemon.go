@@ -120,10 +120,13 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) (err error) {
 	}
 
 	// Everything after the interface's set-up runs with only the capabilities it needs.
-	if kept, err := dropPrivileges(); err != nil {
+	if kept, err := dropPrivileges(d.cfg.RunAs, d.cfg.StateDir); err != nil {
+		if d.cfg.RunAs != "" {
+			return err // asked to run as a user: never go on as root
+		}
 		d.log.Warn("could not drop privileges; running with those the process was given", "err", err)
 	} else if kept != nil {
-		d.log.Info("dropped privileges", "kept", strings.Join(kept, ","))
+		d.log.Info("dropped privileges", "kept", strings.Join(kept, ","), "user", d.cfg.RunAs)
 	}
 
 	// Services live on their own context so that SIGTERM can first let them drain and only

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pxe-edge/pxe-edge/internal/netlab"
@@ -63,4 +64,51 @@ func capField(t *testing.T, status, key string) uint64 {
 	}
 	t.Fatalf("no %s in status", key)
 	return 0
+}
+
+// --user nobody: the daemon runs as nobody with the same three capabilities, owns its state
+// directory, and still serves (a file from a world-readable netboot dir).
+func TestRunAsUser(t *testing.T) {
+	netlab.RequireCommands(t, "tftp")
+	lb := newLab(t, "10.60.27.2/24", "10.60.27.50/24")
+	dir, _ := netbootDir(t, "f.bin", 4096)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "f.bin"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Every directory on the way must let nobody through (t.TempDir's are 0700).
+	base, err := os.MkdirTemp("", "pxe-edge-state-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(base, "state")
+	p := lb.srv.Start(binary(t), "-a", dir, "--user", "nobody", "--state-dir", state)
+	waitFor(t, p, "msg=serving")
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.Cmd.Process.Pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := string(b)
+	if !strings.Contains(st, "Uid:\t65534\t65534\t65534\t65534") {
+		t.Errorf("not running as nobody:\n%s", st)
+	}
+	want := uint64(1)<<unix.CAP_NET_RAW | 1<<unix.CAP_NET_BIND_SERVICE | 1<<unix.CAP_NET_ADMIN
+	if got := capField(t, st, "CapEff"); got != want {
+		t.Errorf("CapEff %016x, want %016x", got, want)
+	}
+	if fi, err := os.Stat(state); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 65534 {
+		t.Errorf("state dir not handed to nobody: %v", err)
+	}
+	c := lb.cli.Start("tftp", "10.60.27.2", "-c", "get", "f.bin", filepath.Join(t.TempDir(), "f.bin"))
+	<-c.Done()
+	if c.Err() != nil {
+		t.Fatalf("TFTP as nobody: %v\n%s\n%s", c.Err(), c.Output(), p.Output())
+	}
+	stopOK(t, p)
 }

@@ -5,7 +5,10 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,7 +31,7 @@ var keptCaps = []capability{capNetRaw, capNetBindService, capNetAdmin}
 // Capabilities belong to threads, and the Go runtime has several, so every change goes
 // through AllThreadsSyscall; that is not available in cgo builds (release builds are
 // CGO_ENABLED=0), which get an error and keep what they have.
-func dropPrivileges() ([]string, error) {
+func dropPrivileges(runAs, stateDir string) ([]string, error) {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
@@ -47,7 +50,7 @@ func dropPrivileges() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if permitted&^keep == 0 && bounding&^keep == 0 {
+	if permitted&^keep == 0 && bounding&^keep == 0 && runAs == "" {
 		return nil, nil
 	}
 
@@ -63,6 +66,11 @@ func dropPrivileges() ([]string, error) {
 			if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); e != 0 {
 				return nil, allThreadsErr("prctl(PR_CAPBSET_DROP)", e)
 			}
+		}
+	}
+	if runAs != "" {
+		if err := becomeUser(runAs, stateDir); err != nil {
+			return nil, err
 		}
 	}
 	var set [2]unix.CapUserData
@@ -93,4 +101,50 @@ func allThreadsErr(op string, e syscall.Errno) error {
 		return fmt.Errorf("%s on all threads: not possible in a cgo build (build with CGO_ENABLED=0)", op)
 	}
 	return fmt.Errorf("%s: %w", op, e)
+}
+
+// becomeUser switches every thread to the user name (its primary group, no supplementary
+// groups), keeping the permitted capabilities across the switch (PR_SET_KEEPCAPS); the
+// caller then makes the kept ones effective again. The state directory is handed to the user
+// first, since the lease store and the boot-once file write into it for the daemon's life.
+func becomeUser(name, stateDir string) error {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("--user %s: %w", name, err)
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("--user %s: uid %q gid %q", name, u.Uid, u.Gid)
+	}
+	if os.Getuid() != 0 {
+		return fmt.Errorf("--user %s: only root can change user", name)
+	}
+	if stateDir != "" {
+		if err := os.MkdirAll(stateDir, 0o750); err != nil {
+			return err
+		}
+		if err := filepath.WalkDir(stateDir, func(p string, _ fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, uid, gid)
+		}); err != nil {
+			return fmt.Errorf("--user %s: handing over %s: %w", name, stateDir, err)
+		}
+	}
+	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); e != 0 {
+		return allThreadsErr("prctl(PR_SET_KEEPCAPS)", e)
+	}
+	// The standard library changes ids on every thread.
+	if err := syscall.Setgroups(nil); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return fmt.Errorf("setgid %d: %w", gid, err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("setuid %d: %w", uid, err)
+	}
+	return nil
 }
