@@ -341,7 +341,10 @@ run_guest() {
   guest_cmd "$mac"
   rm -f "$tmp/qemu.pid"
   t_run=$EPOCHREALTIME
-  ip netns exec "$ns_sw" "${qemu[@]}" </dev/null 2>&1 |
+  # The raw console goes to CONSOLE.raw as it comes: a full-screen program (the installer)
+  # draws its first screen and waits without a newline, which the line-based filter below
+  # would hold back.
+  ip netns exec "$ns_sw" "${qemu[@]}" </dev/null 2>&1 | tee "$console.raw" |
     sed -u -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[()][A-Za-z0-9]//g' -e 's/\x1bc//g' \
       -e 's/\r/\n/g' -e 's/  \+/ /g' |
     prefix $'\033[32m[guest]\033[0m' "$console" &
@@ -351,7 +354,7 @@ run_guest() {
   result=timeout
   deadline=$(( $(date +%s) + GUEST_TIMEOUT ))
   while [ "$(date +%s)" -lt $deadline ]; do
-    if grep -q -- "$ok_mark" "$console" 2>/dev/null; then result=ok; break; fi
+    if grep -aq -- "$ok_mark" "$console" "$console.raw" 2>/dev/null; then result=ok; break; fi
     if grep -q -e "$fail_mark" -e 'pxe-edge: boot failed' "$console" 2>/dev/null; then result=failed; break; fi
     if [ -n "$qemu_pid" ] && ! kill -0 "$qemu_pid" 2>/dev/null; then result=exited; break; fi
     sleep 0.5
