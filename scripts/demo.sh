@@ -236,8 +236,9 @@ prefix() {
     printf '%s %s\n' "$tag" "$line"
   done
 }
-# field KEY JSON: the value of a flat key in one line of JSON (no jq on a fresh machine).
-field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2"; }
+# field KEY JSON: the value of the first KEY in one line of JSON (no jq on a fresh machine);
+# the first, because nested objects, such as the machine an event is about, reuse key names.
+field() { grep -o -m1 "\"$1\":\"\{0,1\}[^\",}]*" <<<"$2" | head -n1 | sed "s/^\"$1\":\"\{0,1\}//"; }
 mkdir -p "$tmp/state"
 args=(--iface eth0 --dhcp -s "$SERVER" -n 255.255.255.0 -b "$SUBNET.100" -e "$SUBNET.150" -r '' -d ''
   --http --http-port 80 --ipxe --tftp -a "$serve" --state-dir "$tmp/state" ${nbd_args[@]+"${nbd_args[@]}"}
