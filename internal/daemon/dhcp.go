@@ -165,6 +165,7 @@ func (s *dhcpService) bootConfig(bootMap map[uint16]string) boot.Config {
 		ArchFiles:   bootMap,
 		// UEFI HTTP boot and the Pi bootloader are served by pkg/http at these paths.
 		HTTPBootPath: c.HTTPBootPath,
+		SecureBoot:   c.SecureBoot,
 		Pi:           boot.PiConfig{Disabled: !c.UsePi, Menu: piMenu(c.PiMenu), TFTPPrefix: c.PiTFTPPrefix},
 		UBoot:        boot.UBootConfig{File: c.UBootFile, ConfigFile: c.UBootConfigFile},
 	}
@@ -511,6 +512,12 @@ func reservationFields(r dhcpd.Reservation) map[string]string {
 	}
 	if r.Hostname != "" {
 		m["hostname"] = r.Hostname
+	}
+	if r.SecureBoot != nil {
+		m["secureboot"] = strconv.FormatBool(*r.SecureBoot)
+	}
+	if r.Group != "" {
+		m["group"] = r.Group
 	}
 	return m
 }
