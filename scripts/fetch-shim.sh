@@ -8,8 +8,12 @@
 # not see the packages: scripts/apt-download.sh fetches them through a private apt
 # configuration (nothing installed, the machine's apt configuration untouched).
 # scripts/netboot.sh copies them as shimx64.efi + grubx64.efi / shimaa64.efi + grubaa64.efi.
+# GRUB comes from trixie by default: bookworm's signed GRUB 2.06 network image has no http
+# module, so under UEFI HTTP boot it stops at its prompt (its prefix is (http,SERVER)/grub);
+# trixie's 2.12 reads grub/grub.cfg over HTTP, and bookworm's shim accepts it (same Debian CA).
 # Environment: PXE_EDGE_CACHE (default /var/cache/pxe-edge), SHIM_SUITE (default: this
-# machine's release codename), PXE_EDGE_DEBIAN_MIRROR (see scripts/apt-download.sh).
+# machine's release codename), GRUB_SIGNED_SUITE (default trixie), PXE_EDGE_DEBIAN_MIRROR
+# (see scripts/apt-download.sh).
 set -euo pipefail
 arch=${1:?usage: fetch-shim.sh amd64|arm64}
 case $arch in
@@ -24,10 +28,11 @@ if [ -s "$cache/shim$efi.efi.signed" ] && [ -s "$cache/grubnet$efi.efi.signed" ]
   exit 0
 fi
 suite=${SHIM_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
+grub_suite=${GRUB_SIGNED_SUITE:-trixie}
 tmp=$(mktemp -d /tmp/pxe-edge-shim.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 shim=$("$here/apt-download.sh" "$suite" "$arch" shim-signed "$tmp/shim")
-grub=$("$here/apt-download.sh" "$suite" "$arch" "grub-efi-$arch-signed" "$tmp/grub")
+grub=$("$here/apt-download.sh" "$grub_suite" "$arch" "grub-efi-$arch-signed" "$tmp/grub")
 dpkg-deb -x "$shim" "$tmp/x"
 dpkg-deb -x "$grub" "$tmp/x"
 s=$(find "$tmp/x" -name "shim$efi.efi.signed" -print -quit)
