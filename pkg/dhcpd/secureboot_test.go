@@ -14,17 +14,19 @@ func TestSecureBootPerMachine(t *testing.T) {
 		name    string
 		flag    bool
 		resv    string // the binding's extra keys for 02:00:00:00:00:09
-		profile func(mac [6]byte, group string) (bool, bool)
+		profile func(mac [6]byte, group string, arch uint16, known bool) (bool, bool)
 		want    string
 	}{
 		{"flag off, nothing set", false, ``, nil, "ipxe.efi"},
 		{"flag on", true, ``, nil, "shimx64.efi"},
 		{"reservation on", false, `,"secureboot":true`, nil, "shimx64.efi"},
 		{"reservation off beats flag", true, `,"secureboot":false`, nil, "ipxe.efi"},
-		{"profile by group", false, `,"group":"lab"`, func(_ [6]byte, g string) (bool, bool) { return true, g == "lab" }, "shimx64.efi"},
-		{"profile says nothing", true, `,"group":"x"`, func(_ [6]byte, g string) (bool, bool) { return false, g == "lab" }, "shimx64.efi"},
-		{"profile off beats flag", true, ``, func([6]byte, string) (bool, bool) { return false, true }, "ipxe.efi"},
-		{"reservation beats profile", false, `,"secureboot":true`, func([6]byte, string) (bool, bool) { return false, true }, "shimx64.efi"},
+		{"profile by group", false, `,"group":"lab"`, func(_ [6]byte, g string, a uint16, known bool) (bool, bool) {
+			return true, g == "lab" && a == 7 && known
+		}, "shimx64.efi"},
+		{"profile says nothing", true, `,"group":"x"`, func(_ [6]byte, g string, _ uint16, _ bool) (bool, bool) { return false, g == "lab" }, "shimx64.efi"},
+		{"profile off beats flag", true, ``, func([6]byte, string, uint16, bool) (bool, bool) { return false, true }, "ipxe.efi"},
+		{"reservation beats profile", false, `,"secureboot":true`, func([6]byte, string, uint16, bool) (bool, bool) { return false, true }, "shimx64.efi"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
