@@ -193,7 +193,8 @@ func TestSecureBootPXE(t *testing.T) {
 }
 
 // The Secure Boot chain over UEFI HTTP boot (PXE switched off in the firmware, as in
-// TestUEFIx64HTTPBoot): the firmware gets http://server/shimx64.efi, shim fetches grubx64.efi
+// TestUEFIx64HTTPBoot), the machine marked in the static-lease file ("secureboot": true)
+// rather than by --secure-boot: the firmware gets http://server/shimx64.efi, shim fetches grubx64.efi
 // from the same place, and GRUB (2.12) reads grub.cfg over HTTP and boots the signed installer.
 func TestSecureBootHTTP(t *testing.T) {
 	// Bookworm's signed GRUB 2.06 has no http module and stops at its prompt under HTTP
@@ -202,7 +203,8 @@ func TestSecureBootHTTP(t *testing.T) {
 	e := newEnv(t, 51)
 	sbNetboot(t, e)
 	fl := e.captureFetches()
-	e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80", "--secure-boot")
+	e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80",
+		"--static-config", e.staticConfig(`"52:54:00:70:51:10": {"ipaddr": "10.70.51.20", "secureboot": true}`))
 	g := e.startGuest("ovmf-secboot-http", sbGuest(t, e.tap(), "52:54:00:70:51:10",
 		"-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
 		"-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n")...)
@@ -217,14 +219,16 @@ func TestSecureBootHTTP(t *testing.T) {
 		grubCfgUsed(g.Console()), grub.Round(100e6), took.Round(100e6), names)
 }
 
-// Negative control, and the same machine with the setting off: without --secure-boot the
-// machine gets ipxe.efi as every UEFI client does today, and the firmware, with Secure Boot
+// Negative control, and the same machine with the setting off: with --secure-boot but
+// "secureboot": false in its static-lease binding the machine gets ipxe.efi as every UEFI
+// client does today, and the firmware, with Secure Boot
 // enforced, refuses the unsigned binary. This proves the two tests above ran with Secure
 // Boot on.
 func TestSecureBootOffGetsIPXE(t *testing.T) {
 	e := newEnv(t, 52)
 	fl := e.captureFetches()
-	p := e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80")
+	p := e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80", "--secure-boot",
+		"--static-config", e.staticConfig(`"52:54:00:70:52:10": {"ipaddr": "10.70.52.20", "secureboot": false}`))
 	g := e.startGuest("ovmf-secboot-ipxe", sbGuest(t, e.tap(), "52:54:00:70:52:10")...)
 	m := g.waitRE(reAccessDenied, guestTimeout)
 	t.Logf("Secure Boot OVMF refused ipxe.efi (%q) in %v", m[0], time.Since(g.start).Round(100e6))
@@ -239,6 +243,17 @@ func TestSecureBootOffGetsIPXE(t *testing.T) {
 	if len(names) == 0 || names[0] != "tftp ipxe.efi" {
 		t.Errorf("the capture did not see the ipxe.efi fetch: %q", names)
 	}
+}
+
+// staticConfig writes a PyPXE static-lease file with the given bindings and returns its path.
+func (e *env) staticConfig(bindings string) string {
+	e.t.Helper()
+	p := filepath.Join(e.t.TempDir(), "static.json")
+	writeFile(e.t, p, []byte(`{"dhcp": {"binding": {`+bindings+`}}}`))
+	if err := os.Chmod(filepath.Dir(p), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
 }
 
 // reAccessDenied is EDK2's refusal of an image that fails Secure Boot verification.
