@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -159,7 +160,7 @@ func checkSigned(t *testing.T, names []string) {
 		switch {
 		case boot.IsIPXEBinary(p) || strings.HasSuffix(p, ".ipxe"):
 			t.Errorf("a Secure Boot machine fetched the unsigned %q", n)
-		case base == boot.FileShimX64 || base == "grubx64.efi":
+		case base == boot.FileShimX64 || base == "grubx64.efi", base == boot.FileShimAA64 || base == "grubaa64.efi":
 		case strings.HasPrefix(base, "revocations") && strings.HasSuffix(base, ".efi"),
 			strings.HasPrefix(base, "shim_certificate") && strings.HasSuffix(base, ".efi"):
 			// shim looks beside itself for its optional signed revocation lists and
@@ -265,4 +266,72 @@ func grubCfgUsed(console string) string {
 		return "the test's static grub.cfg"
 	}
 	return "pxe-edge's generated grub.cfg"
+}
+
+// arm64: AAVMF with Microsoft's keys enrolled (AAVMF_VARS.ms.fd; Debian's AAVMF_CODE.ms.fd is
+// the same code as AAVMF_CODE.fd) boots shimaa64.efi → grubaa64.efi → grub.cfg over PXE with
+// --secure-boot. The negative control is the same signed GRUB with its signature stripped,
+// given by a reservation's "rom" to a machine marked not Secure Boot: the firmware refuses it,
+// and AAVMF without keys boots it.
+func TestSecureBootARM64(t *testing.T) {
+	t.Setenv("NETBOOT_FETCH_SHIM", "1")
+	e := newEnv(t, 53)
+	sbNetboot(t, e)
+	stripSignature(t, filepath.Join(e.dir, "grubaa64.efi"), filepath.Join(e.dir, "unsigned-grubaa64.efi"))
+	fl := e.captureFetches()
+	e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80", "--secure-boot",
+		"--static-config", e.staticConfig(`"52:54:00:70:53:11": {"ipaddr": "10.70.53.21", "secureboot": false, "rom": "unsigned-grubaa64.efi"}`))
+	g := e.startGuest("aavmf-secboot-pxe", aavmfSBGuest(t, e.tap(), "52:54:00:70:53:10")...)
+	took := g.wait("pxe-edge: grub.cfg reached", guestTimeout)
+	g.kill()
+	checkSigned(t, fl.files())
+	t.Logf("Secure Boot AAVMF PXE → shimaa64.efi → grubaa64.efi → grub.cfg in %v", took.Round(100e6))
+	n := e.startGuest("aavmf-secboot-unsigned", aavmfSBGuest(t, e.tap(), "52:54:00:70:53:11")...)
+	m := n.waitRE(regexp.MustCompile(`failed to load Boot[0-9A-F]+ "UEFI PXEv4[^"]*" from [^\n]*: (Access Denied|Security Violation)`), guestTimeout)
+	t.Logf("Secure Boot AAVMF refused the unsigned GRUB (%s) in %v", m[1], time.Since(n.start).Round(100e6))
+	n.kill()
+	// The stripped binary itself is sound: the same machine without Secure Boot (AAVMF's
+	// variable store without keys) boots it to grub.cfg.
+	o := e.startGuest("aavmf-unsigned", aavmfGuest(t, e.tap(), "52:54:00:70:53:11")...)
+	o.wait("pxe-edge: grub.cfg reached", guestTimeout)
+	t.Logf("AAVMF without Secure Boot booted the unsigned GRUB to grub.cfg in %v", time.Since(o.start).Round(100e6))
+}
+
+// aavmfSBGuest is arm64 UEFI (AAVMF) with Microsoft's keys enrolled and Secure Boot on.
+func aavmfSBGuest(t *testing.T, tap, mac string) []string {
+	netlab.RequireCommands(t, "qemu-system-aarch64")
+	netlab.RequireFiles(t, netlab.AAVMFCode, "/usr/share/AAVMF/AAVMF_VARS.ms.fd")
+	vars := padTo(t, "/usr/share/AAVMF/AAVMF_VARS.ms.fd", filepath.Join(t.TempDir(), "vars.fd"), 64<<20)
+	return append([]string{"qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57", "-m", "512",
+		"-drive", "if=pflash,format=raw,readonly=on,file=" + netlab.AAVMFCode,
+		"-drive", "if=pflash,format=raw,file=" + vars,
+		"-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"}, nic(tap, mac, "none")...)
+}
+
+// stripSignature writes src without its Authenticode signature (the PE certificate table
+// emptied and cut off): the same binary, unsigned.
+func stripSignature(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe := int(binary.LittleEndian.Uint32(b[0x3c:]))
+	opt := pe + 24
+	var dir int
+	switch binary.LittleEndian.Uint16(b[opt:]) {
+	case 0x20b: // PE32+
+		dir = opt + 112 + 4*8
+	case 0x10b:
+		dir = opt + 96 + 4*8
+	default:
+		t.Fatalf("%s: not a PE image", src)
+	}
+	off, size := binary.LittleEndian.Uint32(b[dir:]), binary.LittleEndian.Uint32(b[dir+4:])
+	if off == 0 || size == 0 || int(off) > len(b) {
+		t.Fatalf("%s: no signature to strip", src)
+	}
+	out := append([]byte(nil), b[:off]...)
+	binary.LittleEndian.PutUint64(out[dir:], 0)
+	writeFile(t, dst, out)
 }
