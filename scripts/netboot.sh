@@ -23,6 +23,17 @@
 #   /usr/lib/grub/arm64-efi/monolithic/grubnetaa64.efi   (grub-efi-arm64-bin installed natively)
 # Give arm64 clients GRUB with `--boot-map` {"11": "grubnetaa64.efi", "19": "grubnetaa64.efi"}.
 #
+# Secure Boot chain (for machines marked Secure Boot: --secure-boot, a static-config
+# "secureboot": true): the Microsoft-signed shim and, beside it under the name shim loads, the
+# Debian-signed GRUB network image, whose built-in prefix is /grub (it reads grub/grub.cfg):
+#   shimx64.efi  + grubx64.efi    shim-signed + grub-efi-amd64-signed (x86_64)
+#   shimaa64.efi + grubaa64.efi   shim-signed + grub-efi-arm64-signed (arm64)
+# Each pair comes from scripts/fetch-shim.sh's cache ($PXE_EDGE_CACHE/shim-ARCH) when it exists
+# or NETBOOT_FETCH_SHIM=1 (downloaded once: shim from this release, GRUB 2.12 from trixie,
+# which unlike bookworm's 2.06 also reads grub.cfg under UEFI HTTP boot), else from the
+# installed packages when this machine's architecture has them. Without a source the pair is
+# skipped with a warning, and Secure Boot machines of that architecture get "file not found".
+#
 # Idempotent: files already identical are left untouched (no write to the SD card), others
 # are replaced atomically. Prints one line per file. Exits 1 naming the package to install
 # when a required file is missing. A manifest (.netboot-manifest) records name, size,
@@ -145,6 +156,38 @@ if [[ -n $grub_src ]]; then
 		exit 1
 	fi
 fi
+
+# Secure Boot chain: optional per architecture, see the header.
+signed_chain() {
+	local efi=$1 debarch=$2 grubdir=$3 src_shim src_grub shim_pkg=shim-signed grub_pkg=grub-efi-$2-signed
+	local cache=${PXE_EDGE_CACHE:-/var/cache/pxe-edge}/shim-$debarch dir=
+	if [[ -s $cache/shim$efi.efi.signed || ${NETBOOT_FETCH_SHIM:-} == 1 ]]; then
+		dir=$("$here/fetch-shim.sh" "$debarch") || exit 1
+		src_shim=$dir/shim$efi.efi.signed
+		src_grub=$dir/grubnet$efi.efi.signed
+		shim_pkg="shim-signed:$debarch" grub_pkg="$grub_pkg:$debarch"
+		vers[$shim_pkg]="$(awk -F'\t' '$1 == "shim-signed" {print $2}' "$dir/SOURCE") (cache)"
+		vers[$grub_pkg]="$(awk -F'\t' -v p="grub-efi-$debarch-signed" '$1 == p {print $2}' "$dir/SOURCE") (cache)"
+	else
+		src_shim=$sys/usr/lib/shim/shim$efi.efi.signed
+		src_grub=$sys/usr/lib/grub/$grubdir/grubnet$efi.efi.signed
+		if [[ ! -f $src_shim || ! -f $src_grub ]]; then
+			echo "netboot: warning: no signed shim/GRUB for $debarch (install shim-signed and $grub_pkg, or run" >&2
+			echo "netboot:          with NETBOOT_FETCH_SHIM=1); Secure Boot $debarch machines will get 'file not found'" >&2
+			return
+		fi
+		vers[$shim_pkg]=$(dpkg-query -W -f='${Version}' "$shim_pkg" 2>/dev/null || echo "-")
+		vers[$grub_pkg]=$(dpkg-query -W -f='${Version}' "$grub_pkg" 2>/dev/null || echo "-")
+	fi
+	put "$shim_pkg" "$src_shim" "shim$efi.efi"
+	put "$grub_pkg" "$src_grub" "grub$efi.efi"
+	if [[ ${vers[$grub_pkg]} == *2.06* ]]; then
+		echo "netboot: note: grub$efi.efi is GRUB 2.06, which has no http module: Secure Boot machines booting" >&2
+		echo "netboot:       by UEFI HTTP boot stop at its prompt (PXE works). NETBOOT_FETCH_SHIM=1 fetches trixie's 2.12." >&2
+	fi
+}
+signed_chain x64 amd64 x86_64-efi-signed
+signed_chain aa64 arm64 arm64-efi-signed
 
 if ((${#missing_pkgs[@]})); then
 	echo "netboot: missing: ${missing_files[*]}" >&2

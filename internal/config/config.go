@@ -106,6 +106,7 @@ type Config struct {
 	PiHTTPPath        string        // PI_HTTP_PATH, --pi-http-path: URL prefix of the Pi 4/5 HTTP boot (EEPROM HTTP_PATH)
 	UBootFile         string        // UBOOT_FILE, --uboot-file: boot file U-Boot gets ("" = pxelinux.0)
 	UBootConfigFile   string        // UBOOT_CONFIG_FILE, --uboot-config-file: option 209 for U-Boot ("" = not sent)
+	SecureBoot        bool          // SECURE_BOOT, --secure-boot: every UEFI client is a Secure Boot machine (signed shim → GRUB, never iPXE)
 	HTTPBootPath      string        // HTTP_BOOT_PATH, --http-boot-path: path or URL UEFI HTTP boot clients get ("" = iPXE EFI)
 	HTTPMaxConns      int           // HTTP_MAX_CONNS, --http-max-conns: concurrent HTTP connections
 	HTTPMaxPerClient  int           // HTTP_MAX_CONNS_PER_CLIENT, --http-max-conns-per-client: connections one address may hold

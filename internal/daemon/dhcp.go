@@ -141,9 +141,6 @@ func (s *dhcpService) build(resv *dhcpd.Reservations, bootMap map[uint16]string)
 	if mode == dhcpd.ModeFull {
 		dc.Begin, dc.End = c.DHCPBegin, c.DHCPEnd
 	}
-	if c.NBDBlockDevice != "" {
-		dc.RootPath = s.d.nbdRootPath()
-	}
 	if s.store != nil {
 		dc.Store = s.store
 	}
@@ -168,6 +165,7 @@ func (s *dhcpService) bootConfig(bootMap map[uint16]string) boot.Config {
 		ArchFiles:   bootMap,
 		// UEFI HTTP boot and the Pi bootloader are served by pkg/http at these paths.
 		HTTPBootPath: c.HTTPBootPath,
+		SecureBoot:   c.SecureBoot,
 		Pi:           boot.PiConfig{Disabled: !c.UsePi, Menu: piMenu(c.PiMenu), TFTPPrefix: c.PiTFTPPrefix},
 		UBoot:        boot.UBootConfig{File: c.UBootFile, ConfigFile: c.UBootConfigFile},
 	}
@@ -515,8 +513,11 @@ func reservationFields(r dhcpd.Reservation) map[string]string {
 	if r.Hostname != "" {
 		m["hostname"] = r.Hostname
 	}
+	if r.SecureBoot != nil {
+		m["secureboot"] = strconv.FormatBool(*r.SecureBoot)
+	}
 	if r.Group != "" {
-		m["group"] = r.Group // machine profiles match on it
+		m["group"] = r.Group
 	}
 	return m
 }
@@ -538,18 +539,7 @@ func (s *dhcpService) status(st *httpd.DaemonStatus) {
 		}
 		st.Leases = append(st.Leases, hl)
 	}
-	stats := srv.Stats()
-	st.DHCPReceived = receivedByType(stats.ByType)
-	if s.store != nil {
-		h, ls := s.store.Health(), s.store.Stats()
-		st.LeaseStore = &httpd.LeaseStoreHealth{
-			Degraded: h.Degraded, Since: h.Since, Refused: ls.Refused, Failures: ls.Failures,
-			Recoveries: ls.Recoveries, NewClientsWaiting: stats.StoreFull,
-		}
-		if h.Err != nil {
-			st.LeaseStore.Err = h.Err.Error()
-		}
-	}
+	st.DHCPReceived = receivedByType(srv.Stats().ByType)
 }
 
 // receivedByType names dhcpd's per-type request counters the way /metrics labels them.

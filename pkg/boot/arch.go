@@ -39,6 +39,30 @@ const (
 	FileUBoot     = "pxelinux.0"       // what U-Boot's `dhcp` autoloads; pxelinux.cfg/ sits beside it
 )
 
+// Signed first-stage loaders for Secure Boot machines (shim-signed), beside the signed GRUB
+// network images they load (grubx64.efi, grubaa64.efi: shim looks in its own directory).
+const (
+	FileShimX64  = "shimx64.efi"  // Microsoft-signed shim, x86_64
+	FileShimAA64 = "shimaa64.efi" // Microsoft-signed shim, arm64
+)
+
+// Boot chains (Decision.Chain): what the client's firmware starts.
+const (
+	ChainIPXE = "ipxe" // an iPXE binary or, for iPXE itself, its script
+	ChainShim = "shim" // shim → signed GRUB → grub/grub.cfg (Secure Boot)
+)
+
+// shimFile returns the signed shim for a UEFI architecture, "" when none exists.
+func shimFile(buildArch string) string {
+	switch buildArch {
+	case "x86_64":
+		return FileShimX64
+	case "arm64":
+		return FileShimAA64
+	}
+	return ""
+}
+
 // family groups architectures that get the same treatment.
 type family uint8
 

@@ -38,6 +38,13 @@ type Config struct {
 	// HTTPBootPath is the path (or full URL) UEFI HTTP boot clients get; "" = the iPXE EFI
 	// binary for their architecture. ROM and ArchFiles take precedence.
 	HTTPBootPath string
+	// SecureBoot says this client is a Secure Boot machine (--secure-boot, or the
+	// reservation's or profile's setting, filled in by the daemon): its UEFI firmware gets the
+	// signed shim for its architecture over PXE and HTTP boot, and iPXE-UEFI gets it too, never
+	// an iPXE binary or script. ROM, ArchFiles and HTTPBootPath are not consulted for it
+	// (they name unsigned loaders); an architecture without a signed shim gets no boot file.
+	// BIOS, U-Boot and Pi clients are unaffected: Secure Boot is a UEFI feature.
+	SecureBoot bool
 	// Pi holds the Raspberry Pi settings.
 	Pi PiConfig
 	// UBoot holds the U-Boot settings.

@@ -80,26 +80,43 @@ func Decide(f Facts, c Config) Decision {
 		return d.none("no boot server address configured")
 	}
 
+	if c.SecureBoot && d.Platform == "efi" && (r == routeIPXE || r == routeHTTP || r == routeFirmware) {
+		return decideShim(d, &f, &c, r, vc, port)
+	}
+	d = decideRoute(d, &f, &c, r, &pi, vc, port, arch, archKnown, info, inTable)
+	if d.Boot && (d.IsIPXE || IsIPXEBinary(d.File)) {
+		d.Chain = ChainIPXE
+	}
+	return d
+}
+
+// decideRoute answers a client that is not served the Secure Boot chain.
+func decideRoute(d Decision, f *Facts, c *Config, r route, pi *piMatch, vc vendorClassKind, port uint16, arch uint16, archKnown bool, info archInfo, inTable bool) Decision {
 	switch r {
 	case routeIPXE:
-		return decideIPXE(d, &f, &c, info, inTable)
+		return decideIPXE(d, f, c, info, inTable)
 	case routeHTTP:
-		return decideHTTP(d, &f, &c, info, inTable)
+		return decideHTTP(d, f, c, info, inTable)
 	case routeUBoot:
-		return decideUBoot(d, &f, &c)
+		return decideUBoot(d, f, c)
 	case routePi:
-		return decidePi(d, &f, &c, &pi)
+		return decidePi(d, f, c, pi)
 	}
 
 	// PXE firmware (or a plain DHCP client in full mode).
-	file := firmwareFile(&c, &f, arch, archKnown, info, inTable)
+	file := firmwareFile(c, f, arch, archKnown, info, inTable)
 	if file == "" {
 		return d.none("no boot file for architecture " + strconv.Itoa(int(arch)))
 	}
+	uefi := archKnown && (!inTable || info.fam == famUEFI)
+	return firmwareReply(d, f, c, file, uefi, vc, port)
+}
+
+// firmwareReply fills the reply to PXE firmware (or a plain DHCP client) given its file.
+func firmwareReply(d Decision, f *Facts, c *Config, file string, uefi bool, vc vendorClassKind, port uint16) Decision {
 	d.Boot = true
 	d.SIAddr = c.ServerIP
-	d.Opt97 = opt97(&f)
-	uefi := archKnown && (!inTable || info.fam == famUEFI)
+	d.Opt97 = opt97(f)
 	// EDK2 (PxeBcDhcp4.c) takes a full-DHCP offer with option 60 "PXEClient" but no option
 	// 43 for a BINL offer and asks port 4011 for the boot file before it boots; without
 	// option 60 the same offer is "DHCP only with a boot file" and boots at once. So UEFI
@@ -107,7 +124,7 @@ func Decide(f Facts, c Config) Decision {
 	if vc == vcPXE && !(uefi && f.Mode == Full && port == PortDHCP) {
 		d.Opt60 = "PXEClient"
 	}
-	d.File, d.Opt66 = fileOrURL(&c, file)
+	d.File, d.Opt66 = fileOrURL(c, file)
 	if d.File == "" {
 		return d.none("TFTP is off and " + file + " is not a URL")
 	}
@@ -119,6 +136,48 @@ func Decide(f Facts, c Config) Decision {
 		d.Opt43 = opt43BIOS
 	}
 	return d
+}
+
+// decideShim answers a UEFI client of a Secure Boot machine: the signed shim for its
+// architecture (which loads the signed GRUB beside it), over TFTP for PXE firmware and as
+// a URL for HTTP boot and for iPXE-UEFI; never an iPXE binary or script.
+func decideShim(d Decision, f *Facts, c *Config, r route, vc vendorClassKind, port uint16) Decision {
+	shim := shimFile(d.BuildArch)
+	if shim == "" {
+		return d.none("Secure Boot machine but no signed shim for " + d.BuildArch + " UEFI")
+	}
+	d.Chain = ChainShim
+	switch r {
+	case routeHTTP:
+		if !c.HTTP {
+			return d.none("HTTP boot client but HTTP is off")
+		}
+		d.Boot = true
+		d.SIAddr = c.ServerIP
+		d.Opt60 = "HTTPClient"
+		d.Opt97 = opt97(f)
+		d.File = httpURL(c, shim)
+		return d
+	case routeIPXE:
+		// iPXE-UEFI cannot have started under Secure Boot enforcement, but the machine is
+		// marked: it gets the same signed chain as its firmware would.
+		d.Boot = true
+		d.SIAddr = c.ServerIP
+		d.Opt97 = opt97(f)
+		if vc == vcPXE {
+			d.Opt60 = "PXEClient"
+		}
+		switch {
+		case c.HTTP:
+			d.File = httpURL(c, shim)
+		case c.TFTP:
+			d.File = "tftp://" + c.ServerIP.String() + "/" + shim
+		default:
+			return d.none("neither HTTP nor TFTP is on")
+		}
+		return d
+	}
+	return firmwareReply(d, f, c, shim, true, vc, port)
 }
 
 // route is the branch of the policy a request takes.

@@ -55,4 +55,7 @@ type Decision struct {
 	PiTFTPPrefix string
 	// IsIPXE says the client is iPXE itself.
 	IsIPXE bool
+	// Chain is the boot chain the reply starts, for logs and the dashboard: ChainShim for a
+	// Secure Boot client, ChainIPXE when the file is an iPXE binary or script, "" otherwise.
+	Chain string
 }

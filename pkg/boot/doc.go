@@ -22,6 +22,10 @@
 //   - Raspberry Pi bootloaders: option 43 "Raspberry Pi Boot" menu, option 66 as a dotted IP,
 //     siaddr, and the lease committed at OFFER.
 //   - U-Boot (arch 21–24 or vendor class "U-Boot."): siaddr always, option 209 if configured.
+//   - Secure Boot machines (Config.SecureBoot): x86_64 and arm64 UEFI, over PXE, HTTP boot
+//     and from iPXE-UEFI, get the signed shim (shimx64.efi, shimaa64.efi), which loads the
+//     signed GRUB beside it; never an iPXE binary or script. Other UEFI architectures get
+//     nothing. Decision.Chain says "shim" or "ipxe".
 //   - In proxy mode only PXE and HTTP clients (vendor class "PXEClient…"/"HTTPClient…") get
 //     an answer.
 package boot

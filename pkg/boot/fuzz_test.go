@@ -74,6 +74,7 @@ func FuzzDecide(f *testing.F) {
 			c.HTTPBootPath = files[int(x>>2)%len(files)]
 			c.Pi.Menu = PiMenu(x % 3)
 			c.Pi.Disabled = x&0x80 != 0
+			c.SecureBoot = x&0x20 != 0
 			if x&0x40 != 0 {
 				c.ServerIP = netip.Addr{}
 			}

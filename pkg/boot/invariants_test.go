@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"path"
 	"strings"
 	"testing"
 )
@@ -18,6 +19,22 @@ func checkInvariants(t *testing.T, f Facts, c Config, d Decision) {
 	}
 	if f.Mode == Proxy && vc != vcPXE && vc != vcHTTP && d.Boot {
 		fail("proxy mode answered a non-PXE, non-HTTP client")
+	}
+	if c.SecureBoot && d.Platform == "efi" {
+		// A Secure Boot machine's UEFI side only ever gets a signed shim: never an iPXE
+		// binary, never an iPXE script, never an operator's ROM or boot-map file.
+		if d.Boot && path.Base(strings.SplitN(d.File, "?", 2)[0]) != FileShimX64 && path.Base(d.File) != FileShimAA64 {
+			fail("a Secure Boot client got %q, not a signed shim", d.File)
+		}
+		if d.Boot && (IsIPXEBinary(d.File) || strings.HasSuffix(strings.ToLower(d.File), ".ipxe")) {
+			fail("a Secure Boot client got the unsigned %q", d.File)
+		}
+		if d.Boot && d.Chain != ChainShim {
+			fail("a Secure Boot client's chain is %q", d.Chain)
+		}
+	}
+	if d.Chain == ChainShim && (!c.SecureBoot || d.Platform != "efi") {
+		fail("shim chain for a client that is not a Secure Boot UEFI client")
 	}
 	if !d.Boot {
 		if d.File != "" || d.SIAddr.IsValid() || d.Opt43 != nil || d.Opt60 != "" || d.Opt66 != "" || d.Opt97 != nil ||

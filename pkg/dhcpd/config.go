@@ -69,6 +69,12 @@ type Config struct {
 	// Boot is the boot policy's configuration (pkg/boot); its ROM field is filled per
 	// client from the reservation.
 	Boot boot.Config
+	// SecureBootFor, when set, says whether the machine with this MAC, static-lease group
+	// ("" = none) and option 93 architecture (archKnown false = none sent) is a Secure Boot
+	// machine by its profile (pkg/profiles Set.SecureBootFor): ok false = the profiles say
+	// nothing. A reservation's "secureboot" takes precedence over it, and it over
+	// Boot.SecureBoot (--secure-boot). It is called per boot decision and must not block.
+	SecureBootFor func(mac [6]byte, group string, arch uint16, archKnown bool) (on, ok bool)
 	// Store makes leases durable; nil keeps them in memory only (tests, proxy mode).
 	Store LeaseStore
 	// Bus receives DHCP and LeaseChanged events; nil drops them.

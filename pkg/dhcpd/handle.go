@@ -199,7 +199,23 @@ func (s *Server) decide(req *rawdhcp.Message, c *client, kind boot.MsgKind, mode
 	if c.hasResv && c.resv.ROM != "" {
 		cfg.ROM = c.resv.ROM
 	}
+	cfg.SecureBoot = s.secureBoot(c, &f, cfg.SecureBoot)
 	return boot.Decide(f, cfg)
+}
+
+// secureBoot says whether c is a Secure Boot machine: its reservation's "secureboot", else
+// its profile, else the server-wide setting def.
+func (s *Server) secureBoot(c *client, f *boot.Facts, def bool) bool {
+	if c.hasResv && c.resv.SecureBoot != nil {
+		return *c.resv.SecureBoot
+	}
+	if s.cfg.SecureBootFor != nil {
+		arch, known := f.ClientArch()
+		if on, ok := s.cfg.SecureBootFor(c.mac, c.resv.Group, arch, known); ok {
+			return on
+		}
+	}
+	return def
 }
 
 // archBufs hold option 93's architectures while the boot policy reads them (the decision

@@ -43,7 +43,7 @@ func (s *Server) sent(r Reply, req, resp *rawdhcp.Message, d *boot.Decision) {
 	}
 	e := s.event(events.DHCP, r.String(), resp.MAC(), ip)
 	if d != nil && r != ReplyNak {
-		e.Machine = events.Machine{Kind: d.Kind, Arch: d.Arch, ArchKnown: d.ArchKnown, Platform: d.Platform, BuildArch: d.BuildArch}
+		e.Machine = events.Machine{Kind: d.Kind, Arch: d.Arch, ArchKnown: d.ArchKnown, Platform: d.Platform, BuildArch: d.BuildArch, Chain: d.Chain}
 		if id, ok := req.ClientMachineID(); ok && len(id) == 17 && id[0] == 0 {
 			e.Machine.UUID = uuidString(id[1:])
 		}

@@ -24,7 +24,11 @@ type Reservation struct {
 	DNS      []netip.Addr // "dns": option 6
 	ROM      string       // "rom": boot file for this client, overriding the architecture default
 	Hostname string       // "hostname" (a pxe-edge extension): option 12
-	Group    string       // "group" (a pxe-edge extension): the machine profiles' group name
+	// SecureBoot ("secureboot", a pxe-edge extension) marks the machine as a Secure Boot
+	// machine (true) or not (false), overriding --secure-boot and its profile; nil = not set.
+	SecureBoot *bool
+	// Group ("group", a pxe-edge extension) names the machine's group, which profiles match.
+	Group string
 }
 
 // Reservations is an immutable set of static bindings keyed by MAC. A nil *Reservations is
@@ -41,11 +45,14 @@ type jsonBinding struct {
 	DNS      []string `json:"dns"`
 	ROM      string   `json:"rom"`
 	Hostname string   `json:"hostname"`
-	Group    string   `json:"group"`
+	// SecureBoot and Group are pxe-edge extensions; PyPXE ignores them.
+	SecureBoot *bool  `json:"secureboot"`
+	Group      string `json:"group"`
 }
 
 // LoadReservations reads PyPXE's static configuration file
-// ({"dhcp":{"binding":{"MAC":{"ipaddr":…,"subnet":…,"router":…,"dns":[…],"rom":…}}}}).
+// ({"dhcp":{"binding":{"MAC":{"ipaddr":…,"subnet":…,"router":…,"dns":[…],"rom":…}}}}),
+// with pxe-edge's extensions "hostname", "secureboot" (true/false) and "group".
 // The daemon calls it at start and on SIGHUP, then Server.SetReservations.
 func LoadReservations(path string) (*Reservations, error) {
 	b, err := os.ReadFile(path)
@@ -132,10 +139,10 @@ func ParseReservations(data []byte) (*Reservations, error) {
 		if len(jb.Hostname) > 255 {
 			return nil, fmt.Errorf("%w: binding %q: hostname is longer than 255 bytes", ErrReservations, k)
 		}
-		if len(jb.Group) > 64 {
-			return nil, fmt.Errorf("%w: binding %q: group is longer than 64 bytes", ErrReservations, k)
+		if len(jb.Group) > 64 || strings.ContainsFunc(jb.Group, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return nil, fmt.Errorf("%w: binding %q: group must be at most 64 bytes without control characters", ErrReservations, k)
 		}
-		e.ROM, e.Hostname, e.Group = jb.ROM, jb.Hostname, jb.Group
+		e.ROM, e.Hostname, e.SecureBoot, e.Group = jb.ROM, jb.Hostname, jb.SecureBoot, jb.Group
 		r.byMAC[e.MAC] = e
 	}
 	return r, nil

@@ -170,7 +170,7 @@ func TestEventCarriesDecision(t *testing.T) {
 			if e.Kind != events.DHCP {
 				continue
 			}
-			want := events.Machine{Kind: "uefi-x64", Arch: 7, ArchKnown: true, Platform: "efi", BuildArch: "x86_64", UUID: "11223344-5566-7788-99aa-bbccddeeff00"}
+			want := events.Machine{Kind: "uefi-x64", Arch: 7, ArchKnown: true, Platform: "efi", BuildArch: "x86_64", UUID: "11223344-5566-7788-99aa-bbccddeeff00", Chain: "ipxe"}
 			if e.Msg != "OFFER" || e.MAC != "02:00:00:00:00:01" || e.Machine != want {
 				t.Fatalf("event %+v, want machine %+v", e, want)
 			}

@@ -77,6 +77,7 @@ type Machine struct {
 	Platform  string `json:"platform,omitempty"`  // iPXE's ${platform}: "pcbios", "efi", …
 	BuildArch string `json:"buildarch,omitempty"` // iPXE's ${buildarch}: "i386", "x86_64", "arm64", …
 	UUID      string `json:"uuid,omitempty"`      // option 97 machine id, 8-4-4-4-12
+	Chain     string `json:"chain,omitempty"`     // the boot chain given: "ipxe" or "shim" (Secure Boot: shim → signed GRUB)
 }
 
 // Bus fans events out to subscribers. The zero value is not usable; a nil *Bus is, and

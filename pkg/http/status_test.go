@@ -71,7 +71,7 @@ func TestStatusFromEvents(t *testing.T) {
 	dir := t.TempDir()
 	_, addr, _ := startServer(t, Config{Root: dir, Status: true, Events: bus, Clients: clients, Version: "v1.2.3"})
 	cli := netip.MustParseAddrPort("10.50.0.10:68")
-	bus.Publish(events.Event{Kind: events.DHCP, Proto: "dhcp", Msg: "ACK", MAC: "52:54:00:00:00:10", Client: cli})
+	bus.Publish(events.Event{Kind: events.DHCP, Proto: "dhcp", Msg: "ACK", MAC: "52:54:00:00:00:10", Client: cli, Machine: events.Machine{Kind: "uefi-x64", Chain: "shim"}})
 	id := bus.NextID()
 	tftpCli := netip.MustParseAddrPort("10.50.0.10:2000")
 	bus.Publish(events.Event{Kind: events.TransferStarted, Proto: "tftp", ID: id, Client: tftpCli, File: "ipxe.efi", Total: 1000})
@@ -102,7 +102,7 @@ func TestStatusFromEvents(t *testing.T) {
 			pc10 = x
 		}
 	}
-	if pc10.Stage != "tftp" || pc10.File != "ipxe.efi" || pc10.Bytes != 400 || pc10.Total != 1000 || pc10.Hostname != "pc10" || pc10.IP != "10.50.0.10" {
+	if pc10.Stage != "tftp" || pc10.File != "ipxe.efi" || pc10.Bytes != 400 || pc10.Total != 1000 || pc10.Hostname != "pc10" || pc10.IP != "10.50.0.10" || pc10.Chain != "shim" {
 		t.Errorf("pc10: %+v", pc10)
 	}
 	bus.Publish(events.Event{Kind: events.TransferDone, Proto: "tftp", ID: id, Client: tftpCli, File: "ipxe.efi", Bytes: 1000, Total: 1000, Retrans: 2})

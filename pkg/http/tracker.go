@@ -50,6 +50,9 @@ type clientView struct {
 	Updated  time.Time `json:"updated"`
 	Hostname string    `json:"hostname,omitempty"`
 	Arch     string    `json:"arch,omitempty"`
+	// Chain is the boot chain the last DHCP answer started: "ipxe", or "shim" (Secure Boot:
+	// shim → signed GRUB); "" when the decision named none.
+	Chain string `json:"chain,omitempty"`
 	// Saw lists the stages this client went through, in order ("dhcp", "tftp", "http").
 	Saw []string `json:"saw"`
 }
@@ -165,6 +168,9 @@ func (t *tracker) apply(e events.Event) {
 				c.Detail += " " + ip.String()
 			}
 			c.Proto, c.File, c.Bytes, c.Total, c.XferID = "dhcp", "", 0, 0, 0
+			if e.Machine.Chain != "" {
+				c.Chain = e.Machine.Chain
+			}
 		}
 	case events.LeaseChanged:
 		if ip := e.Client.Addr(); e.MAC != "" && ip.IsValid() && !ip.IsUnspecified() {

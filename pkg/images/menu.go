@@ -22,6 +22,11 @@ type Client struct {
 	// a GRUB built with the http module. Empty: GRUB's $root, the TFTP server it was loaded
 	// from (Debian's grubnetaa64.efi has no http module).
 	GRUBDevice string
+	// SecureBoot says the client boots the signed chain (shim → signed GRUB; the boot
+	// policy's Decision.Chain "shim"): its GRUB menu keeps the kernel entries (GRUB has shim
+	// verify each kernel), and shows the entries that need an unsigned loader (iPXE
+	// scripts, sanboot, memdisk) with a message that they cannot boot under Secure Boot.
+	SecureBoot bool
 }
 
 func (c *Client) memdisk() string {

@@ -66,6 +66,46 @@ func TestMenusGolden(t *testing.T) {
 	efiHTTP := efi
 	efiHTTP.GRUBDevice = "(http,10.70.0.1:8080)"
 	golden(t, "grub-x64-straight.cfg", GRUBMenu(ents, efiHTTP, once))
+	sb := efi
+	sb.SecureBoot = true
+	golden(t, "grub-x64-secureboot.cfg", GRUBMenu(ents, sb, menu))
+	// A default that needs an unsigned loader falls back to the local disk.
+	golden(t, "grub-x64-secureboot-default.cfg", GRUBMenu(ents, sb, profiles.Decision{Default: "rescue.ipxe", Timeout: 3 * time.Second}))
+}
+
+// TestGRUBMenuSecureBoot: under Secure Boot every entry either loads a kernel through GRUB
+// (which shim verifies), exits, or only prints why it cannot boot; never an unsigned loader.
+func TestGRUBMenuSecureBoot(t *testing.T) {
+	ents := menuCatalog()
+	for _, a := range []Arch{ArchX64EFI, ArchARM64EFI} {
+		c := Client{Arch: a, MAC: "52:54:00:00:00:09", ServerURL: "http://10.70.0.1:8080", SecureBoot: true}
+		cfg := GRUBMenu(ents, c, profiles.Decision{Default: "rescue.ipxe", Timeout: time.Second})
+		if strings.Contains(cfg, "set default=e") {
+			t.Errorf("%s: an entry that cannot boot is the default:\n%s", a, cfg)
+		}
+		for _, line := range strings.Split(cfg, "\n") {
+			if !strings.HasPrefix(line, "  ") {
+				continue
+			}
+			switch f := strings.Fields(line); f[0] {
+			case "echo", "sleep", "exit", "initrd":
+			case "linux":
+				if strings.Contains(f[1], "memdisk") || strings.HasSuffix(f[1], ".iso'") {
+					t.Errorf("%s: Secure Boot menu loads %s", a, f[1])
+				}
+			default:
+				t.Errorf("%s: Secure Boot menu runs %q", a, line)
+			}
+		}
+		if n := strings.Count(cfg, "cannot boot under Secure Boot)"); n != 3 {
+			t.Errorf("%s: %d entries marked unbootable, want 3 (script, sanboot, memdisk):\n%s", a, n, cfg)
+		}
+		plain := c
+		plain.SecureBoot = false
+		if strings.Contains(GRUBMenu(ents, plain, profiles.Decision{}), "Secure Boot") {
+			t.Errorf("%s: the menu without Secure Boot mentions it", a)
+		}
+	}
 }
 
 // TestMenuInvariants checks properties the golden files show once, over every client kind.

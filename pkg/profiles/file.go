@@ -33,12 +33,17 @@ const (
 //	{"default": "local", "timeout": 10, "args": "console=ttyS0",
 //	 "profiles": [{"name": "lab", "match": {"mac": [...], "mac_prefix": [...],
 //	   "arch": ["x86_64-efi", "7"], "group": ["lab"]},
-//	   "default": "debian-installer", "timeout": 0, "args": "hostname={hostname}"}]}
+//	   "default": "debian-installer", "timeout": 0, "args": "hostname={hostname}",
+//	   "secure_boot": true}]}
+//
+// "secure_boot" (top level or per profile) marks the matching machines as Secure Boot
+// machines (signed shim → GRUB instead of iPXE); absent = the server's --secure-boot.
 type fileJSON struct {
-	Default  string        `json:"default"`
-	Timeout  *int          `json:"timeout"`
-	Args     string        `json:"args"`
-	Profiles []profileJSON `json:"profiles"`
+	Default    string        `json:"default"`
+	Timeout    *int          `json:"timeout"`
+	Args       string        `json:"args"`
+	SecureBoot *bool         `json:"secure_boot"`
+	Profiles   []profileJSON `json:"profiles"`
 }
 
 type profileJSON struct {
@@ -47,6 +52,8 @@ type profileJSON struct {
 	Default string    `json:"default"`
 	Timeout *int      `json:"timeout"`
 	Args    string    `json:"args"`
+	// SecureBoot is nil when the profile does not say.
+	SecureBoot *bool `json:"secure_boot"`
 }
 
 type matchJSON struct {
@@ -67,15 +74,17 @@ type Profile struct {
 	Default     string
 	Timeout     *time.Duration
 	Args        string
+	SecureBoot  *bool // nil: the profile does not say
 	specificity int
 }
 
 // Set is a parsed profiles file.
 type Set struct {
-	Default  string
-	Timeout  time.Duration
-	Args     string
-	Profiles []Profile
+	Default    string
+	Timeout    time.Duration
+	Args       string
+	SecureBoot *bool // the file's top-level "secure_boot"; nil: not set
+	Profiles   []Profile
 }
 
 // Load reads and parses a profiles file; an empty path is an empty Set.
@@ -134,6 +143,7 @@ func Parse(b []byte) (*Set, error) {
 		return nil, fmt.Errorf("%w: args: %v", ErrInvalid, err)
 	}
 	s.Args = f.Args
+	s.SecureBoot = f.SecureBoot
 	if len(f.Profiles) > maxProfiles {
 		return nil, fmt.Errorf("%w: more than %d profiles", ErrInvalid, maxProfiles)
 	}
@@ -152,7 +162,7 @@ func Parse(b []byte) (*Set, error) {
 }
 
 func profile(pj profileJSON) (Profile, error) {
-	p := Profile{Name: pj.Name, Arch: pj.Match.Arch, Group: pj.Match.Group, Default: pj.Default, Args: pj.Args}
+	p := Profile{Name: pj.Name, Arch: pj.Match.Arch, Group: pj.Match.Group, Default: pj.Default, Args: pj.Args, SecureBoot: pj.SecureBoot}
 	if p.Name == "" {
 		return p, errors.New("name: missing")
 	}

@@ -227,3 +227,35 @@ func TestToken(t *testing.T) {
 		t.Error("a bad token file was accepted")
 	}
 }
+
+func TestSecureBootSetting(t *testing.T) {
+	s, err := Parse([]byte(`{"secure_boot": true, "profiles": [
+		{"name": "legacy", "match": {"mac": ["52:54:00:00:00:01"]}, "secure_boot": false},
+		{"name": "lab", "match": {"group": ["lab"]}, "default": "x"},
+		{"name": "arm", "match": {"arch": ["arm64-efi"]}, "secure_boot": true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		f      Facts
+		on, ok bool
+	}{
+		{Facts{MAC: "52:54:00:00:00:01"}, false, true},              // the profile's own setting
+		{Facts{MAC: "52:54:00:00:00:02", Group: "lab"}, true, true}, // the profile says nothing: top level
+		{Facts{MAC: "52:54:00:00:00:03"}, true, true},
+	} {
+		if on, ok := s.SecureBootFor(tc.f); on != tc.on || ok != tc.ok {
+			t.Errorf("%+v: %v %v, want %v %v", tc.f, on, ok, tc.on, tc.ok)
+		}
+	}
+	s2, _ := Parse([]byte(`{"profiles": [{"name": "arm", "match": {"arch": ["arm64-efi"]}, "secure_boot": true}]}`))
+	if on, ok := s2.SecureBootFor(Facts{MAC: "52:54:00:00:00:03", Platform: "arm64-efi"}); !on || !ok {
+		t.Errorf("arch profile: %v %v", on, ok)
+	}
+	if _, ok := s2.SecureBootFor(Facts{MAC: "52:54:00:00:00:03", Platform: "x86_64-efi"}); ok {
+		t.Error("no profile and no top level, yet a setting")
+	}
+	if _, err := Parse([]byte(`{"secure_boot": "yes"}`)); err == nil {
+		t.Error(`"secure_boot": "yes" accepted`)
+	}
+}

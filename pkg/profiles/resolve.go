@@ -91,3 +91,16 @@ func (s *Set) Resolve(f Facts) Decision {
 	}
 	return d
 }
+
+// SecureBootFor says whether the file marks f's machine as a Secure Boot machine: the most
+// specific matching profile's "secure_boot", else the file's top-level one. ok is false when
+// neither says (the server's --secure-boot then decides).
+func (s *Set) SecureBootFor(f Facts) (on, ok bool) {
+	if p, found := s.Match(f); found && p.SecureBoot != nil {
+		return *p.SecureBoot, true
+	}
+	if s.SecureBoot != nil {
+		return *s.SecureBoot, true
+	}
+	return false, false
+}
