@@ -101,16 +101,18 @@ func routeReply(resp, req *Message, info *PacketInfo) route {
 	// A service on another port than 67 (PXE 4011) answers the client's own address and
 	// port: the client already has an address and sent to us directly (a broadcast or
 	// multicast source is no client's address).
-	if a := info.Src.Addr(); srcPort != ServerPort && srcPort != ClientPort && nonzero(a) && a != limitedBroadcast && !a.IsMulticast() {
+	if a := info.Src.Addr(); srcPort != ServerPort && srcPort != ClientPort && unicast(a) {
 		return route{dstMAC: info.SrcMAC, dst: info.Src, srcPort: srcPort}
 	}
-	if nonzero(req.GIAddr) {
+	// A giaddr or ciaddr that no host can have (broadcast, multicast, loopback) comes from a
+	// broken or hostile sender: it is ignored rather than answered at that address.
+	if unicast(req.GIAddr) {
 		return route{relay: true, dst: netip.AddrPortFrom(req.GIAddr, ServerPort), srcPort: ServerPort}
 	}
 	if t, _ := resp.MessageType(); t == Nak {
 		return bcast
 	}
-	if nonzero(req.CIAddr) {
+	if unicast(req.CIAddr) {
 		mac := info.SrcMAC
 		if info.Src.Addr() != req.CIAddr {
 			// Not sent from ciaddr (e.g. relayed by a host without giaddr): chaddr is the
@@ -132,6 +134,11 @@ func routeReply(resp, req *Message, info *PacketInfo) route {
 }
 
 func nonzero(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }
+
+// unicast reports whether a can be one host's address on the link.
+func unicast(a netip.Addr) bool {
+	return nonzero(a) && a != limitedBroadcast && !a.IsMulticast() && !a.IsLoopback()
+}
 
 func ethernetCHAddr(m *Message) (MAC, bool) {
 	if m.HType != 1 || m.HLen != 6 {

@@ -390,7 +390,7 @@ func (c *Conn) ReadMessage(m *Message, info *PacketInfo) error {
 // that port. The message is padded to 300 bytes and must fit the client's option 57.
 // A NAK through a relay gets the broadcast flag (RFC 2131 §4.3.2).
 func (c *Conn) Reply(resp, req *Message, info *PacketInfo) error {
-	if t, _ := resp.MessageType(); t == Nak && nonzero(req.GIAddr) {
+	if t, _ := resp.MessageType(); t == Nak && unicast(req.GIAddr) {
 		resp.Flags |= FlagBroadcast
 	}
 	r := routeReply(resp, req, info)

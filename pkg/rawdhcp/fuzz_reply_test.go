@@ -27,7 +27,7 @@ func FuzzRouteFrameReply(f *testing.F) {
 		switch {
 		case r.srcPort == 0:
 			t.Fatal("no source port")
-		case r.relay && (r.dst != netip.AddrPortFrom(req.GIAddr, ServerPort) || !nonzero(req.GIAddr)):
+		case r.relay && (r.dst != netip.AddrPortFrom(req.GIAddr, ServerPort) || !unicast(req.GIAddr)):
 			t.Fatalf("relay route %v for giaddr %v", r.dst, req.GIAddr)
 		case !r.relay && r.dst.Port() != ClientPort && r.dst != info.Src:
 			t.Fatalf("route to %v: neither the client port nor the sender", r.dst)
