@@ -306,7 +306,7 @@ func TestReloadSwapsBootInPlace(t *testing.T) {
 	}
 	d := &Daemon{cfg: cfg, logs: logs, log: logs.Main, bus: events.NewBus()}
 	d.activeMode.Store("off")
-	s, err := newDHCPService(d) // no interface: no sockets
+	s, err := newDHCPService(d, nil) // no interface: no sockets
 	if err != nil {
 		t.Fatal(err)
 	}

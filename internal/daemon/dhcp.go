@@ -41,7 +41,8 @@ type dhcpService struct {
 	resv     atomic.Pointer[dhcpd.Reservations]
 	boot     atomic.Pointer[boot.Config] // what the current server decides with
 	bootMap  map[uint16]string
-	facts    *factsCache // fed from the bus's DHCP events
+	facts    *factsCache    // fed from the bus's DHCP events
+	images   *imagesService // machine profiles ("secure_boot"); nil without TFTP and HTTP
 	unfollow func()
 	link     linkSockets // ARP prober and server watch, under mu
 
@@ -50,8 +51,8 @@ type dhcpService struct {
 	done   chan struct{}
 }
 
-func newDHCPService(d *Daemon) (*dhcpService, error) {
-	s := &dhcpService{d: d, log: d.logs.For("dhcp"), facts: newFactsCache()}
+func newDHCPService(d *Daemon, img *imagesService) (*dhcpService, error) {
+	s := &dhcpService{d: d, log: d.logs.For("dhcp"), facts: newFactsCache(), images: img}
 	resv, err := s.loadReservations()
 	if err != nil {
 		return nil, err
@@ -140,6 +141,9 @@ func (s *dhcpService) build(resv *dhcpd.Reservations, bootMap map[uint16]string)
 	}
 	if mode == dhcpd.ModeFull {
 		dc.Begin, dc.End = c.DHCPBegin, c.DHCPEnd
+	}
+	if s.images != nil {
+		dc.SecureBootFor = s.images.secureBootFor
 	}
 	if s.store != nil {
 		dc.Store = s.store
@@ -476,7 +480,7 @@ func (s *dhcpService) client(ip netip.Addr) (httpd.ClientInfo, bool) {
 	info := httpd.ClientInfo{MAC: l.MAC.String(), IP: l.IP, Hostname: l.Hostname}
 	mac := [6]byte(l.MAC)
 	if f, ok := s.facts.get(mac); ok {
-		info.Arch, info.Kind, info.Platform, info.BuildArch, info.UUID = f.Arch, f.Kind, f.Platform, f.BuildArch, f.UUID
+		info.Arch, info.Kind, info.Platform, info.BuildArch, info.UUID, info.Chain = f.Arch, f.Kind, f.Platform, f.BuildArch, f.UUID, f.Chain
 		if f.ArchKnown {
 			info.ArchName = f.Kind
 		}

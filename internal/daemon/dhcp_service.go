@@ -11,13 +11,14 @@ import (
 // resumes it on carrier. At shutdown it stops answering before the file servers drain, so no
 // new client starts a boot that would be cut; the lease table stays readable for them.
 type dhcpUnit struct {
-	d *Daemon
+	d      *Daemon
+	images *imagesService // the machine profiles, which may mark Secure Boot machines; may be nil
 }
 
 func (u *dhcpUnit) Name() string { return "DHCP" }
 
 func (u *dhcpUnit) Start(context.Context) error {
-	svc, err := newDHCPService(u.d)
+	svc, err := newDHCPService(u.d, u.images)
 	if err != nil {
 		return err
 	}

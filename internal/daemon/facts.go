@@ -21,6 +21,7 @@ type clientFacts struct {
 	Platform  string
 	BuildArch string
 	UUID      string
+	Chain     string // pkg/boot's Decision.Chain: "ipxe", or "shim" for a Secure Boot machine
 }
 
 // factsCache remembers the latest facts per MAC, bounded to maxFacts entries (FIFO).
@@ -37,7 +38,7 @@ func newFactsCache() *factsCache {
 
 // record keeps what a DHCP reply's event said about the client mac.
 func (c *factsCache) record(mac [6]byte, m events.Machine) {
-	cf := clientFacts{Arch: m.Arch, ArchKnown: m.ArchKnown, Kind: m.Kind, Platform: m.Platform, BuildArch: m.BuildArch, UUID: m.UUID}
+	cf := clientFacts{Arch: m.Arch, ArchKnown: m.ArchKnown, Kind: m.Kind, Platform: m.Platform, BuildArch: m.BuildArch, UUID: m.UUID, Chain: m.Chain}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, seen := c.m[mac]; !seen {

@@ -31,6 +31,12 @@ func (v menusView) DefaultScript(c httpd.MenuClient) ([]byte, bool) {
 	return []byte(images.IPXEMenu(s.cat.Entries(), cl, dec)), true
 }
 
+// GRUBConfig is the generated grub.cfg for a GRUB network client that fetches it over HTTP
+// (UEFI HTTP boot) when the netboot directory has none.
+func (v menusView) GRUBConfig(c httpd.MenuClient) ([]byte, bool) {
+	return v.s.grubMenu(c.IP, c.Info, c.Known, c.BaseURL, "http"), true
+}
+
 // Images is GET /api/images: the catalogue.
 func (v menusView) Images() any {
 	e := v.s.cat.Entries()
@@ -50,20 +56,23 @@ type profileJSON struct {
 	Default string   `json:"default,omitempty"`
 	Timeout *float64 `json:"timeout,omitempty"` // seconds
 	Args    string   `json:"args,omitempty"`
+	// SecureBoot marks the profile's machines as Secure Boot machines (true) or not.
+	SecureBoot *bool `json:"secure_boot,omitempty"`
 }
 
 // Profiles is GET /api/profiles: the profiles file in force.
 func (v menusView) Profiles() any {
 	set := v.s.res.Profiles()
 	out := struct {
-		File     string        `json:"file,omitempty"`
-		Default  string        `json:"default"`
-		Timeout  float64       `json:"timeout"`
-		Args     string        `json:"args,omitempty"`
-		Profiles []profileJSON `json:"profiles"`
-	}{File: v.s.d.cfg.Profiles, Default: set.Default, Timeout: set.Timeout.Seconds(), Args: set.Args, Profiles: []profileJSON{}}
+		File       string        `json:"file,omitempty"`
+		Default    string        `json:"default"`
+		Timeout    float64       `json:"timeout"`
+		Args       string        `json:"args,omitempty"`
+		SecureBoot *bool         `json:"secure_boot,omitempty"`
+		Profiles   []profileJSON `json:"profiles"`
+	}{File: v.s.d.cfg.Profiles, Default: set.Default, Timeout: set.Timeout.Seconds(), Args: set.Args, SecureBoot: set.SecureBoot, Profiles: []profileJSON{}}
 	for _, p := range set.Profiles {
-		j := profileJSON{Name: p.Name, MAC: p.MACs, Prefix: p.MACPrefix, Arch: p.Arch, Group: p.Group, Default: p.Default, Args: p.Args}
+		j := profileJSON{Name: p.Name, MAC: p.MACs, Prefix: p.MACPrefix, Arch: p.Arch, Group: p.Group, Default: p.Default, Args: p.Args, SecureBoot: p.SecureBoot}
 		if p.Timeout != nil {
 			t := p.Timeout.Seconds()
 			j.Timeout = &t

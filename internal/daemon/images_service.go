@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pxe-edge/pxe-edge/pkg/boot"
 	httpd "github.com/pxe-edge/pxe-edge/pkg/http"
 	"github.com/pxe-edge/pxe-edge/pkg/images"
 	"github.com/pxe-edge/pxe-edge/pkg/profiles"
@@ -200,27 +201,45 @@ func (s *imagesService) generate(req *tftp.Request) ([]byte, bool) {
 	if mac, ok := s.d.macOf(ip); ok && info.MAC == "" {
 		info.MAC = net.HardwareAddr(mac[:]).String()
 	}
-	arch := images.ArchBIOS
 	if kind == "grub" {
-		arch = images.ArchX64EFI
-		if known {
-			if a := images.ArchOf(info.Arch); a.EFI() {
-				arch = a
-			}
-		}
+		return s.grubMenu(ip, info, known, s.d.httpURL(req.Local), "tftp"), true
 	}
+	arch := images.ArchBIOS
 	dec := s.res.Resolve(s.facts(ip, info, arch))
 	c := images.Client{Arch: arch, MAC: info.MAC, ServerURL: s.d.httpURL(req.Local)}
-	entries := s.cat.Entries()
-	var out string
-	if kind == "pxelinux" {
-		out = images.PXELinuxMenu(entries, c, dec)
-	} else {
-		out = images.GRUBMenu(entries, c, dec)
-	}
+	out := images.PXELinuxMenu(s.cat.Entries(), c, dec)
 	s.log.Info("images: generated menu", "file", req.Path, "client", req.Client, "mac", info.MAC, "arch", arch,
 		"default", dec.Default, "profile", dec.Profile, "boot_once", dec.BootOnce)
 	return []byte(out), true
+}
+
+// grubMenu renders grub.cfg for the GRUB network client at ip, fetched over proto ("tftp" or
+// "http"): a UEFI platform (x86-64 unless its DHCP architecture says otherwise), and for a
+// machine whose DHCP answer was the Secure Boot chain the menu that says which entries
+// cannot boot under it.
+func (s *imagesService) grubMenu(ip netip.Addr, info httpd.ClientInfo, known bool, serverURL, proto string) []byte {
+	arch := images.ArchX64EFI
+	if known {
+		if a := images.ArchOf(info.Arch); a.EFI() {
+			arch = a
+		}
+	}
+	dec := s.res.Resolve(s.facts(ip, info, arch))
+	c := images.Client{Arch: arch, MAC: info.MAC, ServerURL: serverURL, SecureBoot: info.Chain == boot.ChainShim}
+	out := images.GRUBMenu(s.cat.Entries(), c, dec)
+	s.log.Info("images: generated menu", "file", "grub/grub.cfg", "by", proto, "client", ip, "mac", info.MAC, "arch", arch,
+		"secure_boot", c.SecureBoot, "default", dec.Default, "profile", dec.Profile, "boot_once", dec.BootOnce)
+	return []byte(out)
+}
+
+// secureBootFor is dhcpd's Config.SecureBootFor: what the profiles file says of the machine
+// (its MAC, static-lease group and architecture).
+func (s *imagesService) secureBootFor(mac [6]byte, group string, arch uint16, archKnown bool) (on, ok bool) {
+	f := profiles.Facts{MAC: net.HardwareAddr(mac[:]).String(), Arch: arch, Group: group}
+	if archKnown {
+		f.Platform = string(images.ArchOf(arch))
+	}
+	return s.res.Profiles().SecureBootFor(f)
 }
 
 // httpURL is the base URL of pxe-edge's HTTP server as a client that reached local sees it

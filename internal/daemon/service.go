@@ -43,7 +43,7 @@ func (d *Daemon) services() []service {
 		l = append(l, &httpService{d: d, images: img})
 	}
 	if d.dhcpOn() {
-		l = append(l, &dhcpUnit{d: d})
+		l = append(l, &dhcpUnit{d: d, images: img})
 	}
 	if d.raOn() {
 		l = append(l, d.newRA())

@@ -30,6 +30,7 @@ type ClientInfo struct {
 	Hostname  string     // option 12 or the reservation's hostname
 	UUID      string     // option 97 as a canonical UUID string
 	Kind      string     // pkg/boot's human label for the boot decision ("ipxe-script", "pi", …)
+	Chain     string     // the boot chain its DHCP answer gave: "ipxe", or "shim" (Secure Boot)
 	// Reservation holds the fields of the client's static lease entry (PyPXE static
 	// file), keyed by the file's own names; nil when the client has none.
 	Reservation map[string]string

@@ -43,6 +43,9 @@ func (s *Server) serveFiles(w *respWriter, r *http.Request) {
 		s.serveScript(w, r, root, name, who())
 		return
 	}
+	if isGRUBConfig(name) && s.grubConfig(w, r, root, name, who()) {
+		return
+	}
 	s.serveFile(w, r, root, name, who)
 }
 

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +23,9 @@ type Menus interface {
 	// DefaultScript returns the iPXE script for c when the netboot directory has neither
 	// boot.ipxe nor c's hosts/<mac>.ipxe; ok = false leaves the request a 404.
 	DefaultScript(c MenuClient) (script []byte, ok bool)
+	// GRUBConfig returns grub.cfg for c (a GRUB network client, e.g. Secure Boot's signed
+	// GRUB under UEFI HTTP boot) when the netboot directory has no grub/grub.cfg.
+	GRUBConfig(c MenuClient) (cfg []byte, ok bool)
 	// Images, Profiles and NextBoots are the JSON bodies of GET /api/images, /api/profiles
 	// and /api/nextboot.
 	Images() any
@@ -54,6 +59,27 @@ func (s *Server) defaultScript(w *respWriter, r *http.Request, q *requester) boo
 	if s.cfg.Menus == nil {
 		return false
 	}
+	return s.serveMenu(w, r, q, s.cfg.Menus.DefaultScript)
+}
+
+// isGRUBConfig reports whether name is where Debian's GRUB network image looks for its
+// configuration ($prefix/grub.cfg with the prefix /grub, or the root).
+func isGRUBConfig(name string) bool { return name == "grub/grub.cfg" || name == "grub.cfg" }
+
+// grubConfig serves Menus.GRUBConfig's grub.cfg when the netboot directory has none at name.
+func (s *Server) grubConfig(w *respWriter, r *http.Request, root *os.Root, name string, q *requester) bool {
+	if s.cfg.Menus == nil {
+		return false
+	}
+	if _, err := root.Lstat(name); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	return s.serveMenu(w, r, q, s.cfg.Menus.GRUBConfig)
+}
+
+// serveMenu answers with what gen generates for the requester, with the headers of a
+// rendered script (per client, never cached); false when gen has nothing.
+func (s *Server) serveMenu(w *respWriter, r *http.Request, q *requester, gen func(MenuClient) ([]byte, bool)) bool {
 	d := s.scriptData(r, q)
 	info := q.info
 	if !q.known && q.hasMAC {
@@ -61,7 +87,7 @@ func (s *Server) defaultScript(w *respWriter, r *http.Request, q *requester) boo
 		info.MAC = net.HardwareAddr(q.mac[:]).String()
 	}
 	c := MenuClient{IP: q.ip, Info: info, Known: q.known, Platform: d.Platform, BuildArch: d.BuildArch, BaseURL: d.BaseURL}
-	out, ok := s.cfg.Menus.DefaultScript(c)
+	out, ok := gen(c)
 	if !ok {
 		return false
 	}

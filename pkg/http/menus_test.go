@@ -24,6 +24,9 @@ func (f *fakeMenus) DefaultScript(c MenuClient) ([]byte, bool) {
 	f.seen = append(f.seen, c)
 	return []byte("#!ipxe\necho generated for " + c.Info.MAC + " at " + c.BaseURL + "\n"), true
 }
+func (f *fakeMenus) GRUBConfig(c MenuClient) ([]byte, bool) {
+	return []byte("# generated grub.cfg for " + c.Info.MAC + " chain " + c.Info.Chain + "\n"), true
+}
 func (f *fakeMenus) Images() any   { return []string{"a.iso"} }
 func (f *fakeMenus) Profiles() any { return map[string]string{"default": "local"} }
 func (f *fakeMenus) NextBoots() any {
@@ -79,6 +82,30 @@ func TestDefaultScript(t *testing.T) {
 	resp, _ := rawRequest(t, addr, "GET /other.ipxe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	if resp.StatusCode != 404 {
 		t.Errorf("other.ipxe: %d, want 404 (only boot.ipxe falls back)", resp.StatusCode)
+	}
+}
+
+// TestGRUBConfig: grub/grub.cfg (and grub.cfg) come from Menus.GRUBConfig unless the netboot
+// directory has the file; other files under grub/ are the directory's.
+func TestGRUBConfig(t *testing.T) {
+	dir := t.TempDir()
+	fc := &fakeClients{byIP: map[netip.Addr]ClientInfo{netip.MustParseAddr("127.0.0.1"): {MAC: "52:54:00:00:00:01", Chain: "shim"}}}
+	_, addr, _ := startServer(t, Config{Root: dir, Status: true, Clients: fc, Menus: &fakeMenus{}})
+	get := func(p string) (int, string) {
+		resp, body := rawRequest(t, addr, "GET "+p+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		return resp.StatusCode, string(body)
+	}
+	for _, p := range []string{"/grub/grub.cfg", "//grub/grub.cfg", "/grub.cfg"} {
+		if st, b := get(p); st != 200 || b != "# generated grub.cfg for 52:54:00:00:00:01 chain shim\n" {
+			t.Errorf("%s: %d %q, want the generated grub.cfg", p, st, b)
+		}
+	}
+	if st, _ := get("/grub/x86_64-efi/command.lst"); st != 404 {
+		t.Errorf("grub/x86_64-efi/command.lst: %d, want 404 (not generated)", st)
+	}
+	writeTree(t, dir, map[string]string{"grub/grub.cfg": "set timeout=1\n"})
+	if st, b := get("/grub/grub.cfg"); st != 200 || b != "set timeout=1\n" {
+		t.Errorf("grub/grub.cfg in the netboot directory did not win: %d %q", st, b)
 	}
 }
 

@@ -26,8 +26,8 @@ const (
 	// The Debian installer's netboot kernel and initrd (package
 	// debian-installer-12-netboot-amd64); the kernel is signed with Debian's key.
 	diNetboot = "/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64"
-	// sbMarker is the static grub.cfg's first line on the console: it tells which grub.cfg
-	// GRUB read (this test's own, or one pxe-edge generated from the image catalogue).
+	// sbMarker is the first line of the static grub.cfg the arm64 test serves (the
+	// catalogue's entries are x86-64 kernels).
 	sbMarker = "pxe-edge: secure boot test grub.cfg"
 	// diFirstScreen is the Debian installer's first dialog on its serial console.
 	diFirstScreen = "Select a language"
@@ -118,6 +118,9 @@ func (e *env) captureFetches() *fetchLog {
 // "http PATH", in order.
 func (l *fetchLog) files() []string {
 	l.t.Helper()
+	// libpcap hands dumpcap packets a buffer block at a time (up to a second late), and
+	// dumpcap stopped by a signal drops the block in progress: let the last one arrive.
+	time.Sleep(2 * time.Second)
 	l.proc.Signal(syscall.SIGINT)
 	select {
 	case <-l.proc.Done():
@@ -165,7 +168,8 @@ func checkSigned(t *testing.T, names []string) {
 			strings.HasPrefix(base, "shim_certificate") && strings.HasSuffix(base, ".efi"):
 			// shim looks beside itself for its optional signed revocation lists and
 			// certificates (absent here): it verifies them before use.
-		case strings.HasPrefix(p, "grub/"), strings.HasPrefix(p, "debian-installer/amd64/"):
+		case strings.HasPrefix(p, "grub/"), strings.HasPrefix(p, "debian-installer/amd64/"),
+			strings.HasPrefix(p, "images/debian-installer/"):
 		default:
 			t.Errorf("a Secure Boot machine fetched %q, which is not part of the signed chain", n)
 		}
@@ -179,17 +183,48 @@ func checkSigned(t *testing.T, names []string) {
 func TestSecureBootPXE(t *testing.T) {
 	t.Setenv("NETBOOT_FETCH_SHIM", "1") // the signed GRUB 2.12 (see scripts/fetch-shim.sh)
 	e := newEnv(t, 50)
-	sbNetboot(t, e)
+	prof := sbCatalogue(t, e, "52:54:00:70:50:10")
 	fl := e.captureFetches()
-	p := e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80", "--secure-boot")
+	p := e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80", "--secure-boot", "--profiles", prof)
 	g := e.startGuest("ovmf-secboot-pxe", sbGuest(t, e.tap(), "52:54:00:70:50:10")...)
-	grub := g.wait("pxe-edge: grub.cfg reached", guestTimeout)
-	took := g.wait(diFirstScreen, guestTimeout)
+	grub := g.wait(sbGeneratedMarker, guestTimeout)
+	took := g.wait(diFirstScreen, installerTimeout)
 	checkSigned(t, fl.files())
-	t.Logf("Secure Boot OVMF PXE → shimx64.efi → grubx64.efi → grub.cfg (%s) in %v → installer's first screen in %v",
-		grubCfgUsed(g.Console()), grub.Round(100e6), took.Round(100e6))
+	checkGenerated(t, p.Output(), "tftp")
+	t.Logf("Secure Boot OVMF PXE → shimx64.efi → grubx64.efi → pxe-edge's generated grub.cfg in %v → installer's first screen in %v",
+		grub.Round(100e6), took.Round(100e6))
 	if !strings.Contains(p.Output(), "file=shimx64.efi") {
 		t.Errorf("the DHCP answer did not name shimx64.efi:\n%s", tail(p.Output(), 3000))
+	}
+}
+
+// sbGeneratedMarker is what GRUB prints on the console when it starts the installer entry
+// of the grub.cfg pxe-edge generated (images.GRUBMenu's echo).
+const sbGeneratedMarker = "Loading debian-installer"
+
+// sbCatalogue makes Debian's netboot installer a kernel + initrd entry of the image
+// catalogue (and removes netboot's static grub.cfg: pxe-edge generates it) and writes a profiles file that
+// boots it at once, with the console on the serial port, on the machine mac; it returns
+// the file's path.
+func sbCatalogue(t *testing.T, e *env, mac string) string {
+	t.Helper()
+	// As for boot.ipxe, a grub/grub.cfg in the netboot directory wins over the generated one.
+	if err := os.Remove(filepath.Join(e.dir, "grub", "grub.cfg")); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	e.installerDir("debian-installer")
+	prof := filepath.Join(e.state, "profiles.json")
+	writeFile(t, prof, []byte(`{"default": "local", "timeout": 10, "args": "console=ttyS0,115200 priority=high",
+  "profiles": [{"name": "sb-installer", "match": {"mac": ["`+mac+`"]}, "default": "debian-installer", "timeout": 0}]}`))
+	return prof
+}
+
+// checkGenerated fails the test unless pxe-edge generated grub.cfg over proto for a
+// Secure Boot machine and the catalogue entry's kernel and initrd were fetched.
+func checkGenerated(t *testing.T, out, proto string) {
+	t.Helper()
+	if !regexp.MustCompile(`images: generated menu.* file=grub/grub.cfg by=` + proto + ` .*secure_boot=true`).MatchString(out) {
+		t.Errorf("no grub.cfg generated over %s for a Secure Boot machine:\n%s", proto, tail(out, 3000))
 	}
 }
 
@@ -202,22 +237,23 @@ func TestSecureBootHTTP(t *testing.T) {
 	// boot; scripts/fetch-shim.sh brings trixie's 2.12.
 	t.Setenv("NETBOOT_FETCH_SHIM", "1")
 	e := newEnv(t, 51)
-	sbNetboot(t, e)
+	prof := sbCatalogue(t, e, "52:54:00:70:51:10")
 	fl := e.captureFetches()
-	e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80",
+	p := e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80", "--profiles", prof,
 		"--static-config", e.staticConfig(`"52:54:00:70:51:10": {"ipaddr": "10.70.51.20", "secureboot": true}`))
 	g := e.startGuest("ovmf-secboot-http", sbGuest(t, e.tap(), "52:54:00:70:51:10",
 		"-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
 		"-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n")...)
-	grub := g.wait("pxe-edge: grub.cfg reached", guestTimeout)
-	took := g.wait(diFirstScreen, guestTimeout)
+	grub := g.wait(sbGeneratedMarker, guestTimeout)
+	took := g.wait(diFirstScreen, installerTimeout)
 	names := fl.files()
 	checkSigned(t, names)
+	checkGenerated(t, p.Output(), "http")
 	if len(names) == 0 || names[0] != "http /"+boot.FileShimX64 {
 		t.Errorf("the firmware's first request was not shim over HTTP: %q", names)
 	}
-	t.Logf("Secure Boot OVMF HTTP boot → shimx64.efi → grubx64.efi → grub.cfg (%s) in %v → installer's first screen in %v; requests %q",
-		grubCfgUsed(g.Console()), grub.Round(100e6), took.Round(100e6), names)
+	t.Logf("Secure Boot OVMF HTTP boot → shimx64.efi → grubx64.efi → pxe-edge's generated grub.cfg in %v → installer's first screen in %v; requests %q",
+		grub.Round(100e6), took.Round(100e6), names)
 }
 
 // Negative control, and the same machine with the setting off: with --secure-boot but
@@ -260,17 +296,9 @@ func (e *env) staticConfig(bindings string) string {
 // reAccessDenied is EDK2's refusal of an image that fails Secure Boot verification.
 var reAccessDenied = regexp.MustCompile(`failed to load Boot[0-9A-F]+ "UEFI PXEv4[^"]*" from [^\n]*: (Access Denied|Security Violation)`)
 
-// grubCfgUsed says which grub.cfg GRUB read.
-func grubCfgUsed(console string) string {
-	if strings.Contains(console, sbMarker) {
-		return "the test's static grub.cfg"
-	}
-	return "pxe-edge's generated grub.cfg"
-}
-
 // arm64: AAVMF with Microsoft's keys enrolled (AAVMF_VARS.ms.fd; Debian's AAVMF_CODE.ms.fd is
-// the same code as AAVMF_CODE.fd) boots shimaa64.efi → grubaa64.efi → grub.cfg over PXE with
-// --secure-boot. The negative control is the same signed GRUB with its signature stripped,
+// the same code as AAVMF_CODE.fd) boots shimaa64.efi → grubaa64.efi → grub.cfg over PXE, the
+// machine marked Secure Boot by a profile matching its architecture. The negative control is the same signed GRUB with its signature stripped,
 // given by a reservation's "rom" to a machine marked not Secure Boot: the firmware refuses it,
 // and AAVMF without keys boots it.
 func TestSecureBootARM64(t *testing.T) {
@@ -278,8 +306,12 @@ func TestSecureBootARM64(t *testing.T) {
 	e := newEnv(t, 53)
 	sbNetboot(t, e)
 	stripSignature(t, filepath.Join(e.dir, "grubaa64.efi"), filepath.Join(e.dir, "unsigned-grubaa64.efi"))
+	// Secure Boot by a machine profile matching the architecture; the reservation's
+	// "secureboot": false beats it for the negative control's machine.
+	prof := filepath.Join(e.state, "profiles.json")
+	writeFile(t, prof, []byte(`{"profiles": [{"name": "arm-servers", "match": {"arch": ["arm64-efi"]}, "secure_boot": true}]}`))
 	fl := e.captureFetches()
-	e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80", "--secure-boot",
+	e.startServer("--dhcp", "--ipxe", "--http", "--http-port", "80", "--profiles", prof,
 		"--static-config", e.staticConfig(`"52:54:00:70:53:11": {"ipaddr": "10.70.53.21", "secureboot": false, "rom": "unsigned-grubaa64.efi"}`))
 	g := e.startGuest("aavmf-secboot-pxe", aavmfSBGuest(t, e.tap(), "52:54:00:70:53:10")...)
 	took := g.wait("pxe-edge: grub.cfg reached", guestTimeout)
