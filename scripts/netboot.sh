@@ -6,7 +6,7 @@
 #
 #   ipxe             undionly.kpxe, undionly.kkpxe, ipxe.pxe, ipxe.efi, snponly.efi
 #   pxelinux         pxelinux.0, lpxelinux.0
-#   syslinux-common  ldlinux.c32 and the menu/chain modules pxelinux.cfg menus need
+#   syslinux-common  ldlinux.c32, the menu/chain modules pxelinux.cfg menus need, and memdisk
 #
 # arm64 iPXE (ipxe-arm64.efi, for arch 11/19 clients): Debian bookworm ships none; the
 # `ipxe` package is Architecture: all and x86-only. The script copies one when a source
@@ -94,6 +94,8 @@ done
 for f in ldlinux.c32 libcom32.c32 libutil.c32 menu.c32 vesamenu.c32 chain.c32 pxechn.c32 reboot.c32 poweroff.c32; do
 	put syslinux-common "$sys/usr/lib/syslinux/modules/bios/$f"
 done
+# memdisk: the generated menus boot small BIOS ISOs from images/ through it (PyPXE's workflow).
+put syslinux-common "$sys/usr/lib/syslinux/memdisk"
 
 # arm64 iPXE: optional, see the header.
 arm64_src=${IPXE_ARM64_EFI:-}
