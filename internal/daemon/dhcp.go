@@ -145,6 +145,9 @@ func (s *dhcpService) build(resv *dhcpd.Reservations, bootMap map[uint16]string)
 	if s.images != nil {
 		dc.SecureBootFor = s.images.secureBootFor
 	}
+	if c.NBDBlockDevice != "" {
+		dc.RootPath = s.d.nbdRootPath()
+	}
 	if s.store != nil {
 		dc.Store = s.store
 	}
@@ -543,7 +546,18 @@ func (s *dhcpService) status(st *httpd.DaemonStatus) {
 		}
 		st.Leases = append(st.Leases, hl)
 	}
-	st.DHCPReceived = receivedByType(srv.Stats().ByType)
+	stats := srv.Stats()
+	st.DHCPReceived = receivedByType(stats.ByType)
+	if s.store != nil {
+		h, ls := s.store.Health(), s.store.Stats()
+		st.LeaseStore = &httpd.LeaseStoreHealth{
+			Degraded: h.Degraded, Since: h.Since, Refused: ls.Refused, Failures: ls.Failures,
+			Recoveries: ls.Recoveries, NewClientsWaiting: stats.StoreFull,
+		}
+		if h.Err != nil {
+			st.LeaseStore.Err = h.Err.Error()
+		}
+	}
 }
 
 // receivedByType names dhcpd's per-type request counters the way /metrics labels them.
