@@ -291,16 +291,10 @@ func startICMPv6Capture(t *testing.T, ns *netlab.NS, dev string) *icmpCapture {
 	return c
 }
 
-// stop ends the capture (after a moment for frames in flight) and returns its frames.
+// stop ends the capture and returns its frames.
 func (c *icmpCapture) stop() [][]byte {
 	c.t.Helper()
-	time.Sleep(500 * time.Millisecond)
-	c.proc.Signal(syscall.SIGINT)
-	select {
-	case <-c.proc.Done():
-	case <-time.After(10 * time.Second):
-		c.proc.Kill()
-	}
+	stopCapture(c.proc)
 	b, err := os.ReadFile(c.path)
 	if err != nil {
 		c.t.Fatalf("capture: %v\n%s", err, c.proc.Output())
@@ -440,4 +434,17 @@ func (ct *consoleTimes) between(a, b string) time.Duration {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return 0
+}
+
+// stopCapture ends a capture (tshark or dumpcap) with SIGINT. libpcap hands the capturer
+// packets a buffer block at a time, up to a second late, and a capturer stopped by a signal
+// drops the block in progress: the last one gets time to arrive first.
+func stopCapture(p *netlab.Proc) {
+	time.Sleep(2 * time.Second)
+	p.Signal(syscall.SIGINT)
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		p.Kill()
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -118,15 +117,7 @@ func (e *env) captureFetches() *fetchLog {
 // "http PATH", in order.
 func (l *fetchLog) files() []string {
 	l.t.Helper()
-	// libpcap hands dumpcap packets a buffer block at a time (up to a second late), and
-	// dumpcap stopped by a signal drops the block in progress: let the last one arrive.
-	time.Sleep(2 * time.Second)
-	l.proc.Signal(syscall.SIGINT)
-	select {
-	case <-l.proc.Done():
-	case <-time.After(10 * time.Second):
-		l.proc.Kill()
-	}
+	stopCapture(l.proc)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "tshark", "-n", "-r", l.path, "-d", "tcp.port==80,http",
