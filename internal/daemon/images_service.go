@@ -233,13 +233,18 @@ func (s *imagesService) grubMenu(ip netip.Addr, info httpd.ClientInfo, known boo
 }
 
 // secureBootFor is dhcpd's Config.SecureBootFor: what the profiles file says of the machine
-// (its MAC, static-lease group and architecture).
+// (its MAC, static-lease group and architecture). It runs per boot decision: a file that
+// says nothing of Secure Boot costs no allocation.
 func (s *imagesService) secureBootFor(mac [6]byte, group string, arch uint16, archKnown bool) (on, ok bool) {
+	set := s.res.Profiles()
+	if !set.MarksSecureBoot() {
+		return false, false
+	}
 	f := profiles.Facts{MAC: net.HardwareAddr(mac[:]).String(), Arch: arch, Group: group}
 	if archKnown {
 		f.Platform = string(images.ArchOf(arch))
 	}
-	return s.res.Profiles().SecureBootFor(f)
+	return set.SecureBootFor(f)
 }
 
 // httpURL is the base URL of pxe-edge's HTTP server as a client that reached local sees it

@@ -255,6 +255,15 @@ func TestSecureBootSetting(t *testing.T) {
 	if _, ok := s2.SecureBootFor(Facts{MAC: "52:54:00:00:00:03", Platform: "x86_64-efi"}); ok {
 		t.Error("no profile and no top level, yet a setting")
 	}
+	s3, _ := Parse([]byte(`{"profiles": [{"name": "lab", "match": {"group": ["lab"]}, "default": "x"}]}`))
+	for _, tc := range []struct {
+		set  *Set
+		want bool
+	}{{s, true}, {s2, true}, {s3, false}, {&Set{}, false}} {
+		if got := tc.set.MarksSecureBoot(); got != tc.want {
+			t.Errorf("MarksSecureBoot of %+v: %v, want %v", tc.set, got, tc.want)
+		}
+	}
 	if _, err := Parse([]byte(`{"secure_boot": "yes"}`)); err == nil {
 		t.Error(`"secure_boot": "yes" accepted`)
 	}

@@ -92,6 +92,20 @@ func (s *Set) Resolve(f Facts) Decision {
 	return d
 }
 
+// MarksSecureBoot reports whether the file says "secure_boot" anywhere, so that callers on a
+// per-packet path can skip building Facts when it does not.
+func (s *Set) MarksSecureBoot() bool {
+	if s.SecureBoot != nil {
+		return true
+	}
+	for i := range s.Profiles {
+		if s.Profiles[i].SecureBoot != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // SecureBootFor says whether the file marks f's machine as a Secure Boot machine: the most
 // specific matching profile's "secure_boot", else the file's top-level one. ok is false when
 // neither says (the server's --secure-boot then decides).
