@@ -66,7 +66,8 @@ func FuzzCleanPath(f *testing.F) {
 				t.Fatalf("cleanPath(%q) = %q has a control byte", in, out)
 			}
 		}
-		again, err := cleanPath("/" + out)
+		// f(f(x)) = f(x); not f("/"+f(x)), which a 1024-byte input pushes past the limit.
+		again, err := cleanPath(out)
 		if err != nil || (again != out) {
 			t.Fatalf("not idempotent: %q → %q → %q, %v", in, out, again, err)
 		}
