@@ -126,10 +126,11 @@ func routeReply(resp, req *Message, info *PacketInfo) route {
 	if req.Broadcast() {
 		return bcast
 	}
-	if a, ok := ethernetCHAddr(req); ok && nonzero(resp.YIAddr) {
+	if a, ok := ethernetCHAddr(req); ok && unicast(resp.YIAddr) {
 		return route{dstMAC: a, dst: netip.AddrPortFrom(resp.YIAddr, ClientPort), srcPort: srcPort}
 	}
-	// No address given (ProxyDHCP offer) or no usable chaddr: only broadcast reaches it.
+	// No address given (ProxyDHCP offer), none a host can have, or no usable chaddr: only
+	// broadcast reaches it.
 	return bcast
 }
 
