@@ -141,8 +141,10 @@ func parseND(frame []byte, typ byte, hdrLen int) (icmp []byte, src, dst netip.Ad
 	}
 	src = netip.AddrFrom16([16]byte(ip[8:24]))
 	dst = netip.AddrFrom16([16]byte(ip[24:40]))
-	if src.IsMulticast() {
-		return nil, src, dst, fmt.Errorf("rawdhcp: %s: multicast source %v: %w", what, src, ErrMalformed)
+	// No host sends from a multicast, loopback or IPv4-mapped address (RFC 4291 §2.5.5.2):
+	// such a source comes from a broken or hostile sender and gets no answer.
+	if src.IsMulticast() || src.IsLoopback() || src.Is4In6() {
+		return nil, src, dst, fmt.Errorf("rawdhcp: %s: source %v is no host's address: %w", what, src, ErrMalformed)
 	}
 	if icmp6Checksum(src, dst, icmp) != 0 {
 		return nil, src, dst, fmt.Errorf("rawdhcp: %s: bad ICMPv6 checksum: %w", what, ErrMalformed)

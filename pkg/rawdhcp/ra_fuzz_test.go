@@ -45,6 +45,8 @@ func FuzzParseRS(f *testing.F) {
 			t.Fatal("SLLA from the unspecified address")
 		case rs.Src.IsMulticast() || rs.SrcMAC[0]&1 != 0:
 			t.Fatal("multicast source accepted")
+		case rs.Src.IsLoopback() || rs.Src.Is4In6():
+			t.Fatalf("source %v accepted", rs.Src)
 		}
 		dst := rs.Src
 		if dst.IsUnspecified() {

@@ -107,6 +107,8 @@ func TestParseRS(t *testing.T) {
 		{"unknown option skipped", makeRS(testCliLL, append([]byte{14, 1, 0, 0, 0, 0, 0, 0}, sllaOpt(testCliMAC)...), nil, true), true, true},
 		{"trailing bytes after the payload", append(bytes.Clone(good), 0, 0, 0, 0), true, true},
 		{"unspecified source with SLLA", makeRS(netip.IPv6Unspecified(), sllaOpt(testCliMAC), nil, true), false, false},
+		{"IPv4-mapped source", makeRS(netip.MustParseAddr("::ffff:10.0.0.1"), nil, nil, true), false, false},
+		{"loopback source", makeRS(netip.IPv6Loopback(), nil, nil, true), false, false},
 		{"short", good[:ethHeaderLen+ipv6HeaderLen+4], false, false},
 		{"empty", nil, false, false},
 		{"IPv4 ethertype", makeRS(testCliLL, nil, func(f []byte) { f[12], f[13] = 0x08, 0x00 }, true), false, false},
