@@ -69,7 +69,6 @@ func (p *slowProber) Probe(ctx context.Context, ip netip.Addr, wait time.Duratio
 	return false, nil
 }
 
-
 // TestProbeDeferredOffServeLoop: with a Replier, DISCOVERs that need a probe return from
 // ServeDHCP at once and are answered later through the Replier; known clients are
 // answered inline.
@@ -118,7 +117,6 @@ type panicProber struct{}
 func (panicProber) Probe(context.Context, netip.Addr, time.Duration) (bool, error) {
 	panic("probe failed badly")
 }
-
 
 // TestDeferredProbePanicRecovered: a panic on the deferred ARP-probe goroutine is
 // recovered, counted and logged; the server keeps answering.
