@@ -38,12 +38,11 @@ build:
 	$(GOBUILD) -o $(BIN) ./cmd/pxe-edge
 	@echo "built $(BIN) ($(VERSION), linux/$(GOARCH)$(if $(GOARM), GOARM=$(GOARM)))"
 
-## test: unit tests, fuzz seed corpora and namespace integration tests (root; installs the
+## test: gofmt, vet and staticcheck (lint), unit tests, fuzz seed corpora and namespace integration tests (root; installs the
 ## Debian packages it needs first, and fetches Debian's arm64 GRUB netboot image for the
 ## arm64 UEFI firmware tests). Outside CI, tests that need root skip with the reason.
-test: deps-test
+test: deps-test lint
 	@scripts/sweep-netns.sh
-	$(GO) vet ./...
 	GRUB_ARM64_DEB="$${GRUB_ARM64_DEB:-$$(scripts/fetch-grub-arm64.sh || true)}" \
 	IPXE_ARM64_EFI="$${IPXE_ARM64_EFI:-$$(board/ipxe-arm64/fetch.sh || true)}" \
 		$(GO) test -count=1 -timeout 28m $(TESTFLAGS) $(PKG)
@@ -72,7 +71,7 @@ reliability:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 ## netboot: copy the iPXE / PXELINUX binaries from Debian packages into netboot/.
 netboot:

@@ -189,8 +189,10 @@ var settings = []*setting{
 		help: "option 209 (PXELINUX config file) for U-Boot, e.g. pxelinux.cfg/default ('' = not sent)",
 		ptr:  func(c *Config) any { return &c.UBootConfigFile }},
 	{key: "SECURE_BOOT", long: "secure-boot", neg: "no-secure-boot", kind: kBool, ours: true,
-		help: "treat every UEFI client as a Secure Boot machine: x86_64/arm64 UEFI gets the signed shim (shimx64.efi/shimaa64.efi → signed GRUB → grub/grub.cfg) over PXE and HTTP boot, never iPXE; a static-config binding's \"secureboot\" overrides it per machine",
-		ptr:  func(c *Config) any { return &c.SecureBoot }},
+		help: "treat every UEFI client as a Secure Boot machine: x86_64/arm64 UEFI gets the signed shim " +
+			"(shimx64.efi/shimaa64.efi → signed GRUB → grub/grub.cfg) over PXE and HTTP boot, never iPXE; " +
+			"a static-config binding's \"secureboot\" overrides it per machine",
+		ptr: func(c *Config) any { return &c.SecureBoot }},
 	{key: "HTTP_BOOT_PATH", long: "http-boot-path", kind: kString, ours: true,
 		help: "path or URL UEFI HTTP boot clients get ('' = the iPXE EFI binary for their architecture)",
 		ptr:  func(c *Config) any { return &c.HTTPBootPath }},

@@ -401,9 +401,6 @@ func (s *dhcpService) saveLeasesFile() {
 	}
 }
 
-// pauseAll is pause at shutdown.
-func (s *dhcpService) pauseAll() { s.pause() }
-
 // close releases the server and flushes the lease store.
 func (s *dhcpService) close() {
 	s.pause()

@@ -87,17 +87,3 @@ func (r *runner) stop() {
 	r.cancel()
 	<-r.done
 }
-
-// wait waits for the loop to return on its own, or for ctx's end; it reports whether the loop
-// returned.
-func (r *runner) wait(ctx context.Context) bool {
-	if r.done == nil {
-		return true
-	}
-	select {
-	case <-r.done:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}

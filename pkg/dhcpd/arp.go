@@ -59,3 +59,50 @@ func (c *probeCache) put(ip uint32, inUse bool, now time.Time) {
 	}
 	c.m[ip] = probeEntry{inUse: inUse, at: now}
 }
+
+// arpCheck asks the link whether an address is taken before it is offered: the prober the
+// link layer gave (swapped when the interface comes back) and the cache of its answers.
+type arpCheck struct {
+	cfg   *Config
+	debug func(msg string, args ...any) // the server's rate-limited debug line
+	st    *stats
+	cache *probeCache
+
+	mu     sync.RWMutex // guards prober against set
+	prober Prober
+}
+
+func (c *arpCheck) init(cfg *Config, debug func(string, ...any), st *stats) {
+	c.cfg, c.debug, c.st = cfg, debug, st
+	c.cache = newProbeCache(cfg.ProbeCache)
+}
+
+// set replaces the prober (nil: offer without probing).
+func (c *arpCheck) set(p Prober) {
+	c.mu.Lock()
+	c.prober = p
+	c.mu.Unlock()
+}
+
+// get returns the current prober (nil: no probing).
+func (c *arpCheck) get() Prober {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.prober
+}
+
+// inUse ARP-probes ip with pr, using the cache. A failed probe counts as "free": the
+// client's own check (DECLINE) is the last word.
+func (c *arpCheck) inUse(ctx context.Context, pr Prober, ip uint32, now time.Time) bool {
+	if v, ok := c.cache.get(ip, now); ok {
+		return v
+	}
+	c.st.probes.Add(1)
+	used, err := pr.Probe(ctx, a4(ip), c.cfg.ProbeWait)
+	if err != nil {
+		c.debug("dhcp: arp probe failed", "ip", a4(ip), "err", err)
+		return false
+	}
+	c.cache.put(ip, used, now)
+	return used
+}

@@ -33,6 +33,12 @@ var alwaysOrder = [...]rawdhcp.OptionCode{
 // ask for what it needs.
 var optional = [...]rawdhcp.OptionCode{rawdhcp.OptDNS, rawdhcp.OptHostname, rawdhcp.OptDomainName, rawdhcp.OptBroadcastAddr}
 
+// replyBuilder is what a reply contains: it fills OFFERs, ACKs, NAKs and ProxyDHCP
+// replies from the request, the address chosen and the boot decision, and nothing else.
+type replyBuilder struct {
+	cfg *Config
+}
+
 // values is what one reply may carry, before ordering.
 type values struct {
 	have  codeSet
@@ -44,11 +50,11 @@ type values struct {
 	d     *boot.Decision
 }
 
-// buildFull fills resp as an OFFER/ACK (or INFORM ACK when withLease is false) giving ip.
-func (s *Server) buildFull(resp, req *rawdhcp.Message, typ rawdhcp.MessageType, ip netip.Addr, c *client, d *boot.Decision, withLease bool) {
+// full fills resp as an OFFER/ACK (or INFORM ACK when withLease is false) giving ip.
+func (b *replyBuilder) full(resp, req *rawdhcp.Message, typ rawdhcp.MessageType, ip netip.Addr, c *client, d *boot.Decision, withLease bool) {
 	resp.InitReply(req, typ)
 	resp.YIAddr = ip
-	v := values{lease: withLease, mask: MaskOf(s.cfg.Subnet), rtr: s.cfg.Router, dns: s.cfg.DNS, host: c.hostname, d: d}
+	v := values{lease: withLease, mask: MaskOf(b.cfg.Subnet), rtr: b.cfg.Router, dns: b.cfg.DNS, host: c.hostname, d: d}
 	if c.hasResv {
 		if c.resv.Mask.IsValid() {
 			v.mask = c.resv.Mask
@@ -75,37 +81,37 @@ func (s *Server) buildFull(resp, req *rawdhcp.Message, typ rawdhcp.MessageType, 
 	if v.host != "" {
 		v.have.add(rawdhcp.OptHostname)
 	}
-	if s.cfg.Domain != "" {
+	if b.cfg.Domain != "" {
 		v.have.add(rawdhcp.OptDomainName)
 	}
-	if s.cfg.RootPath != "" && req.Requested(rawdhcp.OptRootPath) {
+	if b.cfg.RootPath != "" && req.Requested(rawdhcp.OptRootPath) {
 		v.have.add(rawdhcp.OptRootPath)
 	}
 	v.have.add(rawdhcp.OptBroadcastAddr)
-	s.addBoot(resp, &v)
-	s.emit(resp, req, &v)
+	b.addBoot(resp, &v)
+	b.emit(resp, req, &v)
 }
 
-// buildProxy fills resp as a ProxyDHCP OFFER or ACK: no address, boot information only
+// proxy fills resp as a ProxyDHCP OFFER or ACK: no address, boot information only
 // (field guide §4).
-func (s *Server) buildProxy(resp, req *rawdhcp.Message, typ rawdhcp.MessageType, d *boot.Decision) {
+func (b *replyBuilder) proxy(resp, req *rawdhcp.Message, typ rawdhcp.MessageType, d *boot.Decision) {
 	resp.InitReply(req, typ)
 	if typ == rawdhcp.Offer {
 		// Clients have no address yet and several servers answer: broadcast (yiaddr 0).
 		resp.Flags |= rawdhcp.FlagBroadcast
 	}
 	v := values{d: d}
-	s.addBoot(resp, &v)
+	b.addBoot(resp, &v)
 	if d.Opt60 == "" {
 		// A proxy reply must say PXEClient; the policy leaves 60 empty only for non-PXE
 		// clients, which proxy mode does not answer.
 		v.have.add(rawdhcp.OptVendorClass)
 	}
-	s.emit(resp, req, &v)
+	b.emit(resp, req, &v)
 }
 
 // addBoot puts the decision's fixed fields into resp and its options into v.
-func (s *Server) addBoot(resp *rawdhcp.Message, v *values) {
+func (b *replyBuilder) addBoot(resp *rawdhcp.Message, v *values) {
 	d := v.d
 	if d == nil || !d.Boot {
 		return
@@ -137,8 +143,8 @@ func (s *Server) addBoot(resp *rawdhcp.Message, v *values) {
 }
 
 // emit writes the options of v into resp in order, honouring option 55.
-func (s *Server) emit(resp, req *rawdhcp.Message, v *values) {
-	resp.SetServerID(s.cfg.ServerIP)
+func (b *replyBuilder) emit(resp, req *rawdhcp.Message, v *values) {
+	resp.SetServerID(b.cfg.ServerIP)
 	prl := req.ParamRequestList()
 	if len(prl) > 0 {
 		for _, oc := range optional {
@@ -149,14 +155,14 @@ func (s *Server) emit(resp, req *rawdhcp.Message, v *values) {
 		for _, c := range prl {
 			oc := rawdhcp.OptionCode(c)
 			if v.have.has(oc) {
-				s.put(resp, oc, v)
+				b.put(resp, oc, v)
 				v.have.del(oc)
 			}
 		}
 	}
 	for _, oc := range alwaysOrder {
 		if v.have.has(oc) {
-			s.put(resp, oc, v)
+			b.put(resp, oc, v)
 		}
 	}
 	if ri, ok := req.RelayAgentInfo(); ok {
@@ -174,14 +180,14 @@ func (s *Server) emit(resp, req *rawdhcp.Message, v *values) {
 }
 
 // put sets option oc in resp from v.
-func (s *Server) put(resp *rawdhcp.Message, oc rawdhcp.OptionCode, v *values) {
+func (b *replyBuilder) put(resp *rawdhcp.Message, oc rawdhcp.OptionCode, v *values) {
 	switch oc {
 	case rawdhcp.OptLeaseTime:
-		resp.SetLeaseTime(s.cfg.LeaseTime)
+		resp.SetLeaseTime(b.cfg.LeaseTime)
 	case rawdhcp.OptRenewalTime:
-		resp.SetRenewalTime(s.cfg.LeaseTime / 2)
+		resp.SetRenewalTime(b.cfg.LeaseTime / 2)
 	case rawdhcp.OptRebindingTime:
-		resp.SetRebindingTime(s.cfg.LeaseTime * 7 / 8)
+		resp.SetRebindingTime(b.cfg.LeaseTime * 7 / 8)
 	case rawdhcp.OptSubnetMask:
 		resp.Options.SetAddr(rawdhcp.OptSubnetMask, v.mask)
 	case rawdhcp.OptRouter:
@@ -191,11 +197,11 @@ func (s *Server) put(resp *rawdhcp.Message, oc rawdhcp.OptionCode, v *values) {
 	case rawdhcp.OptHostname:
 		resp.SetHostname(v.host)
 	case rawdhcp.OptDomainName:
-		resp.SetDomainName(s.cfg.Domain)
+		resp.SetDomainName(b.cfg.Domain)
 	case rawdhcp.OptRootPath:
-		resp.Options.SetString(rawdhcp.OptRootPath, s.cfg.RootPath)
+		resp.Options.SetString(rawdhcp.OptRootPath, b.cfg.RootPath)
 	case rawdhcp.OptBroadcastAddr:
-		resp.SetBroadcastAddr(s.cfg.Broadcast)
+		resp.SetBroadcastAddr(b.cfg.Broadcast)
 	case rawdhcp.OptVendorClass:
 		vc := "PXEClient"
 		if v.d != nil && v.d.Opt60 != "" {
@@ -215,11 +221,11 @@ func (s *Server) put(resp *rawdhcp.Message, oc rawdhcp.OptionCode, v *values) {
 	}
 }
 
-// buildNak fills resp as a NAK (RFC 2131 table 3: no yiaddr, no options but 53, 54, 56
+// nak fills resp as a NAK (RFC 2131 table 3: no yiaddr, no options but 53, 54, 56
 // and 82).
-func (s *Server) buildNak(resp, req *rawdhcp.Message, why string) {
+func (b *replyBuilder) nak(resp, req *rawdhcp.Message, why string) {
 	resp.InitReply(req, rawdhcp.Nak)
-	resp.SetServerID(s.cfg.ServerIP)
+	resp.SetServerID(b.cfg.ServerIP)
 	resp.Options.SetString(rawdhcp.OptMessage, why)
 	if ri, ok := req.RelayAgentInfo(); ok {
 		resp.SetRelayAgentInfo(ri)

@@ -20,12 +20,12 @@ func FuzzPyPXELeases(f *testing.F) {
 		if err != nil && n != 0 {
 			t.Fatalf("%d adopted and error %v", n, err)
 		}
-		if len(st.leases) != n || len(s.pool.byIP) != n {
-			t.Fatalf("%d adopted, %d committed, %d in the table", n, len(st.leases), len(s.pool.byIP))
+		if len(st.leases) != n || len(s.addr.pool.byIP) != n {
+			t.Fatalf("%d adopted, %d committed, %d in the table", n, len(st.leases), len(s.addr.pool.byIP))
 		}
-		for ip, b := range s.pool.byIP {
-			_, reserved := s.pool.reserved[ip]
-			if b.ip != ip || s.pool.byID[b.id] != b || b.state != stBound || !s.pool.inRange(ip) && !reserved {
+		for ip, b := range s.addr.pool.byIP {
+			_, reserved := s.addr.pool.reserved[ip]
+			if b.ip != ip || s.addr.pool.byID[b.id] != b || b.state != stBound || !s.addr.pool.inRange(ip) && !reserved {
 				t.Fatalf("row %v: %+v", a4(ip), b)
 			}
 			if l, ok := st.leases[a4(ip)]; !ok || [6]byte(l.MAC) != b.mac || !l.Expiry.Equal(b.expires) {

@@ -12,7 +12,7 @@ import (
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
-var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/golden from the current replies")
+var update = flag.Bool("update", false, "rewrite testdata/golden and the FuzzHandle seeds in testdata/fuzz from the current code")
 
 // TestGoldenReplies answers the DISCOVERs real clients sent (testdata/requests) in full and
 // proxy mode and compares every reply byte with testdata/golden. Run with -update-golden
@@ -98,7 +98,7 @@ func TestGoldenReplies(t *testing.T) {
 					}
 				}
 				line := hex.EncodeToString(got) + "\n"
-				if *updateGolden {
+				if *update {
 					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 						t.Fatal(err)
 					}

@@ -91,7 +91,7 @@ func (s *Server) handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 		s.st.byType[typ].Add(1)
 	}
 	if !rerun {
-		s.logRequest(typ, req, port)
+		s.obs.logRequest(typ, req, port)
 	}
 	mac := req.MAC()
 	now := s.now()
@@ -111,15 +111,7 @@ func (s *Server) handle(ctx context.Context, req *rawdhcp.Message, port uint16, 
 		copy(kbuf[1:], mac[:])
 		key = kbuf[:]
 	}
-	s.mu.Lock()
-	resv, hasResv := s.resv.Lookup(mac)
-	var id string
-	known := hasResv
-	if b := s.pool.byID[string(key)]; b != nil {
-		id = b.id
-		known = known || b.state == stBound
-	}
-	s.mu.Unlock()
+	resv, hasResv, id, known := s.addr.identify(mac, key)
 	if id == "" {
 		id = string(key)
 	}
@@ -229,24 +221,24 @@ func bytesView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(
 
 // discover answers a DISCOVER in full mode.
 func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, now time.Time, resp *rawdhcp.Message, d *boot.Decision) Reply {
-	if !c.known && s.storeDegraded(now) {
+	if !c.known && s.addr.storeDegraded(now) {
 		// A new lease could not be made durable: offering one would only end in a refused
 		// REQUEST. Known clients go on (their renewals live in memory until space returns).
 		s.st.storeFull.Add(1)
 		return NoReply
 	}
 	requested, _ := req.RequestedIP()
-	ip, ok, deferred := s.chooseOffer(ctx, c, requested, now)
+	ip, ok, deferred := s.addr.chooseOffer(ctx, c, requested, now, ctx.Value(deferKey{}) != nil)
 	if deferred {
 		return replyDeferred
 	}
 	if !ok {
 		s.st.exhausted.Add(1)
-		s.warnExhausted(c, now)
+		s.addr.warnExhausted(c, now)
 		return NoReply
 	}
 	*d = s.decide(req, c, boot.Discover, boot.Full, boot.PortDHCP)
-	if d.CommitAtOffer && !s.holdsLease(c, u32(ip), now) {
+	if d.CommitAtOffer && !s.addr.holdsLease(c, u32(ip), now) {
 		// The Pi 3 ROM boots from the OFFER and never REQUESTs: the OFFER is its ACK. The
 		// lease is short, since anyone can send such a DISCOVER from a new MAC and the pool
 		// must not empty for a day; a REQUEST (Pi 4/5, or the OS later) makes it a full one.
@@ -254,13 +246,9 @@ func (s *Server) discover(ctx context.Context, req *rawdhcp.Message, c *client, 
 		if !s.commit(ctx, c, ip, exp, now) {
 			return NoReply
 		}
-		s.mu.Lock()
-		if b := s.pool.byIP[u32(ip)]; b != nil && b.id == c.id {
-			b.provisional = true
-		}
-		s.mu.Unlock()
+		s.addr.markProvisional(c, u32(ip))
 	}
-	s.buildFull(resp, req, rawdhcp.Offer, ip, c, d, true)
+	s.replies.full(resp, req, rawdhcp.Offer, ip, c, d, true)
 	return ReplyOffer
 }
 
@@ -274,11 +262,7 @@ func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, n
 	switch {
 	case hasSid && sid != s.cfg.ServerIP:
 		// SELECTING another server's offer: ours is free again.
-		s.mu.Lock()
-		if b := s.pool.byID[c.id]; b != nil && b.state == stOffered {
-			s.pool.drop(b)
-		}
-		s.mu.Unlock()
+		s.addr.dropOffer(c)
 		s.st.ignored.Add(1)
 		return NoReply
 	case hasSid && hasReq:
@@ -295,40 +279,29 @@ func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, n
 	}
 	if !ip.Is4() || !s.cfg.Subnet.Contains(ip) {
 		if hasSid || s.cfg.Authoritative {
-			s.buildNak(resp, req, "address not on this network")
-			return ReplyNak
-		}
-		s.st.ignored.Add(1)
-		return NoReply
-	}
-	u := u32(ip)
-	s.mu.Lock()
-	ok := s.acceptable(c, u, now)
-	renewal := false
-	if ok {
-		b := s.pool.byIP[u]
-		// A lease committed at the OFFER is short: extending it is a new lease, written
-		// before the ACK like any other.
-		renewal = b != nil && b.id == c.id && b.state == stBound && !b.provisional && now.Before(b.expires)
-		if !renewal && s.cfg.Store != nil && ctx.Value(deferKey{}) != nil {
-			// A new lease waits for its durable write on a goroutine of its own, so the
-			// serve loop's workers keep reading and many leases share one fsync.
-			s.mu.Unlock()
-			return replyDeferred
-		}
-		exp := now.Add(s.cfg.LeaseTime)
-		s.pool.set(u, c.id, c.mac, c.hostname, stBound, exp)
-	}
-	s.mu.Unlock()
-	if !ok {
-		if hasSid || s.cfg.Authoritative {
-			s.buildNak(resp, req, "requested address not available")
+			s.replies.nak(resp, req, "address not on this network")
 			return ReplyNak
 		}
 		s.st.ignored.Add(1)
 		return NoReply
 	}
 	exp := now.Add(s.cfg.LeaseTime)
+	// A new lease waits for its durable write on a goroutine of its own, so the serve
+	// loop's workers keep reading and many leases share one fsync.
+	wait := s.cfg.Store != nil && ctx.Value(deferKey{}) != nil
+	g := s.addr.request(c, u32(ip), now, exp, wait)
+	switch g {
+	case grantWait:
+		return replyDeferred
+	case grantRefused:
+		if hasSid || s.cfg.Authoritative {
+			s.replies.nak(resp, req, "requested address not available")
+			return ReplyNak
+		}
+		s.st.ignored.Add(1)
+		return NoReply
+	}
+	renewal := g == grantRenewal
 	if renewal && s.cfg.Store != nil {
 		// Only the expiry moves: a lazy, batched write (see pkg/lease's loss window).
 		if err := s.cfg.Store.Touch(c.hw(), exp); err != nil {
@@ -344,9 +317,9 @@ func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, n
 	if renewal {
 		what = "renewed"
 	}
-	s.publish(events.LeaseChanged, what, c.mac, ip)
+	s.obs.publish(events.LeaseChanged, what, c.mac, ip)
 	*d = s.decide(req, c, boot.Request, boot.Full, boot.PortDHCP)
-	s.buildFull(resp, req, rawdhcp.Ack, ip, c, d, true)
+	s.replies.full(resp, req, rawdhcp.Ack, ip, c, d, true)
 	if hasCI {
 		resp.CIAddr = ci // RFC 2131 table 3: ciaddr from the REQUEST
 	}
@@ -357,9 +330,7 @@ func (s *Server) request(ctx context.Context, req *rawdhcp.Message, c *client, n
 // no ACK is sent (the client retries).
 func (s *Server) commit(ctx context.Context, c *client, ip netip.Addr, exp, now time.Time) bool {
 	if s.cfg.Store == nil {
-		s.mu.Lock()
-		s.pool.set(u32(ip), c.id, c.mac, c.hostname, stBound, exp)
-		s.mu.Unlock()
+		s.addr.bind(c, u32(ip), exp)
 		return true
 	}
 	l := lease.Lease{MAC: c.hw(), IP: ip, Expiry: exp, Hostname: c.hostname, State: lease.Bound}
@@ -372,16 +343,10 @@ func (s *Server) commit(ctx context.Context, c *client, ip netip.Addr, exp, now 
 	if err != nil {
 		s.st.commitErrors.Add(1)
 		s.drops.Log(s.log, slog.LevelError, now, "dhcp: lease not durable; no ACK sent", "ip", ip, "mac", macString(c.mac), "err", err)
-		s.mu.Lock()
-		if b := s.pool.byIP[u32(ip)]; b != nil && b.id == c.id {
-			s.pool.unoffer(b, now.Add(s.cfg.OfferHold))
-		}
-		s.mu.Unlock()
+		s.addr.unbind(c, u32(ip), now.Add(s.cfg.OfferHold))
 		return false
 	}
-	s.mu.Lock()
-	s.pool.set(u32(ip), c.id, c.mac, c.hostname, stBound, exp)
-	s.mu.Unlock()
+	s.addr.bind(c, u32(ip), exp)
 	return true
 }
 
@@ -398,19 +363,11 @@ func (s *Server) decline(ctx context.Context, req *rawdhcp.Message, c *client, n
 	}
 	u := u32(ip)
 	until := now.Add(s.cfg.DeclineQuarantine)
-	s.mu.Lock()
-	b := s.pool.byIP[u]
-	mine := b != nil && b.id == c.id && (b.state == stOffered || b.state == stBound)
-	if mine {
-		s.pool.mark(u, stDeclined, until)
-	}
-	s.mu.Unlock()
-	if !mine {
+	if !s.addr.decline(c, u, now, until) {
 		s.st.ignored.Add(1)
 		return
 	}
 	s.st.declines.Add(1)
-	s.pcache.put(u, true, now)
 	s.log.Warn("dhcp: client declined its address (in use by someone else); quarantined", "ip", ip, "mac", macString(c.mac), "until", until)
 	if s.cfg.Store != nil {
 		cctx, cancel := s.commitContext(ctx)
@@ -419,7 +376,7 @@ func (s *Server) decline(ctx context.Context, req *rawdhcp.Message, c *client, n
 		}
 		cancel()
 	}
-	s.publish(events.LeaseChanged, "declined", c.mac, ip)
+	s.obs.publish(events.LeaseChanged, "declined", c.mac, ip)
 }
 
 // release ends a lease early (RFC 2131 §4.3.4).
@@ -433,10 +390,7 @@ func (s *Server) release(ctx context.Context, req *rawdhcp.Message, c *client, n
 		s.st.dropped.Add(1)
 		return
 	}
-	s.mu.Lock()
-	ok := s.pool.release(u32(ip), c.id, now)
-	s.mu.Unlock()
-	if !ok {
+	if !s.addr.release(c, u32(ip), now) {
 		s.st.ignored.Add(1)
 		return
 	}
@@ -449,7 +403,7 @@ func (s *Server) release(ctx context.Context, req *rawdhcp.Message, c *client, n
 		}
 		cancel()
 	}
-	s.publish(events.LeaseChanged, "released", c.mac, ip)
+	s.obs.publish(events.LeaseChanged, "released", c.mac, ip)
 }
 
 // inform answers an INFORM: configuration for a client that has its address (§4.3.5).
@@ -459,7 +413,7 @@ func (s *Server) inform(req *rawdhcp.Message, c *client, resp *rawdhcp.Message, 
 		return NoReply
 	}
 	*d = s.decide(req, c, boot.Inform, boot.Full, boot.PortDHCP)
-	s.buildFull(resp, req, rawdhcp.Ack, netip.IPv4Unspecified(), c, d, false)
+	s.replies.full(resp, req, rawdhcp.Ack, netip.IPv4Unspecified(), c, d, false)
 	resp.CIAddr = req.CIAddr
 	return ReplyInform
 }
@@ -472,7 +426,7 @@ func (s *Server) proxyOffer(req *rawdhcp.Message, c *client, resp *rawdhcp.Messa
 		s.debug("dhcp: proxy mode: not answering", "mac", macString(c.mac), "kind", d.Kind, "reason", d.Reason)
 		return NoReply
 	}
-	s.buildProxy(resp, req, rawdhcp.Offer, d)
+	s.replies.proxy(resp, req, rawdhcp.Offer, d)
 	return ReplyProxyOffer
 }
 
@@ -485,7 +439,7 @@ func (s *Server) proxyAck(req *rawdhcp.Message, c *client, port uint16, resp *ra
 		s.debug("dhcp: proxy request: not answering", "mac", macString(c.mac), "port", port, "kind", d.Kind, "reason", d.Reason)
 		return NoReply
 	}
-	s.buildProxy(resp, req, rawdhcp.Ack, d)
+	s.replies.proxy(resp, req, rawdhcp.Ack, d)
 	resp.CIAddr = req.CIAddr
 	if !resp.CIAddr.IsValid() {
 		resp.CIAddr = netip.IPv4Unspecified()

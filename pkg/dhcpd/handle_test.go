@@ -25,7 +25,7 @@ func TestDORAAndDurableBeforeAck(t *testing.T) {
 	cfg.Bus = bus
 	s, _ := newTestServer(t, cfg)
 	ip := dora(t, s, mac(1))
-	if !s.cfg.Subnet.Contains(ip) || !s.pool.inRange(u32(ip)) {
+	if !s.cfg.Subnet.Contains(ip) || !s.addr.pool.inRange(u32(ip)) {
 		t.Fatalf("leased %v outside the pool", ip)
 	}
 	l, ok := st.leases[ip]
@@ -108,7 +108,7 @@ func TestAddressChoiceOrder(t *testing.T) {
 	s2, _ := newTestServer(t, testConfig())
 	_, o1 := do(t, s, request(rawdhcp.Discover, mac(1)), 67)
 	_, o2 := do(t, s2, request(rawdhcp.Discover, mac(1)), 67)
-	hashIP := a4(s.pool.begin + macHash(mac(1))%uint32(s.pool.size()))
+	hashIP := a4(s.addr.pool.begin + macHash(mac(1))%uint32(s.addr.pool.size()))
 	if o1.YIAddr != o2.YIAddr || o1.YIAddr != hashIP {
 		t.Fatalf("hash choice: %v, %v, want %v", o1.YIAddr, o2.YIAddr, hashIP)
 	}
@@ -128,7 +128,7 @@ func TestAddressChoiceOrder(t *testing.T) {
 		t.Fatal("offered an address already offered to another client")
 	}
 	_, o = do(t, s, request(rawdhcp.Discover, mac(5), withRequested("10.40.0.20")), 67)
-	if !s.pool.inRange(u32(o.YIAddr)) {
+	if !s.addr.pool.inRange(u32(o.YIAddr)) {
 		t.Fatalf("offered %v outside the pool", o.YIAddr)
 	}
 	// A reservation wins over the requested address and lies outside the pool.
@@ -340,9 +340,9 @@ func TestDeclineReleaseInform(t *testing.T) {
 func TestARPConflictSkipsAddress(t *testing.T) {
 	cfg := testConfig()
 	s, _ := newTestServer(t, cfg)
-	hashIP := a4(s.pool.begin + macHash(mac(1))%uint32(s.pool.size()))
+	hashIP := a4(s.addr.pool.begin + macHash(mac(1))%uint32(s.addr.pool.size()))
 	fp := &fakeProber{used: map[netip.Addr]bool{hashIP: true}}
-	s.prober = fp
+	s.SetProber(fp)
 	s.cfg.ProbeWait = time.Millisecond
 	r, o := do(t, s, request(rawdhcp.Discover, mac(1)), 67)
 	if r != ReplyOffer || o.YIAddr == hashIP {
@@ -521,7 +521,7 @@ func TestReservedClientFallsBackAfterDecline(t *testing.T) {
 	do(t, s, request(rawdhcp.Request, mac(9), withServerID(tServer), withRequested("10.40.0.50")), 67)
 	do(t, s, request(rawdhcp.Decline, mac(9), withServerID(tServer), withRequested("10.40.0.50")), 67)
 	r, o = do(t, s, request(rawdhcp.Discover, mac(9)), 67)
-	if r != ReplyOffer || !s.pool.inRange(u32(o.YIAddr)) {
+	if r != ReplyOffer || !s.addr.pool.inRange(u32(o.YIAddr)) {
 		t.Fatalf("after decline: %v %v, want a pool address", r, o.YIAddr)
 	}
 	if r, _ := do(t, s, request(rawdhcp.Request, mac(9), withServerID(tServer), withRequested(o.YIAddr.String())), 67); r != ReplyAck {
@@ -545,10 +545,10 @@ func TestSweepAnnouncesExpiry(t *testing.T) {
 	cfg.Bus = bus
 	s, clk := newTestServer(t, cfg)
 	ip := dora(t, s, mac(1))
-	s.sweep(clk.Now())
+	s.obs.sweep(clk.Now())
 	clk.Add(2 * time.Hour)
-	s.sweep(clk.Now())
-	s.sweep(clk.Now()) // announced once only
+	s.obs.sweep(clk.Now())
+	s.obs.sweep(clk.Now()) // announced once only
 	var expired []string
 	for len(ch) > 0 {
 		if e := <-ch; e.Kind == events.LeaseChanged && e.Msg == "expired" {

@@ -216,8 +216,6 @@ func (f *fakeProber) Probe(ctx context.Context, ip netip.Addr, wait time.Duratio
 	return f.used[ip], nil
 }
 
-func (f *fakeProber) close() error { return nil }
-
 // waitFor polls cond every 50 ms until it holds or timeout passes.
 func waitFor(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)

@@ -43,18 +43,19 @@ func (s *Server) Leases() []LeaseInfo {
 	v := &s.view
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	s.mu.Lock()
-	if v.built && v.version == s.pool.version && now.Before(v.until) {
-		s.mu.Unlock()
+	a := &s.addr
+	a.mu.Lock()
+	if v.built && v.version == a.pool.version && now.Before(v.until) {
+		a.mu.Unlock()
 		return v.rows
 	}
-	version := s.pool.version
-	rows := make([]row, 0, len(s.pool.byIP))
-	for ip, b := range s.pool.byIP {
-		_, res := s.pool.reserved[ip]
+	version := a.pool.version
+	rows := make([]row, 0, len(a.pool.byIP))
+	for ip, b := range a.pool.byIP {
+		_, res := a.pool.reserved[ip]
 		rows = append(rows, row{b: *b, reserved: res})
 	}
-	s.mu.Unlock()
+	a.mu.Unlock()
 
 	out := make([]LeaseInfo, len(rows))
 	until := now.Add(100 * 365 * 24 * time.Hour)
@@ -77,15 +78,16 @@ func (s *Server) Lease(ip netip.Addr) (LeaseInfo, bool) {
 	}
 	now := s.now()
 	u := u32(ip)
-	s.mu.Lock()
-	b := s.pool.byIP[u]
+	a := &s.addr
+	a.mu.Lock()
+	b := a.pool.byIP[u]
 	if b == nil {
-		s.mu.Unlock()
+		a.mu.Unlock()
 		return LeaseInfo{}, false
 	}
 	r := *b
-	_, res := s.pool.reserved[u]
-	s.mu.Unlock()
+	_, res := a.pool.reserved[u]
+	a.mu.Unlock()
 	return leaseInfo(&r, res, now), true
 }
 

@@ -28,9 +28,9 @@ var replyMsgs = [...]string{
 // booted what, as dnsmasq's DHCPACK lines): the client's MAC, the address, the kind of
 // client the boot policy saw (d, the decision the reply was built from) and the boot file
 // it got.
-func (s *Server) logReply(r Reply, req *rawdhcp.Message, port uint16, resp *rawdhcp.Message, d *boot.Decision) {
+func (o *observer) logReply(r Reply, req *rawdhcp.Message, port uint16, resp *rawdhcp.Message, d *boot.Decision) {
 	ctx := context.Background()
-	if int(r) >= len(replyMsgs) || replyMsgs[r] == "" || !s.log.Enabled(ctx, slog.LevelInfo) {
+	if int(r) >= len(replyMsgs) || replyMsgs[r] == "" || !o.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	mac := req.MAC()
@@ -73,7 +73,7 @@ func (s *Server) logReply(r Reply, req *rawdhcp.Message, port uint16, resp *rawd
 		attrs[n] = slog.Int("port", int(port))
 		n++
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, replyMsgs[r], attrs[:n]...)
+	o.log.LogAttrs(ctx, slog.LevelInfo, replyMsgs[r], attrs[:n]...)
 }
 
 func ipOrNone(a netip.Addr) any {
@@ -86,9 +86,9 @@ func ipOrNone(a netip.Addr) any {
 // logRequest writes the per-request detail line at LevelVerbose (--verbose dhcp): what
 // arrived, before any decision. It returns at once, allocating nothing, when that level is
 // off.
-func (s *Server) logRequest(typ rawdhcp.MessageType, req *rawdhcp.Message, port uint16) {
+func (o *observer) logRequest(typ rawdhcp.MessageType, req *rawdhcp.Message, port uint16) {
 	ctx := context.Background()
-	if !s.log.Enabled(ctx, LevelVerbose) {
+	if !o.log.Enabled(ctx, LevelVerbose) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, 10)
@@ -115,7 +115,7 @@ func (s *Server) logRequest(typ rawdhcp.MessageType, req *rawdhcp.Message, port 
 	if archs, ok := req.ClientArchs(nil); ok && len(archs) > 0 {
 		attrs = append(attrs, slog.Any("arch", archs))
 	}
-	s.log.LogAttrs(ctx, LevelVerbose, "dhcp: request", attrs...)
+	o.log.LogAttrs(ctx, LevelVerbose, "dhcp: request", attrs...)
 }
 
 func xidString(x uint32) string {

@@ -28,8 +28,9 @@ type pypxeLease struct {
 // replaced atomically.
 func (s *Server) WritePyPXELeases(path string) error {
 	out := make(map[string]pypxeLease)
-	s.mu.Lock()
-	for ip, b := range s.pool.byIP {
+	a := &s.addr
+	a.mu.Lock()
+	for ip, b := range a.pool.byIP {
 		if b.state != stBound || b.id == "" {
 			continue
 		}
@@ -40,7 +41,7 @@ func (s *Server) WritePyPXELeases(path string) error {
 		}
 		out[key] = pypxeLease{IP: a4(ip).String(), Expire: float64(b.expires.Unix())}
 	}
-	s.mu.Unlock()
+	a.mu.Unlock()
 	data, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return err
@@ -111,15 +112,8 @@ func (s *Server) adoptPyPXELeases(ctx context.Context, data []byte) (int, error)
 			continue
 		}
 		c := client{id: macKey(hw), mac: [6]byte(hw)}
-		c.resv, c.hasResv = s.resv.Lookup(c.mac)
-		u := u32(ip)
-		s.mu.Lock()
-		ok := s.pool.byID[c.id] == nil && s.pool.byIP[u] == nil && s.acceptable(&c, u, now)
-		if ok {
-			s.pool.set(u, c.id, c.mac, "", stBound, exp)
-		}
-		s.mu.Unlock()
-		if !ok {
+		c.resv, c.hasResv = s.addr.reservation(c.mac)
+		if !s.addr.adopt(&c, u32(ip), exp, now) {
 			continue
 		}
 		if s.cfg.Store != nil {

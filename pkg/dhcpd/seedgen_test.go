@@ -1,7 +1,6 @@
 package dhcpd
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,8 +8,6 @@ import (
 
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
-
-var updateSeeds = flag.Bool("update-seeds", false, "rewrite testdata/fuzz/FuzzHandle seed files")
 
 // TestFuzzSeeds writes (with -update-seeds) and otherwise checks the committed seed corpus
 // of FuzzHandle: real-client-shaped messages in the go fuzz corpus format.
@@ -35,7 +32,7 @@ func TestFuzzSeeds(t *testing.T) {
 		}
 		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nuint8(%d)\n", b, sel)
 		p := filepath.Join(dir, name)
-		if *updateSeeds {
+		if *update {
 			if err := os.WriteFile(p, []byte(want), 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -77,8 +77,8 @@ func (s *Server) ServeDHCP(w rawdhcp.ResponseWriter, req *rawdhcp.Message, info 
 		s.drops.Log(s.log, slog.LevelWarn, s.now(), "dhcp: reply not sent", "type", r.String(), "mac", macString(req.MAC()), "err", err)
 		return
 	}
-	s.sent(r, req, resp, &d)
-	s.logReply(r, req, port, resp, &d)
+	s.obs.sent(r, req, resp, &d)
+	s.obs.logReply(r, req, port, resp, &d)
 }
 
 // deferProbe finishes a request that waits (a DISCOVER for an ARP probe, a REQUEST for
@@ -122,8 +122,8 @@ func (s *Server) deferProbe(rp Replier, req *rawdhcp.Message, info *rawdhcp.Pack
 			s.drops.Log(s.log, slog.LevelWarn, s.now(), "dhcp: reply not sent", "type", r.String(), "mac", macString(cp.MAC()), "err", err)
 			return
 		}
-		s.sent(r, cp, resp, &d)
-		s.logReply(r, cp, port, resp, &d)
+		s.obs.sent(r, cp, resp, &d)
+		s.obs.logReply(r, cp, port, resp, &d)
 	}()
 }
 

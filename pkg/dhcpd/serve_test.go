@@ -69,8 +69,6 @@ func (p *slowProber) Probe(ctx context.Context, ip netip.Addr, wait time.Duratio
 	return false, nil
 }
 
-func (p *slowProber) close() error { return nil }
-
 // TestProbeDeferredOffServeLoop: with a Replier, DISCOVERs that need a probe return from
 // ServeDHCP at once and are answered later through the Replier; known clients are
 // answered inline.
@@ -78,7 +76,7 @@ func TestProbeDeferredOffServeLoop(t *testing.T) {
 	cfg := testConfig()
 	s, _ := newTestServer(t, cfg)
 	sp := &slowProber{release: make(chan struct{})}
-	s.prober = sp
+	s.SetProber(sp)
 	rep := &recReplier{}
 	s.SetReplier(rep)
 	w := &recWriter{}
@@ -98,7 +96,7 @@ func TestProbeDeferredOffServeLoop(t *testing.T) {
 		t.Fatalf("deferred replies: %d of 5", rep.n())
 	}
 	for i, ty := range rep.got {
-		if ty != rawdhcp.Offer || !s.pool.inRange(u32(rep.yi[i])) {
+		if ty != rawdhcp.Offer || !s.addr.pool.inRange(u32(rep.yi[i])) {
 			t.Fatalf("deferred reply %d: %v %v", i, ty, rep.yi[i])
 		}
 	}
@@ -120,13 +118,11 @@ func (panicProber) Probe(context.Context, netip.Addr, time.Duration) (bool, erro
 	panic("probe failed badly")
 }
 
-func (panicProber) close() error { return nil }
-
 // TestDeferredProbePanicRecovered: a panic on the deferred ARP-probe goroutine is
 // recovered, counted and logged; the server keeps answering.
 func TestDeferredProbePanicRecovered(t *testing.T) {
 	s, _ := newTestServer(t, testConfig())
-	s.prober = panicProber{}
+	s.SetProber(panicProber{})
 	rep := &recReplier{}
 	s.SetReplier(rep)
 	w := &recWriter{}
@@ -139,7 +135,7 @@ func TestDeferredProbePanicRecovered(t *testing.T) {
 	if !waitFor(5*time.Second, func() bool { return len(s.deferSem) == 0 }) {
 		t.Fatal("deferral slot leaked by the panic")
 	}
-	s.prober = nil
+	s.SetProber(nil)
 	s.ServeDHCP(w, request(rawdhcp.Discover, mac(2)), info)
 	if w.n() != 1 {
 		t.Fatalf("no answer after the panic: %d", w.n())

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pxe-edge/pxe-edge/pkg/boot"
-	"github.com/pxe-edge/pxe-edge/pkg/lease"
 	"github.com/pxe-edge/pxe-edge/pkg/rawdhcp"
 )
 
@@ -23,20 +22,13 @@ type Server struct {
 	paused atomic.Bool
 	boot   atomic.Pointer[boot.Config] // SetBoot swaps it; cfg.Boot is only the first one
 
-	mu            sync.Mutex
-	pool          *pool
-	resv          *Reservations
-	rate          *rateLimiter
-	exhaustedWarn time.Time
-	storeWarn     time.Time   // last "lease store cannot write" line
-	retries       retryFilter // who asked before, when the pool has nothing free
-	lastSweep     time.Time
+	addr    addresses    // how an address is chosen and held
+	replies replyBuilder // what a reply contains
+	rate    *rateLimiter // per-MAC answers per second
+	obs     observer     // counters, events and log lines about what was sent
 
-	proberMu  sync.RWMutex // guards prober against SetProber
-	prober    Prober
 	replier   atomic.Pointer[Replier]
 	deferSem  chan struct{}
-	pcache    *probeCache
 	ctx       context.Context // ends at Close: bounds probes and commits in flight
 	stop      context.CancelFunc
 	deferCtx  context.Context // ctx saying "may finish on its own goroutine" (ServeDHCP)
@@ -63,12 +55,12 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		now:      cfg.Now,
-		pool:     newPool(cfg.Begin, cfg.End),
-		resv:     cfg.Reservations,
 		rate:     newRateLimiter(cfg.RatePerMAC, cfg.RateBurst),
-		pcache:   newProbeCache(cfg.ProbeCache),
 		deferSem: make(chan struct{}, maxDeferred),
 	}
+	s.addr.init(&s.cfg, s.log, s.debug, &s.st)
+	s.replies.cfg = &s.cfg
+	s.obs = observer{cfg: &s.cfg, log: s.log, st: &s.st, addr: &s.addr}
 	s.drops.Every = dropLogEvery
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.deferCtx = context.WithValue(s.ctx, deferKey{}, true)
@@ -76,13 +68,18 @@ func New(cfg Config) (*Server, error) {
 	s.mode.Store(uint32(cfg.Mode))
 	bc := cfg.Boot
 	s.boot.Store(&bc)
-	s.pool.setReserved(cfg.Reservations)
 	if cfg.Store != nil {
-		s.loadLeases(cfg.Store.All())
+		kept, skipped := s.addr.load(cfg.Store.All(), s.now())
+		if kept+skipped > 0 {
+			s.log.Info("dhcp: leases loaded", "kept", kept, "skipped", skipped)
+		}
 	}
 	if cfg.Bus != nil {
 		s.wg.Add(1)
-		go s.sweepLoop()
+		go func() {
+			defer s.wg.Done()
+			s.obs.sweepLoop(s.ctx, s.now)
+		}()
 	}
 	return s, nil
 }
@@ -90,18 +87,7 @@ func New(cfg Config) (*Server, error) {
 // SetProber sets the ARP prober for addresses nobody holds a lease on (nil: offer
 // without probing): the caller opens it on the served interface (rawdhcp.OpenARPProber)
 // and swaps it when the interface is created again. Relayed clients are never probed.
-func (s *Server) SetProber(p Prober) {
-	s.proberMu.Lock()
-	s.prober = p
-	s.proberMu.Unlock()
-}
-
-// getProber returns the current ARP prober (nil: no probing).
-func (s *Server) getProber() Prober {
-	s.proberMu.RLock()
-	defer s.proberMu.RUnlock()
-	return s.prober
-}
+func (s *Server) SetProber(p Prober) { s.addr.arp.set(p) }
 
 // Close ends the probes and commits in flight and waits for the server's goroutines. The
 // lease store, the prober and the sockets are the caller's.
@@ -139,10 +125,7 @@ func (s *Server) SetReservations(r *Reservations) error {
 	if err := r.check(s.cfg.Subnet, s.cfg.ServerIP); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.resv = r
-	s.pool.setReserved(r)
-	s.mu.Unlock()
+	s.addr.setReservations(r)
 	return nil
 }
 
@@ -171,65 +154,8 @@ type PoolInfo struct {
 
 // Pool returns the pool's size and use.
 func (s *Server) Pool() PoolInfo {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return PoolInfo{Size: s.pool.size(), InUse: s.pool.inUse(now), Reservations: s.resv.Len(), Mode: s.Mode().String(), Paused: s.Paused()}
-}
-
-// loadLeases fills the table from the store at start.
-func (s *Server) loadLeases(ls []lease.Lease) {
-	now := s.now()
-	kept, skipped := 0, 0
-	for _, l := range ls {
-		if !l.IP.Is4() {
-			skipped++
-			continue
-		}
-		ip := u32(l.IP)
-		if l.State == lease.Declined {
-			if now.Before(l.Expiry) && s.cfg.Subnet.Contains(l.IP) {
-				s.pool.mark(ip, stDeclined, l.Expiry)
-				kept++
-			}
-			continue
-		}
-		if len(l.MAC) != 6 {
-			skipped++
-			continue
-		}
-		mac := [6]byte(l.MAC)
-		r, reserved := s.pool.reserved[ip]
-		if reserved && r != mac || !reserved && !s.pool.inRange(ip) {
-			skipped++ // the pool or the reservations changed since
-			continue
-		}
-		id := macKey(l.MAC)
-		if len(l.ClientID) > 0 {
-			id = string(l.ClientID)
-		}
-		st := stBound
-		exp := l.Expiry
-		switch l.State {
-		case lease.Offered:
-			st = stOffered
-		case lease.Released:
-			if exp.IsZero() || now.Before(exp) {
-				exp = now
-			}
-		}
-		if exp.IsZero() {
-			exp = now.Add(100 * 365 * 24 * time.Hour)
-		}
-		b := s.pool.set(ip, id, mac, l.Hostname, st, exp)
-		// A lease this short may be one committed at the OFFER: its REQUEST must write a
-		// full lease, not only move the expiry.
-		b.provisional = st == stBound && exp.Sub(now) <= offerCommitLease
-		kept++
-	}
-	if kept+skipped > 0 {
-		s.log.Info("dhcp: leases loaded", "kept", kept, "skipped", skipped)
-	}
+	size, inUse, resv := s.addr.usage(s.now())
+	return PoolInfo{Size: size, InUse: inUse, Reservations: resv, Mode: s.Mode().String(), Paused: s.Paused()}
 }
 
 // debug writes a debug line; each message at most once per dropLogEvery, since most are

@@ -59,7 +59,7 @@ func TestOfferQueueBounded(t *testing.T) {
 			clk.Add(time.Minute) // offers expire, addresses free up, new offers queue
 		}
 	}
-	if n := len(s.pool.offerQ); n > 4*256+1 {
+	if n := len(s.addr.pool.offerQ); n > 4*256+1 {
 		t.Fatalf("offerQ holds %d entries for a 10-address pool", n)
 	}
 }

@@ -30,12 +30,11 @@ type Boot struct {
 }
 
 type dirNode struct {
-	name    string
-	dirs    map[string]*dirNode
-	files   []*File
-	lba     int
-	size    int
-	records [][]byte
+	name  string
+	dirs  map[string]*dirNode
+	files []*File
+	lba   int
+	size  int
 }
 
 // Synth returns a minimal ISO 9660 image (plain names, no Rock Ridge or Joliet).
