@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -142,6 +143,10 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) (err error) {
 		}
 		started = append(started, s)
 	}
+	// Start-up's garbage (the lease file's records, the catalogue scan, parsed settings) is
+	// most of the heap at this point; hand it back to the OS once, so a small board's RSS is
+	// what serving needs rather than what starting needed.
+	debug.FreeOSMemory()
 
 	n := d.notify
 	if err := n.send("READY=1\nSTATUS=" + d.statusLine()); err != nil {
