@@ -9,14 +9,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pipeSize is the capacity asked of a connection's pipe: a whole long READ fits, so one
+// pipeSize is the capacity asked of a connection's pipe: a READ of up to 1 MiB fits, so one
 // splice moves it into the pipe and one more hands it to TCP.
 const pipeSize = 1 << 20
 
 // filePipe moves file pages to a socket through a pipe of the connection's own: splice(2)
 // from the file into the pipe, then from the pipe into the socket. Pages are referenced, never
-// copied, as with sendfile(2), whose internal pipe holds only 64 KiB, so TCP is handed a long
-// read in sixteen times fewer, larger pieces.
+// copied, as with sendfile(2); but sendfile's internal pipe holds only 64 KiB, so it handed
+// TCP a long read in 64 KiB pieces, each a send and push of its own, where this hands it over
+// in pieces of up to 1 MiB.
 type filePipe struct{ r, w int }
 
 // newFilePipe returns a pipe of pipeSize, or nil when none can be had (out of descriptors,
