@@ -36,6 +36,10 @@ type conn struct {
 	// fileBacked: the store's bytes are in files (sendfile can serve long reads).
 	fileBacked bool
 	sock       syscall.RawConn
+	// pipe carries long READs from the file to the socket; made under wmu at the first
+	// one, nil (and noPipe set) when none could be had.
+	pipe   *filePipe
+	noPipe bool
 
 	read, written atomic.Int64
 
@@ -110,6 +114,9 @@ func (c *conn) run() {
 		}
 		if c.release != nil {
 			c.release()
+		}
+		if c.pipe != nil {
+			c.pipe.close()
 		}
 	}()
 	c.br = bufio.NewReaderSize(c.nc, readBufSize)

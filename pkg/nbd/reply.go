@@ -112,7 +112,8 @@ func (c *conn) replyStream(handle uint64, first []byte, readAt func(p []byte, at
 }
 
 // replySendfile answers a long successful READ from file-backed storage: the header goes out
-// through the buffer, the data straight from the page cache with sendfile. An error after the
+// through the buffer, the data straight from the page cache through the connection's pipe
+// (made at the first long READ), or with sendfile when it has none. An error after the
 // header cannot be reported, so the connection is closed.
 func (c *conn) replySendfile(handle uint64, fr fileRanges, off, n int64) {
 	var h [simpleReplyLen]byte
@@ -133,7 +134,17 @@ func (c *conn) replySendfile(handle uint64, fr fileRanges, off, n int64) {
 		c.fail()
 		return
 	}
-	if _, err := fr.ranges(off, n, func(f *os.File, off, n int64) error { return sendFile(c.sock, f, off, n) }); err != nil {
+	if c.pipe == nil && !c.noPipe {
+		c.pipe = newFilePipe()
+		c.noPipe = c.pipe == nil
+	}
+	send := func(f *os.File, off, n int64) error {
+		if c.pipe != nil {
+			return c.pipe.send(c.sock, f, off, n)
+		}
+		return sendFile(c.sock, f, off, n)
+	}
+	if _, err := fr.ranges(off, n, send); err != nil {
 		c.s.log.Warn("nbd: sending file data failed, closing", "remote", c.remote.String(), "err", err)
 		c.fail()
 	}

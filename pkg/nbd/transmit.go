@@ -70,6 +70,13 @@ func (c *conn) transmit() error {
 			c.replyHeld(r.Handle, 0, b)
 			continue
 		}
+		if r.Type == CmdRead && c.sendfileFor(r) {
+			// A long read from a file is two splices by the reader itself: the socket
+			// takes one reply at a time anyway, and a goroutine per read only added
+			// hand-offs at the reply lock (and scheduler wake-ups) per request.
+			c.readReq(r)
+			continue
+		}
 		select {
 		case slots <- struct{}{}:
 		case <-c.stopped:
