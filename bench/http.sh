@@ -40,6 +40,9 @@ WRK_BIG=${WRK_BIG:-200}
 PXE_PORT=${PXE_PORT:-18480}
 NGX_PORT=${NGX_PORT:-18481}
 
+for m in $MODE; do
+	[ "$m" = netns ] || [ "$m" = loopback ] || { echo "bench/http.sh: MODE must be netns and/or loopback, not $m" >&2; exit 1; }
+done
 for c in wrk nginx go $([[ $MODE == *netns* ]] && echo ip taskset); do
 	command -v "$c" >/dev/null || [ -x "/usr/sbin/$c" ] || { echo "bench/http.sh: $c not found" >&2; exit 1; }
 done
