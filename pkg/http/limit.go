@@ -76,7 +76,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			continue // refused: that client is at its cap
 		}
 		if rf, ok := c.(io.ReaderFrom); ok {
-			return &limitConnRF{limitConn: lc, rf: rf, raw: newRawSendfile(c)}, nil
+			return &limitConnRF{limitConn: lc, rf: rf}, nil
 		}
 		return lc, nil
 	}
@@ -265,18 +265,10 @@ func asLimitConn(c net.Conn) *limitConn {
 	return nil
 }
 
-// limitConnRF is a limitConn whose underlying connection has ReadFrom (TCP: sendfile). It is
-// what net/http hands file bodies to: cached ranges go out by raw sendfile
-// (sendfile_linux.go), the rest through the connection's own ReadFrom.
+// limitConnRF is a limitConn whose underlying connection has ReadFrom (TCP: sendfile).
 type limitConnRF struct {
 	*limitConn
-	rf  io.ReaderFrom
-	raw *rawSendfile // nil: no raw path
+	rf io.ReaderFrom
 }
 
-func (c *limitConnRF) ReadFrom(r io.Reader) (int64, error) {
-	if n, handled, err := c.raw.readFrom(r); handled {
-		return n, err
-	}
-	return c.rf.ReadFrom(r)
-}
+func (c *limitConnRF) ReadFrom(r io.Reader) (int64, error) { return c.rf.ReadFrom(r) }
