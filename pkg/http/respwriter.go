@@ -32,6 +32,9 @@ type respWriter struct {
 	// may publish transfer events.
 	file string
 	xfer *transfer
+	// piece is the reader ReadFrom hands on for each chunk, kept here so that a chunk
+	// allocates nothing.
+	piece io.LimitedReader
 }
 
 func newRespWriter(s *Server, w http.ResponseWriter, r *http.Request) *respWriter {
@@ -110,7 +113,8 @@ func (w *respWriter) ReadFrom(src io.Reader) (int64, error) {
 			n = remain
 		}
 		w.extendDeadline()
-		m, e := rf.ReadFrom(&io.LimitedReader{R: inner, N: n})
+		w.piece = io.LimitedReader{R: inner, N: n}
+		m, e := rf.ReadFrom(&w.piece)
 		total += m
 		w.bytes += m
 		w.xfer.add(m)
