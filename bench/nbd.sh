@@ -6,7 +6,8 @@
 # (fio's nbd engine), copy-on-write writes (nbdcopy of a file into the export, each server
 # in its own COW mode: pxe-edge overlays, nbd-server copyonwrite, nbdkit --filter=cow,
 # qemu-nbd -s), server CPU per GiB moved (from a cgroup per server, children included), and
-# peak server memory with CLIENTS concurrent clients.
+# peak server memory with CLIENTS concurrent clients. KEEP_RESULTS=FILE keeps the raw
+# per-run lines (test, server, bytes, ns, CPU µs).
 #
 # Needs root, iproute2, libnbd-bin (nbdcopy, nbdinfo), fio, nbd-server, nbdkit, qemu-utils,
 # python3, go. Knobs (environment): SIZE_MB (1024) image size, RUNS (3) runs per test and
@@ -256,6 +257,7 @@ for run in $(seq "$RUNS"); do
 	stop_servers
 done
 [ "$(sha256sum <"$IMG" | cut -d' ' -f1)" = "$SUM" ] || die "a COW run changed the base image"
+[ -z "${KEEP_RESULTS:-}" ] || cp "$RESULTS" "$KEEP_RESULTS"
 ELAPSED=$((($(now) - START) / 1000000000))
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
