@@ -54,8 +54,8 @@ func (p *filePipe) send(sock syscall.RawConn, f *os.File, off, n int64) error {
 		case k == 0:
 			return io.ErrUnexpectedEOF // the file is shorter than the export
 		}
-		n -= k
-		if err := p.drain(sock, k, n > 0); err != nil {
+		n -= int64(k)
+		if err := p.drain(sock, int64(k), n > 0); err != nil {
 			return err
 		}
 	}
@@ -81,7 +81,7 @@ func (p *filePipe) drain(sock syscall.RawConn, k int64, more bool) error {
 				serr = err
 				return true
 			}
-			k -= w
+			k -= int64(w)
 		}
 		return true
 	})
