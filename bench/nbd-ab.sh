@@ -21,19 +21,13 @@ read -ra BINS <<<"${BINS:?BINS: the bench/nbdserve binaries to compare}"
 PATH=$PATH:/usr/sbin:/sbin
 
 die() { echo "bench/nbd-ab.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lab.sh
+. "$(dirname "$0")/lab.sh"
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 for c in ip nbdcopy nbdinfo fio nbdkit python3; do command -v "$c" >/dev/null || die "missing $c"; done
 [ "${#BINS[@]}" -le 8 ] || die "at most 8 binaries"
 
-if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-	CGROOT=/sys/fs/cgroup
-	cg_usec() { awk '$1 == "usage_usec" {print $2}' "$1/cpu.stat"; }
-elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
-	CGROOT=/sys/fs/cgroup/cpuacct
-	cg_usec() { echo $(($(cat "$1/cpuacct.usage") / 1000)); }
-else
-	die "no cgroup v2 and no cgroup v1 cpuacct hierarchy to account server CPU time"
-fi
+lab_cgroups
 
 SCRATCH=$(mktemp -d /var/tmp/pxe-edge-nbdab.XXXXXX)
 ID=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
@@ -54,21 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-ip netns add "$NS_S"
-ip netns add "$NS_C"
-ip link add "nb$ID" type veth peer name "nc$ID"
-ip link set "nb$ID" netns "$NS_S"
-ip link set "nc$ID" netns "$NS_C"
-S() { ip netns exec "$NS_S" "$@"; }
-C() { ip netns exec "$NS_C" "$@"; }
-S ip link set lo up
-C ip link set lo up
-S ip link set "nb$ID" name eth0
-C ip link set "nc$ID" name eth0
-for i in $(seq 1 9); do S ip addr add 10.20.11.$i/24 dev eth0; done
-C ip addr add 10.20.11.100/24 dev eth0
-S ip link set eth0 up
-C ip link set eth0 up
+lab_veth "nb$ID" 10.20.11 9
 
 IMG=$SCRATCH/disk.img
 head -c $((SIZE_MB << 20)) /dev/urandom >"$IMG"

@@ -28,6 +28,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$PATH:/usr/sbin:/sbin:/usr/local/go/bin
 
 die() { echo "bench/nbd.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lab.sh
+. "$(dirname "$0")/lab.sh"
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 for c in ip nbdcopy nbdinfo fio nbd-server nbdkit qemu-nbd python3 go; do
 	command -v "$c" >/dev/null || die "missing $c (Debian: libnbd-bin fio nbd-server nbdkit qemu-utils python3; Go)"
@@ -50,15 +52,7 @@ URI[nbd-server]=nbd://10.20.10.2/disk
 URI[nbdkit]=nbd://10.20.10.3/
 URI[qemu-nbd]=nbd://10.20.10.4/disk
 
-if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-	CGROOT=/sys/fs/cgroup
-	cg_usec() { awk '$1 == "usage_usec" {print $2}' "$1/cpu.stat"; }
-elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
-	CGROOT=/sys/fs/cgroup/cpuacct
-	cg_usec() { echo $(($(cat "$1/cpuacct.usage") / 1000)); }
-else
-	die "no cgroup v2 and no cgroup v1 cpuacct hierarchy to account server CPU time"
-fi
+lab_cgroups
 for s in "${SERVERS[@]}"; do CG[$s]=$CGROOT/pxet-$ID-$s; done
 
 stop_servers() {
@@ -94,21 +88,7 @@ else
 fi
 
 # --- lab ----------------------------------------------------------------------------------
-ip netns add "$NS_S"
-ip netns add "$NS_C"
-ip link add "nb$ID" type veth peer name "nc$ID"
-ip link set "nb$ID" netns "$NS_S"
-ip link set "nc$ID" netns "$NS_C"
-S() { ip netns exec "$NS_S" "$@"; }
-C() { ip netns exec "$NS_C" "$@"; }
-S ip link set lo up
-C ip link set lo up
-S ip link set "nb$ID" name eth0
-C ip link set "nc$ID" name eth0
-for i in 1 2 3 4; do S ip addr add 10.20.10.$i/24 dev eth0; done
-C ip addr add 10.20.10.100/24 dev eth0
-S ip link set eth0 up
-C ip link set eth0 up
+lab_veth "nb$ID" 10.20.10 4
 
 IMG=$SCRATCH/disk.img
 head -c $((SIZE_MB << 20)) /dev/urandom >"$IMG"

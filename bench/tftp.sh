@@ -30,6 +30,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$PATH:/usr/sbin:/sbin:/usr/local/go/bin
 
 die() { echo "bench/tftp.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lab.sh
+. "$(dirname "$0")/lab.sh"
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 for c in ip atftp in.tftpd dnsmasq python3 go; do
 	command -v "$c" >/dev/null || die "missing $c (Debian: atftp tftpd-hpa dnsmasq-base python3; Go)"
@@ -85,21 +87,7 @@ else
 fi
 
 # --- lab: one server namespace with an address per server, one client namespace --------
-ip netns add "$NS_S"
-ip netns add "$NS_C"
-ip link add "vb$ID" type veth peer name "vc$ID"
-ip link set "vb$ID" netns "$NS_S"
-ip link set "vc$ID" netns "$NS_C"
-S() { ip netns exec "$NS_S" "$@"; }
-C() { ip netns exec "$NS_C" "$@"; }
-S ip link set lo up
-C ip link set lo up
-S ip link set "vb$ID" name eth0
-C ip link set "vc$ID" name eth0
-for i in 1 2 3 4 5; do S ip addr add 10.20.9.$i/24 dev eth0; done
-C ip addr add 10.20.9.100/24 dev eth0
-S ip link set eth0 up
-C ip link set eth0 up
+lab_veth "vb$ID" 10.20.9 5
 
 ROOT=$SCRATCH/root
 mkdir -p "$ROOT" "$SCRATCH/out" "$SCRATCH/state"
@@ -127,15 +115,7 @@ NS_ALL=${#SERVERS[@]}
 # background wake-up alone kept the idle vCPUs awake and made every lock-step server ~1.6x
 # faster (bench/tftp.md), in in.tftpd's favour only.
 declare -A CG
-if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-	CGROOT=/sys/fs/cgroup
-	cg_usec() { awk '$1 == "usage_usec" {print $2}' "$1/cpu.stat"; }
-elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
-	CGROOT=/sys/fs/cgroup/cpuacct
-	cg_usec() { echo $(($(cat "$1/cpuacct.usage") / 1000)); }
-else
-	die "no cgroup v2 and no cgroup v1 cpuacct hierarchy to account server CPU time"
-fi
+lab_cgroups
 cg_attach() { # SERVER PID
 	CG[$1]=$CGROOT/pxet-$ID-$1
 	mkdir "${CG[$1]}" || die "cannot create cgroup ${CG[$1]}"

@@ -1,0 +1,40 @@
+# bench/lab.sh — sourced by the side-by-side benchmarks (nbd.sh, nbd-ab.sh, tftp.sh): the two
+# namespaces they run in and the per-server CPU accounting. The caller defines die() and
+# deletes what it made (its cleanup trap) itself.
+
+# lab_cgroups sets CGROOT, where per-server cgroups go, and cg_usec DIR, a cgroup's CPU time
+# in µs (children included): exact where ps would miss forked children.
+lab_cgroups() {
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		CGROOT=/sys/fs/cgroup
+		cg_usec() { awk '$1 == "usage_usec" {print $2}' "$1/cpu.stat"; }
+	elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
+		CGROOT=/sys/fs/cgroup/cpuacct
+		cg_usec() { echo $(($(cat "$1/cpuacct.usage") / 1000)); }
+	else
+		die "no cgroup v2 and no cgroup v1 cpuacct hierarchy to account server CPU time"
+	fi
+}
+
+# lab_veth PREFIX NET N: namespaces $NS_S and $NS_C (named by the caller, pxet- prefixed so
+# scripts/sweep-netns.sh removes leftovers) joined by a veth pair PREFIX-named, eth0 on
+# both sides; the server side has NET.1 … NET.N (one address per server), the client NET.100.
+# Defines S and C: run a command in the server or client namespace.
+lab_veth() {
+	local prefix=$1 net=$2 n=$3 i
+	ip netns add "$NS_S"
+	ip netns add "$NS_C"
+	ip link add "${prefix}s" type veth peer name "${prefix}c"
+	ip link set "${prefix}s" netns "$NS_S"
+	ip link set "${prefix}c" netns "$NS_C"
+	S() { ip netns exec "$NS_S" "$@"; }
+	C() { ip netns exec "$NS_C" "$@"; }
+	S ip link set lo up
+	C ip link set lo up
+	S ip link set "${prefix}s" name eth0
+	C ip link set "${prefix}c" name eth0
+	for i in $(seq 1 "$n"); do S ip addr add "$net.$i/24" dev eth0; done
+	C ip addr add "$net.100/24" dev eth0
+	S ip link set eth0 up
+	C ip link set eth0 up
+}
