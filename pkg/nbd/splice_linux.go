@@ -68,25 +68,15 @@ func (p *filePipe) drain(sock syscall.RawConn, k int64, more bool) error {
 	if more {
 		flags |= unix.SPLICE_F_MORE
 	}
-	var serr error
-	err := sock.Write(func(fd uintptr) bool {
-		for k > 0 {
-			w, err := unix.Splice(p.r, nil, int(fd), nil, int(k), flags)
-			switch {
-			case errors.Is(err, unix.EAGAIN):
-				return false
-			case errors.Is(err, unix.EINTR):
-				continue
-			case err != nil:
-				serr = err
-				return true
-			}
-			k -= int64(w)
-		}
-		return true
-	})
-	if err != nil {
-		return err
+	if k <= 0 {
+		return nil
 	}
-	return serr
+	return rawSend(sock, func(fd int) (bool, error) {
+		w, err := unix.Splice(p.r, nil, fd, nil, int(k), flags)
+		if err != nil {
+			return false, err
+		}
+		k -= int64(w)
+		return k <= 0, nil
+	})
 }
