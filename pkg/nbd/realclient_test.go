@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pxe-edge/pxe-edge/internal/netlab"
 )
@@ -172,7 +173,21 @@ func TestRealClientsQemuWriteThrough(t *testing.T) {
 	if !bytes.Equal(b[8192:12288], bytes.Repeat([]byte{0x5a}, 4096)) {
 		t.Error("write did not reach the image")
 	}
-	holder := dialGo(t, addr, "")
+	// qemu-io's writer slot is released when the server has read its DISC, a moment after
+	// qemu-io exits; until then a new writer is refused as the second one (bounded wait).
+	var holder *rawClient
+	for deadline := time.Now().Add(5 * time.Second); holder == nil; {
+		rc := dialRaw(t, addr)
+		switch typ := rc.goExport(""); {
+		case typ == RepAck:
+			holder = rc
+		case typ == RepErrPolicy && time.Now().Before(deadline):
+			rc.c.Close()
+			time.Sleep(20 * time.Millisecond)
+		default:
+			t.Fatalf("GO after the first writer left: reply %#x", typ)
+		}
+	}
 	out, err := exec.Command("qemu-io", "-f", "raw", "-c", "read 0 512", "nbd://"+addr+"/").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "one writer") {
 		t.Errorf("second writer not refused clearly: %v\n%s", err, out)
