@@ -60,9 +60,9 @@ func BenchmarkScript(b *testing.B) {
 }
 
 // A download above ProgressMin with the event bus on: the transfer path (sendfile in
-// chunkSize pieces, progress events, the send-queue probe where there is one). pkg/http
-// allocates nothing per write or per chunk; what allocs/op gains with the size is net's
-// sendfile path, which allocates per call.
+// pace-sized pieces, progress events, the send-queue probe where there is one). pkg/http
+// allocates nothing per write or per piece; net's sendfile path allocates per call, so
+// allocs/op fall as pieces grow with a fast client's pace.
 func BenchmarkLargeFile(b *testing.B) {
 	for _, size := range []int{1 << 20, 16 << 20} {
 		b.Run(strconv.Itoa(size>>20)+"MiB", func(b *testing.B) {

@@ -7,11 +7,18 @@ import (
 	"time"
 )
 
-// chunkSize is how much of a file body one sendfile round moves before the writer looks up:
-// extends the write deadline and counts progress. Small enough that a board fetching at a
-// few hundred KB/s still shows a moving bar; large enough that the extra syscalls vanish
-// against the copy.
-const chunkSize = 256 << 10
+// A file body goes to net's sendfile in pieces; between pieces the writer extends the write
+// deadline and counts progress. A piece is what the client acknowledged in pieceTime at its
+// last measured pace (sock.go), between pieceMin and pieceMax: a board fetching at a few
+// hundred KB/s gets small pieces (a moving bar, a deadline pushed forward often), a fast
+// client few long sendfile rounds — each round costs system calls, a wait in the poller and,
+// when the call is long, a hand-over of the runtime's P to another thread
+// (docs/bench/http.md measured fixed 256 KiB pieces against longer ones).
+const (
+	pieceMin  = 256 << 10
+	pieceMax  = 64 << 20
+	pieceTime = 50 * time.Millisecond
+)
 
 // corkMin is the smallest body sent corked: below it the body fits in a few segments and
 // the two extra setsockopt calls buy nothing.
@@ -86,7 +93,7 @@ func (w *respWriter) Flush() {
 	_ = w.rc.Flush()
 }
 
-// ReadFrom is what io.Copy (inside http.ServeContent) uses. It forwards in chunkSize pieces
+// ReadFrom is what io.Copy (inside http.ServeContent) uses. It forwards in rate-sized pieces
 // to the inner ReadFrom, keeping the shape sendfile recognises (one *io.LimitedReader around
 // the *os.File), so the kernel still moves the bytes.
 func (w *respWriter) ReadFrom(src io.Reader) (int64, error) {
@@ -107,8 +114,11 @@ func (w *respWriter) ReadFrom(src io.Reader) (int64, error) {
 	}
 	var total int64
 	var err error
+	sock := sockOf(w.req)
+	target := min(pieceTime, w.s.cfg.WriteStallTimeout/8)
+	start := time.Now()
 	for remain != 0 {
-		n := int64(chunkSize)
+		n := sock.pieceSize(target)
 		if remain > 0 && remain < n {
 			n = remain
 		}
@@ -116,6 +126,7 @@ func (w *respWriter) ReadFrom(src io.Reader) (int64, error) {
 		w.piece = io.LimitedReader{R: inner, N: n}
 		m, e := rf.ReadFrom(&w.piece)
 		total += m
+		sock.measure(total, time.Since(start))
 		w.bytes += m
 		w.xfer.add(m)
 		if remain > 0 {

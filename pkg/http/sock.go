@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"syscall"
+	"time"
 )
 
 // connSock is one connection's TCP socket, taken once per connection by withConn (the
@@ -19,6 +20,38 @@ type connSock struct {
 	outq    int
 	outqErr error
 	outqFn  func(fd uintptr)
+
+	// pace is what the client acknowledged per second over the last file body sent by
+	// sendfile (respwriter.go), 0 before the first measurement. It carries over between the
+	// responses of a keep-alive connection, whose client fetches at much the same pace.
+	pace float64
+}
+
+// pieceSize returns how much of a file body to hand to sendfile next: what the client
+// acknowledges in target at its measured pace, or pieceMin with no pace yet or no socket
+// (s nil). Acknowledged, not handed over: the first pieces of a body fill the socket's
+// buffers at memory speed however slowly the client reads, and a piece sized from them
+// could outlast the write deadline.
+func (s *connSock) pieceSize(target time.Duration) int64 {
+	if s == nil || s.pace == 0 {
+		return pieceMin
+	}
+	return min(max(int64(s.pace*target.Seconds()), pieceMin), pieceMax)
+}
+
+// measure updates the pace from the body's bytes handed to the kernel so far (sent) and the
+// time since the body started (d), less what the socket still holds unacknowledged.
+func (s *connSock) measure(sent int64, d time.Duration) {
+	if s == nil || d <= 0 {
+		return
+	}
+	q, ok := s.unacked()
+	if !ok {
+		return
+	}
+	if acked := sent - q; acked > 0 {
+		s.pace = float64(acked) / d.Seconds()
+	}
 }
 
 type connKey struct{}
