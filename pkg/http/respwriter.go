@@ -12,11 +12,13 @@ import (
 // last measured pace (sock.go), between pieceMin and pieceMax: a board fetching at a few
 // hundred KB/s gets small pieces (a moving bar, a deadline pushed forward often), a fast
 // client few long sendfile rounds — each round costs system calls, a wait in the poller and,
-// when the call is long, a hand-over of the runtime's P to another thread
-// (docs/bench/http.md measured fixed 256 KiB pieces against longer ones).
+// when the call is long, a hand-over of the runtime's P to another thread. pieceMax bounds
+// one sendfile call (net hands a piece to a single call, which the kernel stretches while
+// ACKs free room), so that connections sharing one CPU take turns, as nginx's 2 MiB
+// sendfile_max_chunk does. docs/bench/http.md has the measurements.
 const (
 	pieceMin  = 256 << 10
-	pieceMax  = 64 << 20
+	pieceMax  = 8 << 20
 	pieceTime = 50 * time.Millisecond
 )
 
