@@ -42,6 +42,8 @@
 # kea-dhcp4, go. The machine is shared and has 2 cores that perfdhcp also uses: read the
 # ratios and medians, not the absolute figures.
 set -euo pipefail
+# shellcheck source=bench/lab.sh
+. "$(dirname "$0")/lab.sh" # lab_pair
 
 ROUNDS=${ROUNDS:-3}
 DUR=${DUR:-4}
@@ -103,15 +105,7 @@ echo "# ROUNDS=$ROUNDS DUR=$DUR RATES=\"$RATES\" LAT_RATE=$LAT_RATE CLIENTS=$CLI
 	CGO_ENABLED=0 go build -trimpath -o "$WORK/dhcp-server" ./bench/dhcp-server)
 mkdir -p "$WORK/netboot"
 
-ip netns add "$NS_S"
-ip netns add "$NS_C"
-ip -n "$NS_S" link set lo up
-ip -n "$NS_C" link set lo up
-ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_C" netns "$NS_C"
-ip -n "$NS_S" addr add "$SRV_IP/16" dev "$IF_S"
-ip -n "$NS_C" addr add "$CLI_IP/16" dev "$IF_C"
-ip -n "$NS_S" link set "$IF_S" up
-ip -n "$NS_C" link set "$IF_C" up
+lab_pair "$NS_S" "$IF_S" "$SRV_IP/16" "$NS_C" "$IF_C" "$CLI_IP/16"
 
 # start_server NAME STATEDIR: starts NAME in the server namespace with its leases in STATEDIR.
 start_server() {

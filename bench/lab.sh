@@ -1,6 +1,6 @@
-# bench/lab.sh — sourced by the side-by-side benchmarks (nbd.sh, nbd-ab.sh, tftp.sh): the two
-# namespaces they run in and the per-server CPU accounting. The caller defines die() and
-# deletes what it made (its cleanup trap) itself.
+# bench/lab.sh — sourced by the side-by-side benchmarks (nbd.sh, nbd-ab.sh, tftp.sh, http.sh,
+# dhcp.sh): the two namespaces they run in and the per-server CPU accounting. The caller
+# defines die() and deletes what it made (its cleanup trap) itself.
 
 # lab_cgroups sets CGROOT, where per-server cgroups go, and cg_usec DIR, a cgroup's CPU time
 # in µs (children included): exact where ps would miss forked children.
@@ -37,4 +37,19 @@ lab_veth() {
 	C ip addr add "$net.100/24" dev eth0
 	S ip link set eth0 up
 	C ip link set eth0 up
+}
+
+# lab_pair NS_S IF_S ADDR_S NS_C IF_C ADDR_C: namespaces NS_S and NS_C joined by a veth pair,
+# IF_S in NS_S with ADDR_S (address/prefix) and IF_C in NS_C with ADDR_C, loopback and both
+# ends up.
+lab_pair() {
+	ip netns add "$1"
+	ip netns add "$4"
+	ip -n "$1" link set lo up
+	ip -n "$4" link set lo up
+	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+	ip -n "$1" addr add "$3" dev "$2"
+	ip -n "$4" addr add "$6" dev "$5"
+	ip -n "$1" link set "$2" up
+	ip -n "$4" link set "$5" up
 }

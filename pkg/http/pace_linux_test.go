@@ -27,6 +27,17 @@ func tcpPair(t *testing.T) (server, client *net.TCPConn) {
 	return s.(*net.TCPConn), c.(*net.TCPConn)
 }
 
+// pacedPair is tcpPair with the server end's connSock, as withConn makes it.
+func pacedPair(t *testing.T) (server, client *net.TCPConn, s *connSock) {
+	t.Helper()
+	server, client = tcpPair(t)
+	rc, err := server.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return server, client, &connSock{rc: rc}
+}
+
 // TestPieceSizeFollowsAcknowledgedPace checks the sizing of sendfile pieces on real sockets:
 // bytes the client took grow the next piece, bytes still queued in the server's kernel do
 // not, so a client that does not read keeps the smallest piece however fast the kernel took
@@ -37,12 +48,7 @@ func TestPieceSizeFollowsAcknowledgedPace(t *testing.T) {
 		t.Errorf("no socket: piece %d, want %d", got, pieceMin)
 	}
 
-	srv, cli := tcpPair(t)
-	rc, err := srv.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &connSock{rc: rc}
+	srv, cli, s := pacedPair(t)
 	if got := s.pieceSize(target); got != pieceMin {
 		t.Errorf("no pace yet: piece %d, want %d", got, pieceMin)
 	}
@@ -68,12 +74,7 @@ func TestPieceSizeFollowsAcknowledgedPace(t *testing.T) {
 	}
 
 	// A client that stops reading: what the kernel queued is not taken as sent.
-	srv2, _ := tcpPair(t)
-	rc2, err := srv2.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s2 := &connSock{rc: rc2}
+	srv2, _, s2 := pacedPair(t)
 	srv2.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
 	var queued int64
 	for {
