@@ -95,7 +95,7 @@ func (w *respWriter) Flush() {
 	_ = w.rc.Flush()
 }
 
-// ReadFrom is what io.Copy (inside http.ServeContent) uses. It forwards in rate-sized pieces
+// ReadFrom is what io.Copy (inside http.ServeContent) uses. It forwards in pace-sized pieces
 // to the inner ReadFrom, keeping the shape sendfile recognises (one *io.LimitedReader around
 // the *os.File), so the kernel still moves the bytes.
 func (w *respWriter) ReadFrom(src io.Reader) (int64, error) {
@@ -109,14 +109,13 @@ func (w *respWriter) ReadFrom(src io.Reader) (int64, error) {
 	if isLR {
 		inner, remain = lr.R, lr.N
 	}
+	sock := sockOf(w.req)
 	if remain < 0 || remain >= corkMin {
-		s := sockOf(w.req)
-		s.cork() // before net/http writes the headers, so they share the first segment
-		defer s.uncork()
+		sock.cork() // before net/http writes the headers, so they share the first segment
+		defer sock.uncork()
 	}
 	var total int64
 	var err error
-	sock := sockOf(w.req)
 	target := min(pieceTime, w.s.cfg.WriteStallTimeout/8)
 	start := time.Now()
 	for remain != 0 {
