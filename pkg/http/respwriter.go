@@ -41,8 +41,8 @@ type respWriter struct {
 	// may publish transfer events.
 	file string
 	xfer *transfer
-	// piece is the reader ReadFrom hands on for each chunk, kept here so that a chunk
-	// allocates nothing.
+	// piece is the reader ReadFrom hands on for each piece of a file body, kept here so
+	// that a piece allocates nothing.
 	piece io.LimitedReader
 }
 
