@@ -9,6 +9,13 @@
 # peak server memory with CLIENTS concurrent clients. KEEP_RESULTS=FILE keeps the raw
 # per-run lines (test, server, bytes, ns, CPU µs).
 #
+# MODE=shared (the default) leaves every process unpinned: client and server share both CPUs,
+# so the client's work (nbdcopy's receive copy is about as much as a server's whole share)
+# sits in the figure. MODE=split places them as two machines on a LAN would be, as
+# bench/http.sh's netns mode does: every server pinned to CPU 0, every client to CPU 1, and RPS
+# steering each side's receive processing to its own CPU (data segments in on the client's,
+# ACKs and requests on the server's). It needs two CPUs.
+#
 # Needs root, iproute2, libnbd-bin (nbdcopy, nbdinfo), fio, nbd-server, nbdkit, qemu-utils,
 # python3, go. Knobs (environment): SIZE_MB (1024) image size, RUNS (3) runs per test and
 # server, RAND_SECS (10) and RAND_DEPTH (16) for random reads, COW_MB (256) data written per
@@ -24,6 +31,7 @@ RAND_DEPTH=${RAND_DEPTH:-16}
 COW_MB=${COW_MB:-256}
 CLIENTS=${CLIENTS:-20}
 TESTS=" ${TESTS:-seq rand rss cow} "
+MODE=${MODE:-shared}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$PATH:/usr/sbin:/sbin:/usr/local/go/bin
 
@@ -89,6 +97,20 @@ fi
 
 # --- lab ----------------------------------------------------------------------------------
 lab_veth "nb$ID" 10.20.10 4
+SRV_PIN=()
+case $MODE in
+shared) ;;
+split)
+	[ "$(nproc)" -ge 2 ] || die "MODE=split needs two CPUs"
+	SRV_PIN=(taskset -c 0)
+	C() { ip netns exec "$NS_C" taskset -c 1 "$@"; }
+	# A veth transmit queues the packet on the receiving device's backlog; RPS picks the CPU
+	# that runs its NET_RX softirq. `ip netns exec` mounts the namespace's own /sys.
+	S sh -c "echo 1 >/sys/class/net/eth0/queues/rx-0/rps_cpus"
+	C sh -c "echo 2 >/sys/class/net/eth0/queues/rx-0/rps_cpus"
+	;;
+*) die "MODE must be shared or split, not $MODE" ;;
+esac
 
 IMG=$SCRATCH/disk.img
 head -c $((SIZE_MB << 20)) /dev/urandom >"$IMG"
@@ -137,7 +159,7 @@ CONF
 		esac
 		# A subshell joins the cgroup first, then execs the server inside the namespace, so
 		# the server and everything it forks are counted from the start.
-		(echo $BASHPID >"${CG[$s]}/cgroup.procs" && exec ip netns exec "$NS_S" "$@") >"$SCRATCH/$s.log" 2>&1 &
+		(echo $BASHPID >"${CG[$s]}/cgroup.procs" && exec ip netns exec "$NS_S" "${SRV_PIN[@]}" "$@") >"$SCRATCH/$s.log" 2>&1 &
 		PID[$s]=$!
 		disown "$!" # stopped through its cgroup; no job-control notice when killed
 	done
@@ -249,9 +271,9 @@ ELAPSED=$((($(now) - START) / 1000000000))
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- report ---------------------------------------------------------------------------------
-python3 - "$RESULTS" "$RUNS" "$SIZE_MB" "$RAND_DEPTH" "$COW_MB" "$CLIENTS" "$PXE_KIND" "$ELAPSED" "$LOAD0" "$LOAD1" <<'PY'
+python3 - "$RESULTS" "$RUNS" "$SIZE_MB" "$RAND_DEPTH" "$COW_MB" "$CLIENTS" "$PXE_KIND" "$ELAPSED" "$LOAD0" "$LOAD1" "$MODE" <<'PY'
 import sys, statistics as st
-path, runs, size, depth, cow, clients, kind, elapsed, load0, load1 = sys.argv[1:]
+path, runs, size, depth, cow, clients, kind, elapsed, load0, load1, mode = sys.argv[1:]
 servers = ["pxe-edge", "nbd-server", "nbdkit", "qemu-nbd"]
 peers = servers[1:]
 rate, cpu, iops, rss, fails = {}, {}, {}, {}, []
@@ -267,7 +289,9 @@ for line in open(path):
     if test == "rand":
         iops.setdefault(s, []).append(int(f[5]))
 print(f"pxe-edge = {kind}; {runs} runs per test, servers interleaved, over a veth pair between two")
-print(f"namespaces; image {size} MiB in the page cache. Shared, busy 2-core machine: compare ratios.")
+print(f"namespaces; image {size} MiB in the page cache; 2-core machine: compare ratios.")
+print("MODE=shared: servers and clients unpinned, sharing both CPUs" if mode == "shared" else
+      "MODE=split: servers on CPU 0, clients on CPU 1, RPS per side")
 print()
 names = {"seq": "sequential read MiB/s (nbdcopy to null:)", "rand": f"4 KiB random read MiB/s (fio nbd, depth {depth})",
          "cow": f"COW write MiB/s ({cow} MiB, nbdcopy)"}
