@@ -45,16 +45,7 @@ func (p *filePipe) close() {
 func (p *filePipe) send(sock syscall.RawConn, f *os.File, off, n int64) error {
 	src := int(f.Fd())
 	for n > 0 {
-		chunk := min(n, pipeSize)
-		var k int64
-		var err error
-		if pagesCached(src, off, chunk) {
-			var w int
-			w, err = spliceRaw(src, &off, p.w, int(chunk), unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
-			k = int64(w)
-		} else {
-			k, err = unix.Splice(src, &off, p.w, nil, int(chunk), unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
-		}
+		k, err := unix.Splice(src, &off, p.w, nil, int(min(n, pipeSize)), unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
@@ -72,8 +63,6 @@ func (p *filePipe) send(sock syscall.RawConn, f *os.File, off, n int64) error {
 }
 
 // drain moves the k bytes in the pipe into the socket; more says further data follows at once.
-// The pages are in memory and the socket does not block, so the splice is a raw call
-// (rawsys_linux.go).
 func (p *filePipe) drain(sock syscall.RawConn, k int64, more bool) error {
 	flags := unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
 	if more {
@@ -83,7 +72,7 @@ func (p *filePipe) drain(sock syscall.RawConn, k int64, more bool) error {
 		return nil
 	}
 	return rawSend(sock, func(fd int) (bool, error) {
-		w, err := spliceRaw(p.r, nil, fd, int(k), flags)
+		w, err := unix.Splice(p.r, nil, fd, nil, int(k), flags)
 		if err != nil {
 			return false, err
 		}
