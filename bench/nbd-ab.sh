@@ -9,7 +9,8 @@
 #
 # Usage (root): BINS="/tmp/old /tmp/new" bench/nbd-ab.sh, where each is a bench/nbdserve
 # binary built from the tree to compare (go build -o /tmp/new ./bench/nbdserve). Knobs:
-# RUNS (5), SIZE_MB (1024), RAND_SECS (4), RAND_DEPTH (16), TESTS (seq rand).
+# RUNS (5), SIZE_MB (1024), RAND_SECS (4), RAND_DEPTH (16), TESTS (seq rand), MODE (split:
+# servers on CPU 0 and clients on CPU 1 as bench/nbd.sh's default; shared: nothing pinned).
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -17,6 +18,7 @@ SIZE_MB=${SIZE_MB:-1024}
 RAND_SECS=${RAND_SECS:-4}
 RAND_DEPTH=${RAND_DEPTH:-16}
 TESTS=" ${TESTS:-seq rand} "
+MODE=${MODE:-split}
 read -ra BINS <<<"${BINS:?BINS: the bench/nbdserve binaries to compare}"
 PATH=$PATH:/usr/sbin:/sbin
 
@@ -24,7 +26,7 @@ die() { echo "bench/nbd-ab.sh: $*" >&2; exit 1; }
 # shellcheck source=bench/lab.sh
 . "$(dirname "$0")/lab.sh"
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
-for c in ip nbdcopy nbdinfo fio nbdkit python3; do command -v "$c" >/dev/null || die "missing $c"; done
+for c in ip taskset nbdcopy nbdinfo fio nbdkit python3; do command -v "$c" >/dev/null || die "missing $c"; done
 [ "${#BINS[@]}" -le 8 ] || die "at most 8 binaries"
 
 lab_cgroups
@@ -49,6 +51,12 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 lab_veth "nb$ID" 10.20.11 9
+SRV_PIN=()
+case $MODE in
+shared) ;;
+split) lab_split ;;
+*) die "MODE must be split or shared, not $MODE" ;;
+esac
 
 IMG=$SCRATCH/disk.img
 head -c $((SIZE_MB << 20)) /dev/urandom >"$IMG"
@@ -61,7 +69,7 @@ start() {
 	CG[$n]=$CGROOT/pxet-$ID-ab$i
 	URI[$n]=nbd://10.20.11.$i/
 	mkdir "${CG[$n]}"
-	(echo $BASHPID >"${CG[$n]}/cgroup.procs" && exec ip netns exec "$NS_S" "$@") >"$SCRATCH/$i.log" 2>&1 &
+	(echo $BASHPID >"${CG[$n]}/cgroup.procs" && exec ip netns exec "$NS_S" "${SRV_PIN[@]}" "$@") >"$SCRATCH/$i.log" 2>&1 &
 	disown "$!" # stopped through its cgroup; no job-control notice when killed
 }
 i=1
@@ -103,6 +111,7 @@ for run in $(seq "$RUNS"); do
 	done
 done
 
+echo "MODE=$MODE$([ "$MODE" = split ] && echo ": servers on CPU 0, clients on CPU 1, RPS per side")"
 python3 - "$RES" <<'PY'
 import sys, statistics as st
 d = {}

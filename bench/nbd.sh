@@ -9,18 +9,20 @@
 # peak server memory with CLIENTS concurrent clients. KEEP_RESULTS=FILE keeps the raw
 # per-run lines (test, server, bytes, ns, CPU µs).
 #
-# MODE=shared (the default) leaves every process unpinned: client and server share both CPUs,
-# so the client's work (nbdcopy's receive copy is about as much as a server's whole share)
-# sits in the figure. MODE=split places them as two machines on a LAN would be, as
+# MODE=split (the default) places client and server as two machines on a LAN would be, as
 # bench/http.sh's netns mode does: every server pinned to CPU 0, every client to CPU 1, and RPS
 # steering each side's receive processing to its own CPU (data segments in on the client's,
-# ACKs and requests on the server's). It needs two CPUs.
+# ACKs and requests on the server's); it needs two CPUs. MODE=shared, the earlier method,
+# leaves every process unpinned: client and server share both CPUs, so the figure holds the
+# client's work as much as the server's (nbdcopy's receive copy costs about what a whole server
+# does) and moves with how the host schedules the two (docs/bench/nbd.md).
 #
-# Needs root, iproute2, libnbd-bin (nbdcopy, nbdinfo), fio, nbd-server, nbdkit, qemu-utils,
+# Needs root, iproute2, util-linux (taskset), libnbd-bin (nbdcopy, nbdinfo), fio, nbd-server, nbdkit, qemu-utils,
 # python3, go. Knobs (environment): SIZE_MB (1024) image size, RUNS (3) runs per test and
 # server, RAND_SECS (10) and RAND_DEPTH (16) for random reads, COW_MB (256) data written per
-# COW run, CLIENTS (20) for the memory test, TESTS (seq rand rss cow: a subset), PXE_EDGE (a pxe-edge binary with NBD wired into
-# the daemon; default: bench/nbdserve, pkg/nbd alone). The machine is shared and noisy:
+# COW run, CLIENTS (20) for the memory test, TESTS (seq rand rss cow: a subset), MODE (split or
+# shared, above), PXE_EDGE (a pxe-edge binary with NBD wired into the daemon; default:
+# bench/nbdserve, pkg/nbd alone). The machine is shared and noisy:
 # compare the ratios of one run, not absolute figures across runs.
 set -euo pipefail
 
@@ -31,7 +33,7 @@ RAND_DEPTH=${RAND_DEPTH:-16}
 COW_MB=${COW_MB:-256}
 CLIENTS=${CLIENTS:-20}
 TESTS=" ${TESTS:-seq rand rss cow} "
-MODE=${MODE:-shared}
+MODE=${MODE:-split}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$PATH:/usr/sbin:/sbin:/usr/local/go/bin
 
@@ -39,7 +41,7 @@ die() { echo "bench/nbd.sh: $*" >&2; exit 1; }
 # shellcheck source=bench/lab.sh
 . "$(dirname "$0")/lab.sh"
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
-for c in ip nbdcopy nbdinfo fio nbd-server nbdkit qemu-nbd python3 go; do
+for c in ip taskset nbdcopy nbdinfo fio nbd-server nbdkit qemu-nbd python3 go; do
 	command -v "$c" >/dev/null || die "missing $c (Debian: libnbd-bin fio nbd-server nbdkit qemu-utils python3; Go)"
 done
 
@@ -100,15 +102,7 @@ lab_veth "nb$ID" 10.20.10 4
 SRV_PIN=()
 case $MODE in
 shared) ;;
-split)
-	[ "$(nproc)" -ge 2 ] || die "MODE=split needs two CPUs"
-	SRV_PIN=(taskset -c 0)
-	C() { ip netns exec "$NS_C" taskset -c 1 "$@"; }
-	# A veth transmit queues the packet on the receiving device's backlog; RPS picks the CPU
-	# that runs its NET_RX softirq. `ip netns exec` mounts the namespace's own /sys.
-	S sh -c "echo 1 >/sys/class/net/eth0/queues/rx-0/rps_cpus"
-	C sh -c "echo 2 >/sys/class/net/eth0/queues/rx-0/rps_cpus"
-	;;
+split) lab_split ;;
 *) die "MODE must be shared or split, not $MODE" ;;
 esac
 
