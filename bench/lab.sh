@@ -39,18 +39,26 @@ lab_veth() {
 	C ip link set eth0 up
 }
 
-# lab_split: after lab_veth, places the two namespaces as two machines on a LAN would be (the
-# split mode of nbd.sh and nbd-ab.sh, like http.sh's netns mode): SRV_PIN, the prefix that pins
-# a server to CPU 0; C now pins the client to CPU 1; RPS runs each side's receive processing
-# on its own CPU (a veth transmit queues the packet on the receiving device's backlog, and
-# RPS picks the CPU whose NET_RX softirq takes it). Needs two CPUs.
-lab_split() {
-	[ "$(nproc)" -ge 2 ] || die "MODE=split needs two CPUs (MODE=shared runs on one)"
-	SRV_PIN=(taskset -c 0)
-	C() { ip netns exec "$NS_C" taskset -c 1 "$@"; }
-	# `ip netns exec` mounts the namespace's own /sys.
-	S sh -c "echo 1 >/sys/class/net/eth0/queues/rx-0/rps_cpus"
-	C sh -c "echo 2 >/sys/class/net/eth0/queues/rx-0/rps_cpus"
+# lab_place MODE: after lab_veth, where servers and clients run (nbd.sh, nbd-ab.sh). Sets
+# SRV_PIN, the prefix a server's command gets. shared: nothing pinned, both sides on every
+# CPU. split: the two namespaces as two machines on a LAN, like http.sh's netns mode — servers
+# pinned to CPU 0 (SRV_PIN), C pinning clients to CPU 1, and RPS running each side's receive
+# processing on its own CPU (a veth transmit queues the packet on the receiving device's
+# backlog, and RPS picks the CPU whose NET_RX softirq takes it); needs two CPUs.
+lab_place() {
+	SRV_PIN=()
+	case $1 in
+	shared) ;;
+	split)
+		[ "$(nproc)" -ge 2 ] || die "MODE=split needs two CPUs (MODE=shared runs on one)"
+		SRV_PIN=(taskset -c 0)
+		C() { ip netns exec "$NS_C" taskset -c 1 "$@"; }
+		# `ip netns exec` mounts the namespace's own /sys.
+		S sh -c "echo 1 >/sys/class/net/eth0/queues/rx-0/rps_cpus"
+		C sh -c "echo 2 >/sys/class/net/eth0/queues/rx-0/rps_cpus"
+		;;
+	*) die "MODE must be split or shared, not $1" ;;
+	esac
 }
 
 # lab_pair NS_S IF_S ADDR_S NS_C IF_C ADDR_C: namespaces NS_S and NS_C joined by a veth pair,

@@ -51,12 +51,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 lab_veth "nb$ID" 10.20.11 9
-SRV_PIN=()
-case $MODE in
-shared) ;;
-split) lab_split ;;
-*) die "MODE must be split or shared, not $MODE" ;;
-esac
+lab_place "$MODE"
 
 IMG=$SCRATCH/disk.img
 head -c $((SIZE_MB << 20)) /dev/urandom >"$IMG"

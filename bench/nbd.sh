@@ -17,8 +17,8 @@
 # client's work as much as the server's (nbdcopy's receive copy costs about what a whole server
 # does) and moves with how the host schedules the two (docs/bench/nbd.md).
 #
-# Needs root, iproute2, util-linux (taskset), libnbd-bin (nbdcopy, nbdinfo), fio, nbd-server, nbdkit, qemu-utils,
-# python3, go. Knobs (environment): SIZE_MB (1024) image size, RUNS (3) runs per test and
+# Needs root, iproute2, util-linux (taskset), libnbd-bin (nbdcopy, nbdinfo), fio, nbd-server,
+# nbdkit, qemu-utils, python3, go. Knobs (environment): SIZE_MB (1024) image size, RUNS (3) runs per test and
 # server, RAND_SECS (10) and RAND_DEPTH (16) for random reads, COW_MB (256) data written per
 # COW run, CLIENTS (20) for the memory test, TESTS (seq rand rss cow: a subset), MODE (split or
 # shared, above), PXE_EDGE (a pxe-edge binary with NBD wired into the daemon; default:
@@ -42,7 +42,7 @@ die() { echo "bench/nbd.sh: $*" >&2; exit 1; }
 . "$(dirname "$0")/lab.sh"
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 for c in ip taskset nbdcopy nbdinfo fio nbd-server nbdkit qemu-nbd python3 go; do
-	command -v "$c" >/dev/null || die "missing $c (Debian: libnbd-bin fio nbd-server nbdkit qemu-utils python3; Go)"
+	command -v "$c" >/dev/null || die "missing $c (Debian: util-linux libnbd-bin fio nbd-server nbdkit qemu-utils python3; Go)"
 done
 
 SCRATCH=$(mktemp -d /var/tmp/pxe-edge-nbdbench.XXXXXX)
@@ -99,12 +99,7 @@ fi
 
 # --- lab ----------------------------------------------------------------------------------
 lab_veth "nb$ID" 10.20.10 4
-SRV_PIN=()
-case $MODE in
-shared) ;;
-split) lab_split ;;
-*) die "MODE must be shared or split, not $MODE" ;;
-esac
+lab_place "$MODE"
 
 IMG=$SCRATCH/disk.img
 head -c $((SIZE_MB << 20)) /dev/urandom >"$IMG"
