@@ -3,6 +3,7 @@ package httpd
 import (
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 )
@@ -14,11 +15,12 @@ import (
 // client few long sendfile rounds — each round costs system calls, a wait in the poller and,
 // when the call is long, a hand-over of the runtime's P to another thread. pieceMax bounds
 // one sendfile call (net hands a piece to a single call, which the kernel stretches while
-// ACKs free room), so that connections sharing one CPU take turns, as nginx's 2 MiB
-// sendfile_max_chunk does. docs/bench/http.md has the measurements.
+// ACKs free room), and after each piece the goroutine yields, so that connections sharing a
+// CPU take turns 2 MiB at a time as nginx's do, rather than each filling its socket before
+// the next runs. docs/bench/http.md has the measurements.
 const (
 	pieceMin  = 256 << 10
-	pieceMax  = 8 << 20
+	pieceMax  = 2 << 20
 	pieceTime = 50 * time.Millisecond
 )
 
@@ -139,6 +141,9 @@ func (w *respWriter) ReadFrom(src io.Reader) (int64, error) {
 		}
 		if m < n { // source exhausted
 			break
+		}
+		if remain != 0 {
+			runtime.Gosched() // the other connections' turn (pieceMax)
 		}
 	}
 	if isLR {
