@@ -8,6 +8,10 @@
 #   MODE=loopback bash bench/http.sh   # both ends on 127.0.0.1, unpinned (the earlier method)
 #   MODE="netns loopback" bash bench/http.sh   # one mode after the other
 #   ROUNDS=3 DUR=5 bash bench/http.sh
+#   LAB_CC=cubic bash bench/http.sh   # every server's connections on cubic (netns mode), like
+#                                     # for like; by default nginx has the kernel's default and
+#                                     # pxe-edge its --tcp-congestion (cubic); PXE_CC=system
+#                                     # gives pxe-edge the kernel's default too
 #   PXE_BIN=bin/pxe-edge bash bench/http.sh   # the real daemon (`--http --no-tftp`, no DHCP)
 #                                             # instead of bench/http-server; its connection
 #                                             # cap is the default 64, so at WRK_BIG=200 the
@@ -127,6 +131,7 @@ netns_up() {
 	# (data in) on CPU 1. `ip netns exec` mounts the namespace's own /sys.
 	ip netns exec "$NS_S" sh -c "echo 1 >/sys/class/net/$IF_S/queues/rx-0/rps_cpus"
 	ip netns exec "$NS_C" sh -c "echo 2 >/sys/class/net/$IF_C/queues/rx-0/rps_cpus"
+	lab_cc "$NS_S" "$IF_S"
 }
 
 # set_mode MODE: the address, the wrappers that place each side, and nginx's workers.
@@ -157,9 +162,11 @@ SRV_PID=
 start_pxe() {
 	if [ -n "$PXE_BIN" ]; then
 		# Access log to /dev/null like the others: the daemon logs to stderr.
-		"${SRV_RUN[@]}" "$PXE_BIN" --http --no-tftp --http-port "$PXE_PORT" --http-server-ip "$ADDR" -a "$WORK/www" $PXE_EXTRA >/dev/null 2>&1 &
+		"${SRV_RUN[@]}" "$PXE_BIN" --http --no-tftp --http-port "$PXE_PORT" --http-server-ip "$ADDR" -a "$WORK/www" $PXE_EXTRA \
+			${PXE_CC:+--tcp-congestion "$PXE_CC"} >/dev/null 2>&1 &
 	else
-		"${SRV_RUN[@]}" "$WORK/http-server" -root "$WORK/www" -addr "$ADDR:$PXE_PORT" -max-conns 256 -log /dev/null >"$WORK/pxe.out" 2>&1 &
+		"${SRV_RUN[@]}" "$WORK/http-server" -root "$WORK/www" -addr "$ADDR:$PXE_PORT" -max-conns 256 -log /dev/null \
+			${PXE_CC:+-congestion "$PXE_CC"} >"$WORK/pxe.out" 2>&1 &
 	fi
 	SRV_PID=$!
 	PIDS+=("$SRV_PID")

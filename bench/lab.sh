@@ -75,3 +75,21 @@ lab_pair() {
 	ip -n "$1" link set "$2" up
 	ip -n "$4" link set "$5" up
 }
+
+# lab_cc NS DEV: with LAB_CC set (cubic, bbr, …), every TCP connection out of DEV in NS runs
+# that congestion control whatever its server asked for (a route's congctl wins over
+# setsockopt), for a like-for-like comparison; without it each server keeps its own: the
+# kernel's default for the peers, --tcp-congestion (cubic) for pxe-edge. Prints what runs.
+lab_cc() {
+	local def r
+	def=$(ip netns exec "$1" cat /proc/sys/net/ipv4/tcp_congestion_control)
+	if [ -z "${LAB_CC:-}" ]; then
+		echo "# TCP congestion control: the peers the kernel's default ($def), pxe-edge ${PXE_CC:-its default, cubic} (LAB_CC=NAME: all alike)"
+		return 0
+	fi
+	ip -n "$1" -4 route show dev "$2" | while read -r r; do
+		# shellcheck disable=SC2086 # the route's words are ip's arguments
+		ip -n "$1" route replace $r dev "$2" congctl "$LAB_CC"
+	done
+	echo "# TCP congestion control: every server $LAB_CC (LAB_CC, on the route; the kernel's default is $def)"
+}

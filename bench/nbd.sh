@@ -22,7 +22,9 @@
 # server, RAND_SECS (10) and RAND_DEPTH (16) for random reads, COW_MB (256) data written per
 # COW run, CLIENTS (20) for the memory test, TESTS (seq rand rss cow: a subset), MODE (split or
 # shared, above), PXE_EDGE (a pxe-edge binary with NBD wired into the daemon; default:
-# bench/nbdserve, pkg/nbd alone). The machine is shared and noisy:
+# bench/nbdserve, pkg/nbd alone), LAB_CC (every server's connections on this congestion
+# control; by default the peers have the kernel's and pxe-edge its --tcp-congestion, cubic),
+# PXE_CC (pxe-edge's --tcp-congestion; system = the kernel's). The machine is shared and noisy:
 # compare the ratios of one run, not absolute figures across runs.
 set -euo pipefail
 
@@ -100,6 +102,7 @@ fi
 # --- lab ----------------------------------------------------------------------------------
 lab_veth "nb$ID" 10.20.10 4
 lab_place "$MODE"
+lab_cc "$NS_S" eth0
 
 IMG=$SCRATCH/disk.img
 head -c $((SIZE_MB << 20)) /dev/urandom >"$IMG"
@@ -129,10 +132,10 @@ CONF
 		pxe-edge)
 			if [ -n "${PXE_EDGE:-}" ]; then
 				set -- "$PXE_EDGE" --netboot-dir "$SCRATCH" --no-tftp --state-dir "$SCRATCH/ov" --nbd "$IMG" \
-					--nbd-server "${IP[$s]}" --nbd-port 10809
+					--nbd-server "${IP[$s]}" --nbd-port 10809 ${PXE_CC:+--tcp-congestion "$PXE_CC"}
 				[ "$mode" = ro ] || set -- "$@" --nbd-write
 			else
-				set -- "$SCRATCH/nbdserve" -image "$IMG" -addr "${IP[$s]}:10809" -overlays "$SCRATCH/ov"
+				set -- "$SCRATCH/nbdserve" -image "$IMG" -addr "${IP[$s]}:10809" -overlays "$SCRATCH/ov" ${PXE_CC:+-congestion "$PXE_CC"}
 				[ "$mode" = ro ] || set -- "$@" -write
 			fi
 			;;

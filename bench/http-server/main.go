@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/pxe-edge/pxe-edge/internal/tcpcc"
 	"github.com/pxe-edge/pxe-edge/pkg/events"
 	httpd "github.com/pxe-edge/pxe-edge/pkg/http"
 )
@@ -23,6 +24,7 @@ func main() {
 	maxConns := flag.Int("max-conns", 256, "concurrent connection cap")
 	perClient := flag.Int("max-conns-per-client", 256, "connection cap per remote address (wrk runs from one)")
 	logPath := flag.String("log", "/dev/null", "access log file")
+	congestion := flag.String("congestion", "cubic", "TCP congestion control of connections, as --tcp-congestion")
 	flag.Parse()
 
 	lf, err := os.OpenFile(*logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
@@ -41,6 +43,10 @@ func main() {
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := tcpcc.Set(ln, *congestion); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -14,6 +14,7 @@ import (
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/pxe-edge/pxe-edge/internal/tcpcc"
 	"github.com/pxe-edge/pxe-edge/pkg/nbd"
 )
 
@@ -28,6 +29,7 @@ func main() {
 	state := flag.String("overlays", "", "overlay directory")
 	debug := flag.Bool("debug", false, "debug logging")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile here until the server stops")
+	congestion := flag.String("congestion", "cubic", "TCP congestion control of connections, as --tcp-congestion")
 	flag.Parse()
 	if *cpuprof != "" {
 		f, err := os.Create(*cpuprof)
@@ -54,6 +56,10 @@ func main() {
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := tcpcc.Set(ln, *congestion); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

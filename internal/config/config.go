@@ -110,6 +110,7 @@ type Config struct {
 	HTTPBootPath      string        // HTTP_BOOT_PATH, --http-boot-path: path or URL UEFI HTTP boot clients get ("" = iPXE EFI)
 	HTTPMaxConns      int           // HTTP_MAX_CONNS, --http-max-conns: concurrent HTTP connections
 	HTTPMaxPerClient  int           // HTTP_MAX_CONNS_PER_CLIENT, --http-max-conns-per-client: connections one address may hold
+	TCPCongestion     string        // TCP_CONGESTION, --tcp-congestion: congestion control of HTTP and NBD connections; "system" = the kernel's
 	HTTPTrustQueryMAC bool          // HTTP_TRUST_QUERY_MAC, --http-trust-query-mac: ?mac= names a client without a lease
 	HTTPStatusHosts   string        // HTTP_STATUS_HOSTS, --http-status-hosts: extra Host names the dashboard answers, comma-separated
 	HTTPListDirs      bool          // HTTP_LIST_DIRS, --http-list-dirs: HTML directory listings
@@ -163,6 +164,7 @@ func Defaults() *Config {
 		PiHTTPPath:        "net_install",
 		HTTPMaxConns:      64,
 		HTTPMaxPerClient:  8,
+		TCPCongestion:     "cubic",
 		TFTPTimeout:       time.Second,
 		TFTPRetries:       5,
 		TFTPIdleTimeout:   60 * time.Second,

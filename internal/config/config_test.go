@@ -219,6 +219,8 @@ func TestErrors(t *testing.T) {
 		{[]string{"-a", dir, "--tftp-retries", "0"}, []string{"--tftp-retries (TFTP_RETRIES): 0; use 1-100"}},
 		{[]string{"-a", dir, "--tftp-idle-timeout", "0"}, []string{"--tftp-idle-timeout (TFTP_IDLE_TIMEOUT)"}},
 		{[]string{"-a", dir, "--http-max-conns", "0"}, []string{"--http-max-conns (HTTP_MAX_CONNS): 0 connections"}},
+		{[]string{"-a", dir, "--tcp-congestion", "Cubic;"}, []string{`--tcp-congestion (TCP_CONGESTION): "Cubic;" is not an algorithm name`}},
+		{[]string{"-a", dir, "--tcp-congestion", ""}, []string{`--tcp-congestion (TCP_CONGESTION): "" is not an algorithm name`}},
 		{[]string{"-a", dir, "--pi-http-path", "../x"}, []string{"--pi-http-path (PI_HTTP_PATH)"}},
 		{[]string{"-a", filepath.Join(dir, "missing")}, []string{"-a/--netboot-dir (NETBOOT_DIR)", "create the directory"}},
 		{[]string{"-a", dir, "--nbd", filepath.Join(dir, "missing.img")}, []string{"--nbd (NBD_BLOCK_DEVICE): stat", "no such file"}},

@@ -202,6 +202,10 @@ var settings = []*setting{
 	{key: "HTTP_MAX_CONNS_PER_CLIENT", long: "http-max-conns-per-client", kind: kInt, ours: true,
 		help: "most HTTP connections one client address may hold (1-10000); past it the oldest idle one closes, else 503",
 		ptr:  func(c *Config) any { return &c.HTTPMaxPerClient }},
+	{key: "TCP_CONGESTION", long: "tcp-congestion", kind: kString, ours: true,
+		help: "TCP congestion control of HTTP and NBD connections (cubic, reno, bbr…), or 'system' for the kernel's default; " +
+			"BBR without the fq qdisc paces every connection with its own timer, which costs a small board more CPU than it saves on a LAN",
+		ptr: func(c *Config) any { return &c.TCPCongestion }},
 	{key: "HTTP_TRUST_QUERY_MAC", long: "http-trust-query-mac", kind: kBool, ours: true,
 		help: "let ?mac= name a client the lease table does not know (proxy mode hosts/ scripts); anyone can then claim any MAC",
 		ptr:  func(c *Config) any { return &c.HTTPTrustQueryMAC }},

@@ -38,6 +38,10 @@ func (c *Config) Validate() error {
 	if c.TFTPWindowsizeMax < 1 || c.TFTPWindowsizeMax > 65535 {
 		bad("%s: %d; RFC 7440 allows 1-65535", byKey["TFTP_WINDOWSIZE_MAX"].flagName(), c.TFTPWindowsizeMax)
 	}
+	if !validCongestion(c.TCPCongestion) {
+		bad("%s: %q is not an algorithm name; use one the kernel lists in net.ipv4.tcp_available_congestion_control (cubic, reno, bbr…) or 'system'",
+			byKey["TCP_CONGESTION"].flagName(), c.TCPCongestion)
+	}
 	if c.HTTPMaxPerClient < 1 || c.HTTPMaxPerClient > 10000 {
 		bad("%s: %d connections; use 1-10000", byKey["HTTP_MAX_CONNS_PER_CLIENT"].flagName(), c.HTTPMaxPerClient)
 	}
@@ -200,4 +204,19 @@ func (c *Config) validateNBD() []error {
 		bad("%s keeps client writes, but without --nbd-write (NBD_WRITE) clients cannot write; add --nbd-write", name("NBD_COW_IN_MEM"))
 	}
 	return errs
+}
+
+// validCongestion reports whether name can be a kernel congestion control name (at most 15
+// lower-case letters, digits and underscores); whether the kernel has it shows only when the
+// daemon sets it.
+func validCongestion(name string) bool {
+	if name == "" || len(name) > 15 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -38,8 +38,9 @@ func (s *httpService) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("HTTP: listen on %s: %w", addr, err)
 	}
+	d.setCongestion(ln, "HTTP")
 	s.srv = srv
-	d.log.Info("HTTP listening", "addr", addr, "root", d.cfg.NetbootDir, "status", d.cfg.HTTPStatus)
+	d.log.Info("HTTP listening", "addr", addr, "root", d.cfg.NetbootDir, "status", d.cfg.HTTPStatus, "tcp_congestion", d.cfg.TCPCongestion)
 	s.run.start(ctx, func(ctx context.Context) {
 		if err := srv.Serve(ctx, ln); err != nil {
 			d.log.Error("HTTP server stopped", "err", err)

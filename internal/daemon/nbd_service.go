@@ -55,8 +55,9 @@ func (s *nbdService) Start(ctx context.Context) error {
 		srv.Close()
 		return fmt.Errorf("NBD: listen on %s: %w", addr, err)
 	}
+	d.setCongestion(ln, "NBD")
 	s.srv, d.nbd = srv, srv
-	d.log.Info("NBD listening", "addr", addr, "image", c.NBDBlockDevice, "write", c.NBDWrite, "cow", c.NBDCow, "cow_in_mem", c.NBDCowInMem, "copy_to_ram", c.NBDCopyToRAM)
+	d.log.Info("NBD listening", "addr", addr, "image", c.NBDBlockDevice, "write", c.NBDWrite, "cow", c.NBDCow, "cow_in_mem", c.NBDCowInMem, "copy_to_ram", c.NBDCopyToRAM, "tcp_congestion", c.TCPCongestion)
 	s.run.start(ctx, func(ctx context.Context) {
 		if err := srv.Serve(ctx, ln); err != nil {
 			d.log.Error("NBD server stopped", "err", err)
