@@ -204,7 +204,7 @@ var settings = []*setting{
 		ptr:  func(c *Config) any { return &c.HTTPMaxPerClient }},
 	{key: "TCP_CONGESTION", long: "tcp-congestion", kind: kString, ours: true,
 		help: "TCP congestion control of HTTP and NBD connections (cubic, reno, bbr…), or 'system' for the kernel's default; " +
-			"BBR without the fq qdisc paces every connection with its own timer, which costs a small board more CPU than it saves on a LAN",
+			"BBR without the fq qdisc paces every connection with a timer of its own, at a CPU cost per byte a LAN does not need",
 		ptr: func(c *Config) any { return &c.TCPCongestion }},
 	{key: "HTTP_TRUST_QUERY_MAC", long: "http-trust-query-mac", kind: kBool, ours: true,
 		help: "let ?mac= name a client the lease table does not know (proxy mode hosts/ scripts); anyone can then claim any MAC",

@@ -4,8 +4,8 @@
 //
 // The daemon gives its HTTP and NBD listeners cubic by default. Some hosts default to BBR,
 // which needs pacing; without the fq qdisc the kernel paces every connection with a timer
-// of its own, and on a small board serving a LAN that pacing costs more CPU than the data
-// it sends (docs/bench/http.md, "Congestion control").
+// of its own, and in the benches that pacing cost the server's CPU more than sending the
+// data did (docs/bench/http.md, "Congestion control").
 package tcpcc
 
 import "net"
