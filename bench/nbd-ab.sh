@@ -10,7 +10,9 @@
 # Usage (root): BINS="/tmp/old /tmp/new" bench/nbd-ab.sh, where each is a bench/nbdserve
 # binary built from the tree to compare (go build -o /tmp/new ./bench/nbdserve). Knobs:
 # RUNS (5), SIZE_MB (1024), RAND_SECS (4), RAND_DEPTH (16), TESTS (seq rand), MODE (split:
-# servers on CPU 0 and clients on CPU 1 as bench/nbd.sh's default; shared: nothing pinned).
+# servers on CPU 0 and clients on CPU 1 as bench/nbd.sh's default; shared: nothing pinned),
+# LAB_CC (every server's connections on one congestion control, as in bench/nbd.sh; without
+# it nbdkit runs the kernel's default and the builds their -congestion, cubic).
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -52,6 +54,7 @@ trap cleanup EXIT INT TERM
 
 lab_veth "nb$ID" 10.20.11 9
 lab_place "$MODE"
+lab_cc "$NS_S" eth0
 
 IMG=$SCRATCH/disk.img
 head -c $((SIZE_MB << 20)) /dev/urandom >"$IMG"
