@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"bytes"
-	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -40,25 +38,10 @@ func TestCongestionReachesConnections(t *testing.T) {
 	hp, np := freeTCPPort(t), freeTCPPort(t)
 	cfg := parse(t, "-a", dir, "--no-tftp", "--http", "--http-server-ip", "127.0.0.1", "--http-port", strconv.Itoa(hp),
 		"--nbd", img, "--nbd-server", "127.0.0.1", "--nbd-port", strconv.Itoa(np), "--state-dir", t.TempDir(), "--tcp-congestion", "reno")
-	logs, err := NewLoggers(cfg, &bytes.Buffer{}, "h", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, logs, Options{Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, nil) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer runDaemon(t, cfg)()
 	for _, port := range []int{hp, np} {
 		var c net.Conn
+		var err error
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			if c, err = net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(port)); err == nil || time.Now().After(deadline) {
 				break

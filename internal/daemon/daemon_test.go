@@ -31,6 +31,29 @@ func parse(t *testing.T, args ...string) *config.Config {
 }
 
 // --debug/--verbose give each service its own level; lifecycle lines stay at info.
+// runDaemon runs a daemon for cfg in this process; stop ends it and fails the test if Run
+// returned an error.
+func runDaemon(t *testing.T, cfg *config.Config) (stop func()) {
+	t.Helper()
+	logs, err := NewLoggers(cfg, &bytes.Buffer{}, "h", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, logs, Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, nil) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func TestServiceLevels(t *testing.T) {
 	cfg := parse(t, "-a", t.TempDir(), "--debug", "tftp", "--verbose", "all,-http")
 	var buf bytes.Buffer
@@ -169,18 +192,7 @@ func TestSystemdNotify(t *testing.T) {
 	}
 	port := free.LocalAddr().(*net.UDPAddr).Port
 	free.Close()
-	cfg := parse(t, "-a", dir, "--tftp-server-ip", "127.0.0.1", "--tftp-port", strconv.Itoa(port))
-	ls, err := NewLoggers(cfg, &bytes.Buffer{}, "h", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, ls, Options{Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, nil) }()
+	stop := runDaemon(t, parse(t, "-a", dir, "--tftp-server-ip", "127.0.0.1", "--tftp-port", strconv.Itoa(port)))
 	has := func(s string) bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -198,10 +210,7 @@ func TestSystemdNotify(t *testing.T) {
 	if !has("READY=1") || !has("WATCHDOG=1") {
 		t.Fatalf("notifications: %q", got)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	for deadline := time.Now().Add(2 * time.Second); !has("STOPPING=1") && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
