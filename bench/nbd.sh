@@ -24,8 +24,10 @@
 # shared, above), PXE_EDGE (a pxe-edge binary with NBD wired into the daemon; default:
 # bench/nbdserve, pkg/nbd alone), LAB_CC (every server's connections on this congestion
 # control; by default the peers have the kernel's and pxe-edge its --tcp-congestion, cubic),
-# PXE_CC (pxe-edge's --tcp-congestion; system = the kernel's). The machine is shared and noisy:
-# compare the ratios of one run, not absolute figures across runs.
+# PXE_CC (pxe-edge's --tcp-congestion; system = the kernel's), COW_FS (tmpfs: every server's
+# overlay on a tmpfs this script mounts, so the COW test measures the servers and not this
+# VM's disk; disk: under /var/tmp, where nbdkit and qemu-nbd put theirs by default). The
+# machine is shared and noisy: compare the ratios of one run, not absolute figures across runs.
 set -euo pipefail
 
 SIZE_MB=${SIZE_MB:-1024}
@@ -36,6 +38,7 @@ COW_MB=${COW_MB:-256}
 CLIENTS=${CLIENTS:-20}
 TESTS=" ${TESTS:-seq rand rss cow} "
 MODE=${MODE:-split}
+COW_FS=${COW_FS:-tmpfs}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$PATH:/usr/sbin:/sbin:/usr/local/go/bin
 
@@ -49,6 +52,10 @@ done
 
 SCRATCH=$(mktemp -d /var/tmp/pxe-edge-nbdbench.XXXXXX)
 chmod 755 "$SCRATCH"
+# COW: where every server's overlay goes in the COW test (pxe-edge's state dir, nbdkit's and
+# qemu-nbd's TMPDIR, nbd-server's .diff beside the export's path, a link to the image).
+COW=$SCRATCH/cow
+mkdir "$COW"
 ID=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 NS_S=pxet-$ID-ns # pxet- prefix: scripts/sweep-netns.sh removes leftovers
 NS_C=pxet-$ID-nc
@@ -87,10 +94,16 @@ cleanup() {
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	for s in "${SERVERS[@]}"; do rmdir "${CG[$s]}" 2>/dev/null || true; done
+	umount "$COW" 2>/dev/null || true
 	rm -rf "$SCRATCH"
 }
 trap cleanup EXIT INT TERM
 for s in "${SERVERS[@]}"; do mkdir "${CG[$s]}" || die "cannot create cgroup ${CG[$s]}"; done
+case $COW_FS in
+tmpfs) mount -t tmpfs -o size=$((COW_MB * 2 + 64))m,mode=755 pxe-edge-nbdbench "$COW" || die "cannot mount a tmpfs on $COW" ;;
+disk) ;;
+*) die "COW_FS must be tmpfs or disk, not $COW_FS" ;;
+esac
 
 if [ -n "${PXE_EDGE:-}" ]; then
 	PXE_KIND="pxe-edge ($PXE_EDGE)"
@@ -117,25 +130,25 @@ start_servers() {
 	shift
 	local list=("$@")
 	[ ${#list[@]} -gt 0 ] || list=("${SERVERS[@]}")
-	rm -rf "$SCRATCH/ov" "$SCRATCH"/*.diff
-	mkdir -p "$SCRATCH/ov"
+	rm -rf "${COW:?}"/*
+	mkdir "$COW/ov"
+	ln -s "$IMG" "$COW/disk.img"
 	cat >"$SCRATCH/nbd-server.conf" <<CONF
 [generic]
 listenaddr = ${IP[nbd-server]}
 port = 10809
 [disk]
-exportname = $IMG
-$(if [ "$mode" = ro ]; then echo "readonly = true"; echo "splice = true"; else echo "copyonwrite = true"; fi)
+$(if [ "$mode" = ro ]; then echo "exportname = $IMG"; echo "readonly = true"; echo "splice = true"; else echo "exportname = $COW/disk.img"; echo "copyonwrite = true"; fi)
 CONF
 	for s in "${list[@]}"; do
 		case $s in
 		pxe-edge)
 			if [ -n "${PXE_EDGE:-}" ]; then
-				set -- "$PXE_EDGE" --netboot-dir "$SCRATCH" --no-tftp --state-dir "$SCRATCH/ov" --nbd "$IMG" \
+				set -- "$PXE_EDGE" --netboot-dir "$SCRATCH" --no-tftp --state-dir "$COW/ov" --nbd "$IMG" \
 					--nbd-server "${IP[$s]}" --nbd-port 10809 ${PXE_CC:+--tcp-congestion "$PXE_CC"}
 				[ "$mode" = ro ] || set -- "$@" --nbd-write
 			else
-				set -- "$SCRATCH/nbdserve" -image "$IMG" -addr "${IP[$s]}:10809" -overlays "$SCRATCH/ov" ${PXE_CC:+-congestion "$PXE_CC"}
+				set -- "$SCRATCH/nbdserve" -image "$IMG" -addr "${IP[$s]}:10809" -overlays "$COW/ov" ${PXE_CC:+-congestion "$PXE_CC"}
 				[ "$mode" = ro ] || set -- "$@" -write
 			fi
 			;;
@@ -151,7 +164,7 @@ CONF
 		esac
 		# A subshell joins the cgroup first, then execs the server inside the namespace, so
 		# the server and everything it forks are counted from the start.
-		(echo $BASHPID >"${CG[$s]}/cgroup.procs" && exec ip netns exec "$NS_S" "${SRV_PIN[@]}" "$@") >"$SCRATCH/$s.log" 2>&1 &
+		(echo $BASHPID >"${CG[$s]}/cgroup.procs" && exec ip netns exec "$NS_S" env TMPDIR="$COW" "${SRV_PIN[@]}" "$@") >"$SCRATCH/$s.log" 2>&1 &
 		PID[$s]=$!
 		disown "$!" # stopped through its cgroup; no job-control notice when killed
 	done
@@ -240,8 +253,8 @@ stop_servers
 
 # Copy-on-write writes: COW_MB of random data into the export through each server's COW
 # mode. Each server writes alone, freshly started (overlays emptied) after a sync, so none
-# writes beside another's fresh overlay. Single runs several times slower than the rest still
-# happen, to any server: read the per-server medians (docs/bench/nbd.md).
+# writes beside another's fresh overlay. With COW_FS=disk single runs several times slower
+# than the rest happen to any server (docs/bench/nbd.md): read the per-server medians.
 for run in $(seq "$RUNS"); do
 	[[ $TESTS == *" cow "* ]] || break
 	for s in $(order "$run"); do
