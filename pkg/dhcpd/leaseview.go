@@ -3,7 +3,7 @@ package dhcpd
 import (
 	"net"
 	"net/netip"
-	"slices"
+	"sort"
 	"sync"
 	"time"
 )
@@ -65,7 +65,7 @@ func (s *Server) Leases() []LeaseInfo {
 			until = e
 		}
 	}
-	slices.SortFunc(out, func(a, b LeaseInfo) int { return a.IP.Compare(b.IP) })
+	sort.Slice(out, func(i, j int) bool { return out[i].IP.Less(out[j].IP) })
 	v.rows, v.version, v.until, v.built = out, version, until, true
 	return out
 }

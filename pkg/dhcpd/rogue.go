@@ -3,7 +3,7 @@ package dhcpd
 import (
 	"net"
 	"net/netip"
-	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -79,7 +79,7 @@ func (t *rogueTable) list() []RogueServer {
 		out = append(out, *r)
 	}
 	t.mu.Unlock()
-	slices.SortFunc(out, func(a, b RogueServer) int { return a.Addr.Compare(b.Addr) })
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr.Less(out[j].Addr) })
 	return out
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"sort"
 	"strings"
 	"syscall"
 )
@@ -134,7 +135,7 @@ func (s *Server) listDir(w *respWriter, r *http.Request, d *os.File, name string
 		mayRead, private := privateOwner(path.Join(name, e.Name()))
 		return private && !mayRead(who())
 	})
-	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
 	var b strings.Builder
 	title := html.EscapeString(r.URL.Path)
 	fmt.Fprintf(&b, "<!doctype html>\n<meta name=viewport content=\"width=device-width\">\n<title>%s</title>\n<h1>%s</h1>\n<pre>\n<a href=\"../\">../</a>\n", title, title)

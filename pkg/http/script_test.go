@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,6 +144,25 @@ func TestScriptRefusals(t *testing.T) {
 	for _, w := range []string{"more than 100000 range iterations", `{{define \"x\"}} (or {{block}}): not supported`, "function html: not supported"} {
 		if !strings.Contains(logs.String(), w) {
 			t.Errorf("log lacks %q:\n%s", w, logs.String())
+		}
+	}
+}
+
+// isToken replaced regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`) to keep regexp out of the
+// binary; it must accept exactly what the expression did.
+func TestIsTokenMatchesRegexp(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
+	cases := []string{
+		"", "x", "efi", "pcbios", "arm64", "x86_64", "i386", "ipxe.efi", "a-b_c.d",
+		strings.Repeat("a", 32), strings.Repeat("a", 33), "efi\n", "\nefi", "efi ", " efi",
+		"ef/i", "é", "efi\x00", "\xff", "A:B", "a+b", "a~", "${platform}", "a\r",
+	}
+	for c := 0; c < 256; c++ {
+		cases = append(cases, string(rune(c)), "a"+string([]byte{byte(c)}))
+	}
+	for _, v := range cases {
+		if got, want := isToken(v), re.MatchString(v); got != want {
+			t.Errorf("isToken(%q) = %v, regexp says %v", v, got, want)
 		}
 	}
 }

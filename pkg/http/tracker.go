@@ -3,6 +3,7 @@ package httpd
 import (
 	"net/netip"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -372,11 +373,11 @@ func (t *tracker) snapshot(withRecent bool) snapshot {
 		cv.Saw = slices.Clone(c.Saw)
 		s.Clients = append(s.Clients, cv)
 	}
-	slices.SortFunc(s.Clients, func(a, b clientView) int { return b.Updated.Compare(a.Updated) })
+	sort.Slice(s.Clients, func(i, j int) bool { return s.Clients[j].Updated.Before(s.Clients[i].Updated) })
 	for _, x := range t.xfers {
 		s.Transfers = append(s.Transfers, *x)
 	}
-	slices.SortFunc(s.Transfers, func(a, b xferView) int { return a.Started.Compare(b.Started) })
+	sort.Slice(s.Transfers, func(i, j int) bool { return s.Transfers[i].Started.Before(s.Transfers[j].Started) })
 	if withRecent {
 		s.Recent = make([]events.Event, 0, len(t.recent))
 		s.Recent = append(s.Recent, t.recent[t.recentPos:]...)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -58,8 +59,8 @@ func (c *Catalog) Entries() []Entry {
 func (c *Catalog) Lookup(name string) (Entry, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	i, ok := slices.BinarySearchFunc(c.list, name, func(e Entry, n string) int { return strings.Compare(e.Name, n) })
-	if !ok {
+	i := sort.Search(len(c.list), func(i int) bool { return c.list[i].Name >= name })
+	if i == len(c.list) || c.list[i].Name != name {
 		return Entry{}, false
 	}
 	return c.list[i], true
@@ -129,7 +130,7 @@ func (c *Catalog) Rescan() error {
 	if len(list) != len(old) {
 		changed = true
 	}
-	slices.SortFunc(list, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	c.mu.Lock()
 	c.list, c.sigs = list, sigs
 	if changed {

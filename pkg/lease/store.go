@@ -8,7 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
+	"sort"
 	"sync"
 	"time"
 )
@@ -148,7 +148,7 @@ func (s *Store) All() []Lease {
 		out = append(out, e.lease())
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Lease) int { return a.IP.Compare(b.IP) })
+	sort.Slice(out, func(i, j int) bool { return out[i].IP.Less(out[j].IP) })
 	return out
 }
 
@@ -165,11 +165,11 @@ func (s *Store) Expired(now time.Time) iter.Seq[Lease] {
 			}
 		}
 		s.mu.RUnlock()
-		slices.SortFunc(out, func(a, b Lease) int {
-			if c := a.Expiry.Compare(b.Expiry); c != 0 {
-				return c
+		sort.Slice(out, func(i, j int) bool {
+			if c := out[i].Expiry.Compare(out[j].Expiry); c != 0 {
+				return c < 0
 			}
-			return a.IP.Compare(b.IP)
+			return out[i].IP.Less(out[j].IP)
 		})
 		for _, l := range out {
 			if !yield(l) {

@@ -7,8 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
+	"sort"
 	"sync"
 	"time"
 )
@@ -104,7 +103,7 @@ func (s *State) List() []NextBoot {
 	for _, n := range s.m {
 		out = append(out, n)
 	}
-	slices.SortFunc(out, func(a, b NextBoot) int { return strings.Compare(a.MAC, b.MAC) })
+	sort.Slice(out, func(i, j int) bool { return out[i].MAC < out[j].MAC })
 	return out
 }
 
@@ -168,7 +167,7 @@ func (s *State) commit(next map[string]NextBoot) error {
 	for _, n := range next {
 		st.Next = append(st.Next, n)
 	}
-	slices.SortFunc(st.Next, func(a, b NextBoot) int { return strings.Compare(a.MAC, b.MAC) })
+	sort.Slice(st.Next, func(i, j int) bool { return st.Next[i].MAC < st.Next[j].MAC })
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
