@@ -17,8 +17,8 @@ import (
 
 // maxPiSize is the size budget for every binary a Raspberry Pi runs — arm64, armv7 and armv6
 // (issue 7: small SD cards, quick copies): each must stay within it (docs/bench/size.md has
-// the figures). The 32-bit arm binaries are the larger ones (~260 KB over arm64), so they
-// reach the budget first. amd64 is for laptops and has no budget.
+// the figures). The 32-bit arm binaries are the larger ones, so they reach the budget first.
+// amd64 is for laptops and has no budget.
 const maxPiSize = 8 << 20
 
 // piBinaries are the binaries maxPiSize applies to.
