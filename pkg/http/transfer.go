@@ -167,7 +167,7 @@ func (t *transfer) drain() {
 	// A body not sent by sendfile may still sit in net/http's buffers; the kernel must
 	// have it before its acknowledgement can be awaited.
 	_ = t.flush.Flush()
-	wait := drainPollMin
+	var wait time.Duration
 	var timer *time.Timer
 	lastMove := time.Now()
 	for {
@@ -184,6 +184,11 @@ func (t *transfer) drain() {
 		if now.Sub(t.lastPub) >= progressEvery {
 			t.publish(now) // measured just above
 		}
+		if est := t.ackWait(now); est > 0 {
+			wait = est
+		} else {
+			wait = min(max(2*wait, drainPollMin), drainPollMax)
+		}
 		if timer == nil {
 			timer = time.NewTimer(wait)
 			defer timer.Stop()
@@ -197,8 +202,22 @@ func (t *transfer) drain() {
 			t.measure()
 			return
 		}
-		wait = min(2*wait, drainPollMax)
 	}
+}
+
+// ackWait is how long the client should take to acknowledge what it has not yet, at the
+// rate it acknowledged the body so far, within [drainPollMin, drainPollMax]: on a fast LAN one
+// wake-up then finds the queue empty, where polls from drainPollMin up cost a scheduler
+// round trip each (docs/bench/http.md). 0 when nothing was acknowledged yet (no rate): the
+// caller's polls then back off from drainPollMin.
+func (t *transfer) ackWait(now time.Time) time.Duration {
+	elapsed := now.Sub(t.start)
+	if t.acked <= 0 || elapsed <= 0 {
+		return 0
+	}
+	left := float64(t.handed - t.acked)
+	d := time.Duration(left / float64(t.acked) * float64(elapsed))
+	return min(max(d, drainPollMin), drainPollMax)
 }
 
 // macOf asks the daemon which MAC owns ip, for events and the dashboard.

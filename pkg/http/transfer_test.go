@@ -170,3 +170,26 @@ func TestTransferDrain(t *testing.T) {
 		}
 	})
 }
+
+// TestAckWait: the drain's wait is the time the unacknowledged rest takes at the rate the
+// client acknowledged so far, kept within the poll bounds, and 0 without a rate.
+func TestAckWait(t *testing.T) {
+	start := time.Unix(1000, 0)
+	for _, c := range []struct {
+		name          string
+		handed, acked int64
+		elapsed, want time.Duration
+	}{
+		{"nothing acknowledged", 4 << 20, 0, time.Millisecond, 0},
+		{"no time yet", 4 << 20, 1 << 20, 0, 0},
+		{"half acknowledged in 2 ms", 4 << 20, 2 << 20, 2 * time.Millisecond, 2 * time.Millisecond},
+		{"a quarter in 3 ms", 4 << 20, 1 << 20, 3 * time.Millisecond, 9 * time.Millisecond},
+		{"almost all: the shortest poll", 4 << 20, 4<<20 - 1, time.Millisecond, drainPollMin},
+		{"a slow client: the longest poll", 4 << 20, 64 << 10, time.Second, drainPollMax},
+	} {
+		x := &transfer{start: start, handed: c.handed, acked: c.acked}
+		if got := x.ackWait(start.Add(c.elapsed)); got != c.want {
+			t.Errorf("%s: ackWait = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
